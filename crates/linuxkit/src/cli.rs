@@ -1,0 +1,427 @@
+//! The command tree (clap). Flags follow LinuxKit's CLI (spec/host.md §0, §3.10, §4).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build and run minimal, immutable Linux systems.
+///
+/// A YAML file names a kernel, init images, containers to run at boot and as services,
+/// and files to add; `linuxkit build` turns it into bootable images and `linuxkit run`
+/// boots them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "linuxkit",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Image cache directory (used by the `cache` commands).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Registry mirror, `[<registry>=]<url>`; repeatable. Also LINUXKIT_MIRROR.
+    #[arg(long, global = true, value_name = "MIRROR")]
+    pub mirror: Vec<String>,
+    /// Extra CA certificate (PEM) for registry TLS; repeatable.
+    #[arg(long = "cert-file", global = true, value_name = "FILE")]
+    pub cert_file: Vec<PathBuf>,
+    /// Only print errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log level: 0 quiet, 1 info, 2 debug, 3 trace.
+    #[arg(short, long, global = true, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub verbose: Option<u8>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build images from one or more YAML files (merged in order).
+    Build(BuildArgs),
+    /// Check YAML files without building: parse, merge, validate; no network.
+    ///
+    /// Exits 1 and prints every problem with file:line:column when a file is invalid.
+    /// Suitable for a pre-commit hook.
+    Validate(ValidateArgs),
+    /// Boot an image (QEMU by default on Linux).
+    Run(RunArgs),
+    /// Build and push package images (`pkg/<name>` directories with a build.yml).
+    #[command(subcommand)]
+    Pkg(PkgCommand),
+    /// Inspect and manage the local image cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Upload an image to a cloud provider.
+    #[command(subcommand)]
+    Push(ProviderCommand),
+    /// Serve a directory over HTTP (for iPXE boot).
+    Serve(ServeArgs),
+    /// Create metadata for a VM.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+    /// Print the version.
+    Version(VersionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// YAML files, `-` for stdin, or http(s) URLs.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Output base name (default: the last file's name without extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Single streamable output file, `-` for stdout.
+    #[arg(long = "o", value_name = "FILE")]
+    pub output: Option<String>,
+    /// Output format; repeatable or comma-separated (default kernel+initrd, or tar with --o).
+    #[arg(short, long, value_delimiter = ',')]
+    pub format: Vec<String>,
+    /// Disk size for formats that make a disk.
+    #[arg(long, default_value = "1024M")]
+    pub size: String,
+    /// Always pull images, even when cached.
+    #[arg(long)]
+    pub pull: bool,
+    /// Look for images in the local Docker engine first.
+    #[arg(long)]
+    pub docker: bool,
+    /// Decompress the kernel (gzip or bzImage with a gzip payload).
+    #[arg(long)]
+    pub decompress_kernel: bool,
+    /// Target architecture (Go names: amd64, arm64, riscv64).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Image cache directory.
+    #[arg(
+        long = "cache",
+        env = "LINUXKIT_CACHE",
+        value_name = "DIR",
+        id = "build_cache"
+    )]
+    pub cache: Option<PathBuf>,
+    /// Reuse unchanged sections of a previous build's tar output.
+    #[arg(long, value_name = "FILE")]
+    pub input_tar: Option<PathBuf>,
+    /// Do not add an SBOM to the image.
+    #[arg(long)]
+    pub no_sbom: bool,
+    /// Path of the SBOM inside the image.
+    #[arg(long, default_value = "sbom.spdx.json")]
+    pub sbom_output: String,
+    /// Stamp the SBOM with the current time instead of the fixed build time.
+    #[arg(long)]
+    pub sbom_current_time: bool,
+    /// Print the merged, resolved configuration and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConfigFormat {
+    /// YAML.
+    Yaml,
+    /// JSON, laid out as LinuxKit's `metadata: json` dump.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// YAML files (merged in order) or `-` for stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Print the normalized, merged configuration in this format.
+    #[arg(long, value_enum)]
+    pub format: Option<ConfigFormat>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunArgs {
+    /// Image path or prefix (backend chosen by host OS: qemu on Linux).
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    #[command(subcommand)]
+    pub backend: Option<RunBackend>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunBackend {
+    /// Boot with QEMU (kernel+initrd, ISO, disk images; UEFI optional).
+    Qemu(Box<QemuArgs>),
+    /// Other backends LinuxKit has (hyperkit, virtualization, vbox, vmware, hyperv, aws, gcp, azure,
+    /// openstack, equinixmetal, scaleway, vcenter).
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+#[derive(Debug, Args)]
+pub struct QemuArgs {
+    /// Image path or prefix.
+    pub path: String,
+    /// Number of CPUs.
+    #[arg(long, default_value_t = 1)]
+    pub cpus: u32,
+    /// Memory in MB.
+    #[arg(long, default_value_t = 1024)]
+    pub mem: u32,
+    /// Disk `[file=]path[,size=N[M|G]][,format=fmt]`; repeatable.
+    #[arg(long)]
+    pub disk: Vec<String>,
+    /// Accelerator (default: kvm when it really works, else tcg). Also LINUXKIT_QEMU_ACCEL.
+    #[arg(long, env = "LINUXKIT_QEMU_ACCEL")]
+    pub accel: Option<String>,
+    /// Boot an ISO image.
+    #[arg(long)]
+    pub iso: bool,
+    /// Boot with UEFI firmware.
+    #[arg(long)]
+    pub uefi: bool,
+    /// Boot a kernel+squashfs image.
+    #[arg(long)]
+    pub squashfs: bool,
+    /// Boot kernel+initrd.
+    #[arg(long)]
+    pub kernel: bool,
+    /// State directory (default `<prefix>-state`).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Metadata string passed to the VM.
+    #[arg(long, conflicts_with = "data_file")]
+    pub data: Option<String>,
+    /// Metadata file passed to the VM.
+    #[arg(long)]
+    pub data_file: Option<PathBuf>,
+    /// Firmware path for UEFI.
+    #[arg(long)]
+    pub fw: Option<PathBuf>,
+    /// Target architecture.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// QEMU binary.
+    #[arg(long)]
+    pub qemu: Option<PathBuf>,
+    /// Run in the background.
+    #[arg(long)]
+    pub detached: bool,
+    /// Networking: user (default), tap,<if>, bridge,<br>, none.
+    #[arg(long)]
+    pub networking: Option<String>,
+    /// Forward a port: host:guest[/tcp|udp]; repeatable.
+    #[arg(long)]
+    pub publish: Vec<String>,
+    /// Show a graphical console.
+    #[arg(long)]
+    pub gui: bool,
+    /// Extra QEMU -device; repeatable.
+    #[arg(long)]
+    pub device: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkgCommand {
+    /// Build package images.
+    Build(PkgArgs),
+    /// Build and push package images (same as `pkg build --push`).
+    Push(PkgArgs),
+    /// Print the tag a package would get.
+    ShowTag {
+        #[command(flatten)]
+        common: PkgCommon,
+        /// Print the canonical name (docker.io/...).
+        #[arg(long)]
+        canonical: bool,
+        /// Package directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Create and push a multi-arch index for a package.
+    #[command(alias = "index")]
+    Manifest {
+        #[command(flatten)]
+        common: PkgCommon,
+        /// Also push the release tag.
+        #[arg(long)]
+        release: Option<String>,
+        /// Package directory.
+        dir: PathBuf,
+    },
+    /// Tag an image in a registry under another name.
+    RemoteTag {
+        /// Source reference.
+        from: String,
+        /// Destination reference.
+        to: String,
+    },
+    /// Manage the package builder (du, prune).
+    Builder {
+        /// du or prune.
+        action: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PkgCommon {
+    /// Registry org (default linuxkit). Also LINUXKIT_PKG_ORG.
+    #[arg(long, env = "LINUXKIT_PKG_ORG")]
+    pub org: Option<String>,
+    /// build.yml file name.
+    #[arg(long, default_value = "build.yml")]
+    pub build_yml: String,
+    /// Override the content hash.
+    #[arg(long)]
+    pub hash: Option<String>,
+    /// Tag template (default `{{.Hash}}`).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Commit to hash (default HEAD).
+    #[arg(long)]
+    pub hash_commit: Option<String>,
+    /// Directory to hash.
+    #[arg(long)]
+    pub hash_path: Option<PathBuf>,
+    /// Treat the tree as dirty.
+    #[arg(long)]
+    pub force_dirty: bool,
+    /// Development mode: org $USER, hash `dev`.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PkgArgs {
+    #[command(flatten)]
+    pub common: PkgCommon,
+    /// Rebuild even if the image exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Push after building.
+    #[arg(long)]
+    pub push: bool,
+    /// Platforms to build, e.g. linux/amd64,linux/arm64.
+    #[arg(long, value_delimiter = ',')]
+    pub platforms: Vec<String>,
+    /// Build argument K=V; repeatable.
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Image cache directory.
+    #[arg(long = "cache", env = "LINUXKIT_CACHE", id = "pkg_cache")]
+    pub cache: Option<PathBuf>,
+    /// Package directories.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached images.
+    Ls,
+    /// Remove images (shared layers of other images are kept).
+    Rm {
+        /// Only remove images whose digest matches the registry's.
+        #[arg(long)]
+        published_only: bool,
+        /// Image names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove every cached image.
+    Clean {
+        /// Only remove images whose digest matches the registry's.
+        #[arg(long)]
+        published_only: bool,
+    },
+    /// Export an image as an OCI layout tar, docker-save tar, or flattened filesystem tar.
+    Export {
+        /// Platform (default linux/<host>).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Output file, `-` for stdout.
+        #[arg(long, required = true)]
+        outfile: String,
+        /// oci, docker or filesystem.
+        #[arg(long, default_value = "oci")]
+        format: String,
+        /// Reference to record in the tar.
+        #[arg(long)]
+        name: Option<String>,
+        /// Image name.
+        image: String,
+    },
+    /// Import an OCI layout tar (`-` for stdin).
+    Import {
+        /// Tar file.
+        file: String,
+    },
+    /// Pull images into the cache.
+    Pull {
+        /// Image names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Push cached images to their registry.
+    Push {
+        /// Push under another name.
+        #[arg(long)]
+        remote_name: Option<String>,
+        /// Also push per-architecture tags.
+        #[arg(long)]
+        with_arch_tags: bool,
+        /// Push even if the registry has the image.
+        #[arg(long = "override")]
+        override_existing: bool,
+        /// Image names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Providers: aws, gcp, azure, openstack, equinixmetal, scaleway, vcenter.
+    #[command(external_subcommand)]
+    Provider(Vec<String>),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = ":8080")]
+    pub port: String,
+    /// Directory to serve.
+    #[arg(long, default_value = ".")]
+    pub directory: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetadataCommand {
+    /// Write an ISO9660 image holding the file `config` with DATA.
+    Create {
+        /// Output ISO file.
+        file: PathBuf,
+        /// Metadata contents.
+        data: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print just the version number.
+    #[arg(long)]
+    pub short: bool,
+    /// Print just the git commit.
+    #[arg(long)]
+    pub commit: bool,
+}

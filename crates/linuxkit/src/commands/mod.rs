@@ -1,0 +1,4 @@
+//! One module per subcommand: settings from arguments, one `lk_ops` call, output.
+
+pub mod validate;
+pub mod version;

@@ -1,0 +1,82 @@
+//! `linuxkit`: parse arguments, call one use case, print the result.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0
+    Success,
+    /// 1: the command failed (bad input, failed build, ...).
+    Failure,
+    /// 2: the command exists but is not implemented yet.
+    NotImplemented,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        match e {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Failure => ExitCode::from(1),
+            Exit::NotImplemented => ExitCode::from(2),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.global.quiet && cli.global.verbose.is_some_and(|v| v > 0) {
+        output::error(&anyhow::anyhow!("--quiet and --verbose cannot be combined"));
+        return Exit::Failure.into();
+    }
+    let result = match &cli.command {
+        Command::Validate(args) => commands::validate::run(&cli.global, args),
+        Command::Version(args) => commands::version::run(args),
+        Command::Build(_) => not_implemented("build", "the Build issue"),
+        Command::Run(run) => {
+            let backend = match &run.backend {
+                Some(cli::RunBackend::Qemu(_)) | None => "run qemu".to_owned(),
+                Some(cli::RunBackend::Other(args)) => {
+                    format!("run {}", args.first().map_or("", String::as_str))
+                }
+            };
+            not_implemented(
+                &backend,
+                "the VM system issue (QEMU) and a later wave (other backends)",
+            )
+        }
+        Command::Pkg(_) => not_implemented("pkg", "the Packages issue"),
+        Command::Cache(_) => not_implemented("cache", "the Images issue"),
+        Command::Push(cli::ProviderCommand::Provider(args)) => not_implemented(
+            &format!("push {}", args.first().map_or("", String::as_str)),
+            "a later wave (providers)",
+        ),
+        Command::Serve(_) => not_implemented("serve", "a later wave"),
+        Command::Metadata(_) => not_implemented("metadata", "a later wave"),
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            output::error(&err);
+            Exit::Failure.into()
+        }
+    }
+}
+
+fn not_implemented(command: &str, when: &str) -> anyhow::Result<Exit> {
+    output::error(&anyhow::anyhow!(
+        "`linuxkit {command}` is not implemented yet"
+    ));
+    output::hint(&format!(
+        "it arrives with {when}; `linuxkit validate` checks configuration files today"
+    ));
+    Ok(Exit::NotImplemented)
+}

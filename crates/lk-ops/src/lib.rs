@@ -1,0 +1,25 @@
+//! Use cases of the `linuxkit` command. Each takes typed settings, reads what it needs,
+//! calls the pipeline stages in order and returns typed results; it never prints.
+//! Progress and warnings go through [`Reporter`].
+//!
+//! | module | use case |
+//! |---|---|
+//! | [`validate`] | read, merge and check YAML files (no network) |
+
+pub mod validate;
+
+use lk_spec::Diagnostic;
+
+/// Where use cases send progress and warnings; the CLI renders them.
+pub trait Reporter {
+    /// A non-fatal problem in the input.
+    fn warning(&self, diagnostic: &Diagnostic);
+}
+
+/// A reporter that drops everything (for tests and library callers).
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn warning(&self, _diagnostic: &Diagnostic) {}
+}

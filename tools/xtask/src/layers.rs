@@ -1,0 +1,119 @@
+//! The allowed dependency edges between our crates, and external crates some layers must not use.
+
+use std::path::{Path, PathBuf};
+
+/// (crate, workspace crates it may depend on, external crates it must not depend on)
+const RULES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "lk-spec",
+        &[],
+        &["reqwest", "oci-client", "tokio", "clap", "indicatif"],
+    ),
+    ("lk-ops", &["lk-spec"], &["clap", "indicatif"]),
+    ("linuxkit", &["lk-ops", "lk-spec"], &[]),
+    ("xtask", &[], &[]),
+];
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn manifests(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in ["crates", "tools", "guest"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let m = e.path().join("Cargo.toml");
+            if m.is_file() {
+                out.push(m);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Dependency names listed in a manifest's [dependencies] / [build-dependencies] tables.
+fn dependencies(text: &str) -> (String, Vec<String>) {
+    let mut name = String::new();
+    let mut deps = Vec::new();
+    let mut table = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            table = line.trim_matches(|c| c == '[' || c == ']').to_owned();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if table == "package" && key == "name" {
+            name = value.trim().trim_matches('"').to_owned();
+        }
+        if table == "dependencies" || table == "build-dependencies" {
+            deps.push(key.split('.').next().unwrap_or(key).to_owned());
+        }
+    }
+    (name, deps)
+}
+
+pub fn check(root: &Path) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let all = manifests(root);
+    let ours: Vec<String> = all
+        .iter()
+        .filter_map(|m| std::fs::read_to_string(m).ok())
+        .map(|t| dependencies(&t).0)
+        .collect();
+    for manifest in &all {
+        let Ok(text) = std::fs::read_to_string(manifest) else {
+            problems.push(format!("cannot read {}", manifest.display()));
+            continue;
+        };
+        let (name, deps) = dependencies(&text);
+        let Some((_, allowed, forbidden)) = RULES.iter().find(|(n, _, _)| *n == name) else {
+            problems.push(format!(
+                "{name} ({}) has no layering rule in tools/xtask/src/layers.rs",
+                manifest.display()
+            ));
+            continue;
+        };
+        for d in &deps {
+            if ours.contains(d) && !allowed.contains(&d.as_str()) {
+                problems.push(format!("{name} must not depend on {d}"));
+            }
+            if forbidden.contains(&d.as_str()) {
+                problems.push(format!("{name} must not use {d}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_respects_layering() {
+        if let Err(p) = check(&workspace_root()) {
+            panic!("layering violations:\n{}", p.join("\n"));
+        }
+    }
+
+    #[test]
+    fn detects_a_forbidden_edge() {
+        let (name, deps) = dependencies(
+            "[package]\nname = \"lk-spec\"\n[dependencies]\nlk-ops.workspace = true\ntokio = \"1\"\n",
+        );
+        assert_eq!(name, "lk-spec");
+        assert_eq!(deps, ["lk-ops", "tokio"]);
+    }
+}
