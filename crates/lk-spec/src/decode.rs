@@ -117,9 +117,14 @@ impl<'r> Ctx<'r> {
 
     fn type_error(&mut self, node: &Node, path: &str, expected: &str) {
         let found = node.value.kind();
+        let what = if path.is_empty() {
+            "the document".to_owned()
+        } else {
+            format!("`{path}`")
+        };
         let mut d = Diagnostic::at(
             &node.pos,
-            format!("`{path}` must be {expected}, found {found}"),
+            format!("{what} must be {expected}, found {found}"),
         );
         let quote = |t: &str| format!("quote the value: \"{t}\"");
         d.hint = match (&node.value, expected) {

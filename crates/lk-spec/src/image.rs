@@ -497,9 +497,18 @@ fn decode_config_fields(ctx: &mut Ctx<'_>, f: &Fields<'_>, path: &str) -> ImageC
         if let (Some(list), Value::Seq(items)) = (&c.tmpfs, &n.value) {
             for (t, item) in list.iter().zip(items) {
                 if t.matches(':').count() > 1 {
-                    ctx.error(&item.pos, format!("cannot parse tmpfs `{t}`: too many `:` (write destination[:option,option])"));
+                    let tp = p("tmpfs");
+                    ctx.error_hint(
+                        &item.pos,
+                        format!("`{tp}`: cannot parse tmpfs `{t}`: too many `:`"),
+                        "write destination[:option,option]",
+                    );
                 } else if t.split(':').next().is_none_or(str::is_empty) {
-                    ctx.error(&item.pos, format!("tmpfs `{t}` has an empty destination"));
+                    let tp = p("tmpfs");
+                    ctx.error(
+                        &item.pos,
+                        format!("`{tp}`: tmpfs `{t}` has an empty destination"),
+                    );
                 }
             }
         }
@@ -813,6 +822,7 @@ fn devices(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<Vec<Device>> {
             minor: 0,
             mode: String::new(),
         };
+        let typed = ctx.diags.len();
         for (key, slot) in [
             ("path", &mut d.path),
             ("type", &mut d.kind),
@@ -821,6 +831,9 @@ fn devices(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<Vec<Device>> {
             if let Some(n) = f.get(key) {
                 *slot = ctx.string(n, &join(&ip, key)).unwrap_or_default();
             }
+        }
+        if ctx.diags.len() != typed {
+            continue;
         }
         for (key, slot) in [("major", &mut d.major), ("minor", &mut d.minor)] {
             if let Some(n) = f.get(key) {

@@ -675,3 +675,12 @@ fn build_runtime(yaml: Option<&image::Runtime>, label: Option<&image::Runtime>) 
         namespace: s(&y.namespace, &l.namespace),
     }
 }
+
+/// The bundle directory of a container inside the root filesystem:
+/// `containers/onboot/000-name`, `containers/onshutdown/001-name`, `containers/services/name`.
+pub fn bundle_dir(section: crate::config::Section, index: usize, name: &str) -> String {
+    match section {
+        crate::config::Section::Services => format!("containers/services/{name}"),
+        s => format!("containers/{}/{index:03}-{name}", s.name()),
+    }
+}

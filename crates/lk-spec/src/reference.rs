@@ -200,6 +200,8 @@ fn validate_tag(t: &str) -> Result<(), String> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if ok {
         Ok(())
+    } else if t.is_empty() {
+        Err("the tag after `:` is empty".to_owned())
     } else {
         Err(format!(
             "`{t}` is not a valid tag (letters, digits, `_`, `.`, `-`; at most 128)"
