@@ -26,9 +26,6 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Image cache directory (used by the `cache` commands).
-    #[arg(long, global = true, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
     /// Registry mirror, `[<registry>=]<url>`; repeatable. Also LINUXKIT_MIRROR.
     #[arg(long, global = true, value_name = "MIRROR")]
     pub mirror: Vec<String>,
@@ -58,8 +55,7 @@ pub enum Command {
     #[command(subcommand)]
     Pkg(PkgCommand),
     /// Inspect and manage the local image cache.
-    #[command(subcommand)]
-    Cache(CacheCommand),
+    Cache(CacheArgs),
     /// Upload an image to a cloud provider.
     #[command(subcommand)]
     Push(ProviderCommand),
@@ -105,12 +101,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub arch: Option<String>,
     /// Image cache directory.
-    #[arg(
-        long = "cache",
-        env = "LINUXKIT_CACHE",
-        value_name = "DIR",
-        id = "build_cache"
-    )]
+    #[arg(long, env = "LINUXKIT_CACHE", value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// Reuse unchanged sections of a previous build's tar output.
     #[arg(long, value_name = "FILE")]
@@ -317,11 +308,21 @@ pub struct PkgArgs {
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
     /// Image cache directory.
-    #[arg(long = "cache", env = "LINUXKIT_CACHE", id = "pkg_cache")]
+    #[arg(long, env = "LINUXKIT_CACHE", value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// Package directories.
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Image cache directory (default ~/.linuxkit/cache). Unlike LinuxKit, LINUXKIT_CACHE is
+    /// honoured here too.
+    #[arg(long, global = true, env = "LINUXKIT_CACHE", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CacheCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -424,4 +425,14 @@ pub struct VersionArgs {
     /// Print just the git commit.
     #[arg(long)]
     pub commit: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -19,7 +19,7 @@ fn config_200_lines() -> String {
         ));
     }
     s.push_str("files:\n");
-    for i in 0..6 {
+    for i in 0..8 {
         s.push_str(&format!(
             "  - path: etc/file{i}\n    contents: \"hello {i}\"\n    mode: \"0644\"\n"
         ));

@@ -180,16 +180,9 @@ pub fn parse_config(
     let mut ctx = Ctx::new(source, resolver);
     let mut warnings = Vec::new();
     let config = decode_config(&mut ctx, &node, &mut warnings);
-    let mut diags = ctx.diags;
-    sort_by_position(&mut diags);
-    let mut config = Diagnostics(diags).into_result(config)?;
+    let mut config = Diagnostics(ctx.diags).sorted().into_result(config)?;
     config.warnings = warnings;
     Ok(config)
-}
-
-/// Orders diagnostics as they appear in the file (stable for equal positions).
-fn sort_by_position(diags: &mut [Diagnostic]) {
-    diags.sort_by_key(|d| d.pos.as_ref().map(|p| (p.line, p.col)));
 }
 
 fn decode_config(ctx: &mut Ctx<'_>, node: &Node, warnings: &mut Vec<Diagnostic>) -> Config {
@@ -714,8 +707,7 @@ impl Config {
                 }
             }
         }
-        sort_by_position(&mut diags);
-        Diagnostics(diags).into_result(())
+        Diagnostics(diags).sorted().into_result(())
     }
 
     /// Rewrites a bind whose source is a volume name to the volume's merged directory,

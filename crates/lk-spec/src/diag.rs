@@ -110,6 +110,13 @@ impl Diagnostics {
         }
     }
 
+    /// Orders the problems as they appear in the source (stable for equal positions).
+    pub fn sorted(mut self) -> Diagnostics {
+        self.0
+            .sort_by_key(|d| d.pos.as_ref().map(|p| (p.line, p.col)));
+        self
+    }
+
     /// Number of problems.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -57,7 +57,7 @@ pub fn parse_label(image: &str, text: &str) -> Result<ImageConfig, Diagnostics> 
     let node = yaml::parse(&source.name, text)?;
     let mut ctx = Ctx::new(&source, None);
     let config = image::decode_label(&mut ctx, &node);
-    let config = Diagnostics(ctx.diags).into_result(config)?;
+    let config = Diagnostics(ctx.diags).sorted().into_result(config)?;
     Ok(config.unwrap_or_default())
 }
 
