@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit, integration, golden and property tests.
-# (The rtf end-to-end cases under tests/cases join this script with the rtf issue.)
+# The whole test suite: Rust unit, integration, golden and property tests (cargo's summary),
+# then the end-to-end cases under tests/cases through rtf (its `N passed, N failed, N skipped`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --all-targets --locked
+cargo build --locked -p linuxkit -p rtf
+echo
+echo "== end-to-end cases (rtf)"
+export LINUXKIT="$PWD/target/debug/linuxkit"
+./target/debug/rtf -c tests/cases -v run -r target/rtf-results --timeout 900

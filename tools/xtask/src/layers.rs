@@ -12,6 +12,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ("lk-ops", &["lk-spec"], &["clap", "indicatif"]),
     ("linuxkit", &["lk-ops", "lk-spec"], &[]),
     ("xtask", &[], &[]),
+    ("rtf", &[], &[]),
 ];
 
 pub fn workspace_root() -> PathBuf {

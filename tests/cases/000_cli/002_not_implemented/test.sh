@@ -1,0 +1,17 @@
+#!/bin/sh
+# SUMMARY: commands not built yet exit 2 with a clear message, never a silent success
+# LABELS:
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+
+for args in "build x.yml" "run qemu x" "pkg build pkg/init" "cache ls" "serve"; do
+    set +e
+    # shellcheck disable=SC2086
+    err=$(linuxkit $args 2>&1 >/dev/null)
+    rc=$?
+    set -e
+    assert_equals "linuxkit $args" 2 "$rc"
+    echo "$err" | assert_contains "is not implemented yet"
+done
+exit 0
