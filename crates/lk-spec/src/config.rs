@@ -193,16 +193,16 @@ fn decode_config(ctx: &mut Ctx<'_>, node: &Node, warnings: &mut Vec<Diagnostic>)
     if let Some(n) = f.get("kernel") {
         c.kernel = decode_kernel(ctx, n);
     }
-    if let Some(n) = f.get("init") {
-        if let Some(list) = ctx.spanned_strings(n, "init") {
-            let mut refs = Vec::new();
-            for (i, s) in list.into_iter().enumerate() {
-                if let Some(r) = image_ref(ctx, &s, &format!("init[{i}]")) {
-                    refs.push(r);
-                }
+    if let Some(n) = f.get("init")
+        && let Some(list) = ctx.spanned_strings(n, "init")
+    {
+        let mut refs = Vec::new();
+        for (i, s) in list.into_iter().enumerate() {
+            if let Some(r) = image_ref(ctx, &s, &format!("init[{i}]")) {
+                refs.push(r);
             }
-            c.init = Some(refs);
         }
+        c.init = Some(refs);
     }
     for (key, slot) in [
         ("onboot", &mut c.onboot),

@@ -1,0 +1,21 @@
+//! The image cache: an OCI image layout directory (`oci-layout`, `index.json`,
+//! `blobs/sha256/<hex>`), the same layout LinuxKit uses, so either tool can use the other's
+//! cache. Images are named by the `org.opencontainers.image.ref.name` annotation of their
+//! top-level descriptor (`docker.io/library/alpine:3.20`).
+//!
+//! Invariants:
+//! - a blob becomes visible only after its digest was verified (temp file + fsync + rename);
+//! - `index.json` is replaced atomically under an exclusive lock on `<cache>/.lock`;
+//! - removing an image keeps blobs other images still use;
+//! - a killed writer leaves at most a `.tmp-*` file, which readers ignore.
+//!
+//! | module | role |
+//! |---|---|
+//! | `store` | layout, blobs, index, names, removal |
+//! | `verify` | streaming readers that check digests |
+
+mod store;
+mod verify;
+
+pub use store::{BlobWriter, Cache, CacheError, LockGuard, RemoveReport, ResolvedImage};
+pub use verify::VerifyingReader;

@@ -1,0 +1,594 @@
+//! The layout store.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lk_oci::{
+    ANNOTATION_REF_NAME, Descriptor, Digest, Document, Hasher, ImageConfig, Index, Manifest,
+    Platform,
+};
+
+use crate::verify::VerifyingReader;
+
+/// What went wrong, naming the path, image or digest.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// A filesystem operation failed.
+    #[error("{action} {path}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// `index.json` or a manifest is not valid JSON of the expected shape.
+    #[error("{path} is not a valid OCI document")]
+    BadDocument {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Downloaded or imported content does not match its digest.
+    #[error("content for {expected} hashes to {actual}{}", image.as_ref().map(|i| format!(" (image {i})")).unwrap_or_default())]
+    DigestMismatch {
+        /// The expected digest.
+        expected: Digest,
+        /// What the bytes hash to.
+        actual: Digest,
+        /// The image being written, when known.
+        image: Option<String>,
+    },
+    /// The size does not match the descriptor.
+    #[error("blob {digest} has {actual} bytes, the descriptor says {expected}")]
+    SizeMismatch {
+        /// The blob.
+        digest: Digest,
+        /// Descriptor size.
+        expected: u64,
+        /// Actual size.
+        actual: u64,
+    },
+    /// No image of that name is cached.
+    #[error("image {name} is not in the cache")]
+    NotFound {
+        /// The name looked up.
+        name: String,
+    },
+    /// A blob the image needs is missing.
+    #[error("image {name} is incomplete in the cache: blob {digest} is missing")]
+    MissingBlob {
+        /// The image.
+        name: String,
+        /// The blob.
+        digest: Digest,
+    },
+    /// The image has no manifest for the platform.
+    #[error("image {name} has no manifest for {platform}")]
+    NoPlatform {
+        /// The image.
+        name: String,
+        /// The platform asked for.
+        platform: String,
+    },
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CacheError + 'a {
+    move |source| CacheError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// An open cache directory.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// Held while `index.json` is read-modified-written.
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// A blob being written: bytes are hashed as they arrive; [`BlobWriter::commit`] verifies
+/// and publishes; dropping without commit removes the temp file.
+#[derive(Debug)]
+pub struct BlobWriter {
+    temp: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+    hasher: Option<Hasher>,
+    expected: Digest,
+    written: u64,
+    image: Option<String>,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        let n = f.write(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Checks the digest, syncs and renames into place.
+    pub fn commit(mut self) -> Result<(), CacheError> {
+        let file = self.file.take();
+        let actual = self.hasher.take().map(Hasher::finish);
+        if actual.as_ref() != Some(&self.expected) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(CacheError::DigestMismatch {
+                expected: self.expected.clone(),
+                actual: actual.unwrap_or_else(|| Digest::of(b"")),
+                image: self.image.clone(),
+            });
+        }
+        if let Some(f) = file {
+            f.sync_all().map_err(io_err("syncing", &self.temp))?;
+        }
+        fs::rename(&self.temp, &self.dest).map_err(io_err("publishing", &self.dest))?;
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// What `remove` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoveReport {
+    /// Names removed.
+    pub removed: Vec<String>,
+    /// Blobs deleted.
+    pub deleted_blobs: usize,
+    /// Blobs kept because other images use them.
+    pub kept_shared: usize,
+}
+
+/// A cached image resolved for one platform, without network access.
+#[derive(Clone, Debug)]
+pub struct ResolvedImage {
+    /// The name looked up.
+    pub name: String,
+    /// The top-level descriptor (index or manifest).
+    pub root: Descriptor,
+    /// The platform's manifest descriptor.
+    pub manifest_descriptor: Descriptor,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The image config.
+    pub config: ImageConfig,
+}
+
+impl Cache {
+    /// Opens `root`, creating an empty layout if needed.
+    pub fn open(root: &Path) -> Result<Cache, CacheError> {
+        let blobs = root.join("blobs/sha256");
+        fs::create_dir_all(&blobs).map_err(io_err("creating", &blobs))?;
+        let c = Cache {
+            root: root.to_path_buf(),
+        };
+        let layout = root.join("oci-layout");
+        if !layout.exists() {
+            c.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        let index = root.join("index.json");
+        if !index.exists() {
+            let _lock = c.lock()?;
+            if !index.exists() {
+                c.write_index(&Index::default())?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a blob lives.
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(d.hex())
+    }
+
+    /// Takes the exclusive cache lock (blocks until free).
+    pub fn lock(&self) -> Result<LockGuard, CacheError> {
+        let path = self.root.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("opening", &path))?;
+        file.lock().map_err(io_err("locking", &path))?;
+        Ok(LockGuard { file })
+    }
+
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), CacheError> {
+        let temp = self.temp_path(path.parent().unwrap_or(&self.root));
+        let write = || -> io::Result<()> {
+            let mut f = File::create(&temp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            fs::rename(&temp, path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            io_err("writing", path)(e)
+        })
+    }
+
+    fn temp_path(&self, dir: &Path) -> PathBuf {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        dir.join(format!(".tmp-{}-{n}", std::process::id()))
+    }
+
+    /// Whether the blob is present with the given size (no hashing).
+    pub fn has_blob(&self, d: &Digest, size: u64) -> bool {
+        fs::metadata(self.blob_path(d)).is_ok_and(|m| m.len() == size)
+    }
+
+    /// Starts writing a blob that must hash to `expected`.
+    pub fn blob_writer(
+        &self,
+        expected: &Digest,
+        image: Option<&str>,
+    ) -> Result<BlobWriter, CacheError> {
+        let dest = self.blob_path(expected);
+        let temp = self.temp_path(dest.parent().unwrap_or(&self.root));
+        let file = File::create(&temp).map_err(io_err("creating", &temp))?;
+        Ok(BlobWriter {
+            temp,
+            dest,
+            file: Some(file),
+            hasher: Some(Hasher::new()),
+            expected: expected.clone(),
+            written: 0,
+            image: image.map(str::to_owned),
+        })
+    }
+
+    /// Writes a small blob whose digest is computed (manifests, configs).
+    pub fn put_bytes(&self, data: &[u8]) -> Result<Digest, CacheError> {
+        let d = Digest::of(data);
+        if !self.has_blob(&d, data.len() as u64) {
+            let mut w = self.blob_writer(&d, None)?;
+            w.write_all(data)
+                .map_err(io_err("writing", &self.blob_path(&d)))?;
+            w.commit()?;
+        }
+        Ok(d)
+    }
+
+    /// Reads a small blob, verifying its digest.
+    pub fn read_bytes(&self, d: &Digest) -> Result<Vec<u8>, CacheError> {
+        let path = self.blob_path(d);
+        let data = fs::read(&path).map_err(io_err("reading", &path))?;
+        let actual = Digest::of(&data);
+        if &actual != d {
+            let _ = fs::remove_file(&path);
+            return Err(CacheError::DigestMismatch {
+                expected: d.clone(),
+                actual,
+                image: None,
+            });
+        }
+        Ok(data)
+    }
+
+    /// Streams a blob; the reader fails at the end if the content does not match.
+    pub fn open_blob(&self, d: &Digest) -> Result<VerifyingReader<BufReader<File>>, CacheError> {
+        let path = self.blob_path(d);
+        let f = File::open(&path).map_err(io_err("opening", &path))?;
+        Ok(VerifyingReader::new(
+            BufReader::with_capacity(256 * 1024, f),
+            d.clone(),
+            path,
+        ))
+    }
+
+    /// The layout's `index.json`.
+    pub fn index(&self) -> Result<Index, CacheError> {
+        let path = self.root.join("index.json");
+        let data = fs::read(&path).map_err(io_err("reading", &path))?;
+        serde_json::from_slice(&data).map_err(|e| CacheError::BadDocument {
+            path,
+            source: Box::new(e),
+        })
+    }
+
+    fn write_index(&self, index: &Index) -> Result<(), CacheError> {
+        let data = serde_json::to_vec(index).map_err(|e| CacheError::BadDocument {
+            path: self.root.join("index.json"),
+            source: Box::new(e),
+        })?;
+        self.write_atomic(&self.root.join("index.json"), &data)
+    }
+
+    /// Every named image: (name, top-level descriptor), sorted by name.
+    pub fn images(&self) -> Result<Vec<(String, Descriptor)>, CacheError> {
+        let mut v: Vec<(String, Descriptor)> = self
+            .index()?
+            .manifests
+            .into_iter()
+            .filter_map(|d| {
+                d.annotations
+                    .get(ANNOTATION_REF_NAME)
+                    .cloned()
+                    .map(|n| (n, d))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(v)
+    }
+
+    /// The top-level descriptor named `name`.
+    pub fn find(&self, name: &str) -> Result<Option<Descriptor>, CacheError> {
+        Ok(self
+            .index()?
+            .manifests
+            .into_iter()
+            .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(name)))
+    }
+
+    /// Names `desc` as `name`, replacing any previous descriptor of that name.
+    pub fn set_name(&self, name: &str, desc: &Descriptor) -> Result<(), CacheError> {
+        let _lock = self.lock()?;
+        let mut index = self.index()?;
+        index
+            .manifests
+            .retain(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) != Some(name));
+        let mut d = desc.clone();
+        d.annotations
+            .insert(ANNOTATION_REF_NAME.to_owned(), name.to_owned());
+        index.manifests.push(d);
+        self.write_index(&index)
+    }
+
+    /// Every blob reachable from `desc` (itself, children, configs, layers) that is present.
+    fn reachable(&self, desc: &Descriptor, out: &mut BTreeSet<Digest>) {
+        if !out.insert(desc.digest.clone()) {
+            return;
+        }
+        if !(lk_oci::is_index(&desc.media_type) || lk_oci::is_manifest(&desc.media_type)) {
+            return;
+        }
+        let Ok(data) = fs::read(self.blob_path(&desc.digest)) else {
+            return;
+        };
+        match Document::parse(&desc.media_type, &data) {
+            Ok(Document::Index(i)) => {
+                for m in &i.manifests {
+                    self.reachable(m, out);
+                }
+            }
+            Ok(Document::Manifest(m)) => {
+                out.insert(m.config.digest.clone());
+                for l in &m.layers {
+                    out.insert(l.digest.clone());
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Removes the named images and the blobs no remaining image uses.
+    pub fn remove(&self, names: &[String]) -> Result<RemoveReport, CacheError> {
+        let _lock = self.lock()?;
+        let mut index = self.index()?;
+        let (gone, kept): (Vec<Descriptor>, Vec<Descriptor>) =
+            index.manifests.into_iter().partition(|d| {
+                d.annotations
+                    .get(ANNOTATION_REF_NAME)
+                    .is_some_and(|n| names.contains(n))
+            });
+        for n in names {
+            if !gone
+                .iter()
+                .any(|d| d.annotations.get(ANNOTATION_REF_NAME) == Some(n))
+            {
+                return Err(CacheError::NotFound { name: n.clone() });
+            }
+        }
+        let mut keep = BTreeSet::new();
+        for d in &kept {
+            self.reachable(d, &mut keep);
+        }
+        let mut drop_set = BTreeSet::new();
+        for d in &gone {
+            self.reachable(d, &mut drop_set);
+        }
+        index.manifests = kept;
+        self.write_index(&index)?;
+        let mut report = RemoveReport {
+            removed: gone
+                .iter()
+                .filter_map(|d| d.annotations.get(ANNOTATION_REF_NAME).cloned())
+                .collect(),
+            ..RemoveReport::default()
+        };
+        for d in drop_set {
+            if keep.contains(&d) {
+                report.kept_shared += 1;
+            } else if fs::remove_file(self.blob_path(&d)).is_ok() {
+                report.deleted_blobs += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Removes every image and blob (keeps an empty, valid layout).
+    pub fn clean(&self) -> Result<(), CacheError> {
+        let _lock = self.lock()?;
+        self.write_index(&Index::default())?;
+        let blobs = self.root.join("blobs/sha256");
+        for e in fs::read_dir(&blobs)
+            .map_err(io_err("reading", &blobs))?
+            .flatten()
+        {
+            let _ = fs::remove_file(e.path());
+        }
+        Ok(())
+    }
+
+    /// Reads and parses a manifest or index blob.
+    pub fn document(&self, desc: &Descriptor) -> Result<Document, CacheError> {
+        let data = self.read_bytes(&desc.digest)?;
+        Document::parse(&desc.media_type, &data).map_err(|e| CacheError::BadDocument {
+            path: self.blob_path(&desc.digest),
+            source: Box::new(e),
+        })
+    }
+
+    /// Resolves `name` for `platform` from the cache alone, checking that the manifest,
+    /// config and every layer are present (layers by size; they are hashed when read).
+    pub fn resolve(&self, name: &str, platform: &Platform) -> Result<ResolvedImage, CacheError> {
+        let root = self.find(name)?.ok_or_else(|| CacheError::NotFound {
+            name: name.to_owned(),
+        })?;
+        self.resolve_descriptor(name, root, platform)
+    }
+
+    /// As [`Cache::resolve`], starting from a known top-level descriptor.
+    pub fn resolve_descriptor(
+        &self,
+        name: &str,
+        root: Descriptor,
+        platform: &Platform,
+    ) -> Result<ResolvedImage, CacheError> {
+        let missing = |d: &Digest| CacheError::MissingBlob {
+            name: name.to_owned(),
+            digest: d.clone(),
+        };
+        if !self.has_blob(&root.digest, root.size) {
+            return Err(missing(&root.digest));
+        }
+        let manifest_descriptor = match self.document(&root)? {
+            Document::Index(i) => i
+                .manifests
+                .into_iter()
+                .find(|m| {
+                    !m.is_attestation()
+                        && m.platform.as_ref().is_some_and(|p| p.satisfies(platform))
+                })
+                .ok_or_else(|| CacheError::NoPlatform {
+                    name: name.to_owned(),
+                    platform: platform.to_string(),
+                })?,
+            Document::Manifest(_) => root.clone(),
+        };
+        if !self.has_blob(&manifest_descriptor.digest, manifest_descriptor.size) {
+            return Err(missing(&manifest_descriptor.digest));
+        }
+        let Document::Manifest(manifest) = self.document(&manifest_descriptor)? else {
+            return Err(CacheError::BadDocument {
+                path: self.blob_path(&manifest_descriptor.digest),
+                source: "an index entry points at another index".into(),
+            });
+        };
+        for l in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            if !self.has_blob(&l.digest, l.size) {
+                return Err(missing(&l.digest));
+            }
+        }
+        let config_bytes = self.read_bytes(&manifest.config.digest)?;
+        let config =
+            serde_json::from_slice(&config_bytes).map_err(|e| CacheError::BadDocument {
+                path: self.blob_path(&manifest.config.digest),
+                source: Box::new(e),
+            })?;
+        Ok(ResolvedImage {
+            name: name.to_owned(),
+            root,
+            manifest_descriptor,
+            manifest,
+            config,
+        })
+    }
+
+    /// Removes stale `.tmp-*` files left by killed writers (older than `min_age`).
+    pub fn sweep_temp(&self, min_age: std::time::Duration) -> usize {
+        let mut n = 0;
+        let blobs = self.root.join("blobs/sha256");
+        let Ok(entries) = fs::read_dir(&blobs) else {
+            return 0;
+        };
+        for e in entries.flatten() {
+            let stale = e.file_name().to_string_lossy().starts_with(".tmp-")
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().unwrap_or_default() >= min_age);
+            if stale && fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Names of blobs present (for tests and `cache` diagnostics).
+    pub fn blob_digests(&self) -> Result<HashSet<String>, CacheError> {
+        let blobs = self.root.join("blobs/sha256");
+        Ok(fs::read_dir(&blobs)
+            .map_err(io_err("reading", &blobs))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect())
+    }
+
+    /// Copies a whole blob out (export), verifying it.
+    pub fn copy_blob(&self, d: &Digest, out: &mut dyn Write) -> Result<u64, CacheError> {
+        let mut r = self.open_blob(d)?;
+        io::copy(&mut r, out).map_err(io_err("reading", &self.blob_path(d)))
+    }
+
+    /// Reads a blob fully (small blobs only).
+    pub fn read_to_vec(&self, d: &Digest) -> Result<Vec<u8>, CacheError> {
+        let mut v = Vec::new();
+        self.open_blob(d)?
+            .read_to_end(&mut v)
+            .map_err(io_err("reading", &self.blob_path(d)))?;
+        Ok(v)
+    }
+}

@@ -1,0 +1,201 @@
+//! The cache store: atomic verified writes, names, reference-counted removal, resolution.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use lk_cache::{Cache, CacheError};
+use lk_oci::{
+    ANNOTATION_REF_NAME, Descriptor, Digest, Index, MEDIA_OCI_CONFIG, MEDIA_OCI_INDEX,
+    MEDIA_OCI_LAYER, MEDIA_OCI_MANIFEST, Manifest, Platform,
+};
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lk-cache-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Writes an image with `layers` (contents) for `arch`; returns its manifest descriptor.
+fn image(c: &Cache, arch: &str, layers: &[&[u8]]) -> Descriptor {
+    let config =
+        format!(r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":["/bin/sh"]}}}}"#);
+    let cd = c.put_bytes(config.as_bytes()).unwrap();
+    let mut m = Manifest {
+        schema_version: 2,
+        media_type: MEDIA_OCI_MANIFEST.into(),
+        config: Descriptor::new(MEDIA_OCI_CONFIG, cd, config.len() as u64),
+        layers: Vec::new(),
+        annotations: Default::default(),
+        extra: Default::default(),
+    };
+    for l in layers {
+        let d = c.put_bytes(l).unwrap();
+        m.layers
+            .push(Descriptor::new(MEDIA_OCI_LAYER, d, l.len() as u64));
+    }
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let md = c.put_bytes(&bytes).unwrap();
+    let mut d = Descriptor::new(MEDIA_OCI_MANIFEST, md, bytes.len() as u64);
+    d.platform = Some(Platform::linux(arch));
+    d
+}
+
+fn index(c: &Cache, manifests: Vec<Descriptor>) -> Descriptor {
+    let i = Index {
+        media_type: MEDIA_OCI_INDEX.into(),
+        manifests,
+        ..Index::default()
+    };
+    let bytes = serde_json::to_vec(&i).unwrap();
+    Descriptor::new(
+        MEDIA_OCI_INDEX,
+        c.put_bytes(&bytes).unwrap(),
+        bytes.len() as u64,
+    )
+}
+
+#[test]
+fn opens_an_empty_layout_compatible_with_linuxkit() {
+    let dir = tempdir("open");
+    let c = Cache::open(&dir).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("oci-layout")).unwrap(),
+        r#"{"imageLayoutVersion":"1.0.0"}"#
+    );
+    assert!(dir.join("blobs/sha256").is_dir());
+    assert!(c.images().unwrap().is_empty());
+    Cache::open(&dir).unwrap();
+}
+
+#[test]
+fn a_blob_with_the_wrong_digest_never_becomes_visible() {
+    let dir = tempdir("mismatch");
+    let c = Cache::open(&dir).unwrap();
+    let expected = Digest::of(b"good");
+    let mut w = c.blob_writer(&expected, Some("docker.io/x/y:1")).unwrap();
+    w.write_all(b"evil").unwrap();
+    let e = w.commit().unwrap_err();
+    assert!(matches!(e, CacheError::DigestMismatch { .. }));
+    assert!(e.to_string().contains("(image docker.io/x/y:1)"), "{e}");
+    assert!(!c.blob_path(&expected).exists());
+    assert!(
+        c.blob_digests().unwrap().is_empty(),
+        "temp file left behind"
+    );
+}
+
+#[test]
+fn an_abandoned_writer_leaves_nothing() {
+    let dir = tempdir("abandon");
+    let c = Cache::open(&dir).unwrap();
+    let mut w = c.blob_writer(&Digest::of(b"x"), None).unwrap();
+    w.write_all(b"partial").unwrap();
+    drop(w);
+    assert_eq!(
+        std::fs::read_dir(dir.join("blobs/sha256")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn names_replace_and_resolve_per_platform() {
+    let dir = tempdir("names");
+    let c = Cache::open(&dir).unwrap();
+    let amd = image(&c, "amd64", &[b"layer-a"]);
+    let arm = image(&c, "arm64", &[b"layer-b"]);
+    let idx = index(&c, vec![amd.clone(), arm]);
+    c.set_name("docker.io/library/x:1", &idx).unwrap();
+    c.set_name("docker.io/library/x:1", &idx).unwrap();
+    let images = c.images().unwrap();
+    assert_eq!(images.len(), 1, "a name is replaced, not duplicated");
+    assert_eq!(
+        images[0].1.annotations[ANNOTATION_REF_NAME],
+        "docker.io/library/x:1"
+    );
+    let r = c
+        .resolve("docker.io/library/x:1", &Platform::linux("amd64"))
+        .unwrap();
+    assert_eq!(r.manifest_descriptor.digest, amd.digest);
+    assert_eq!(r.config.architecture, "amd64");
+    let e = c
+        .resolve("docker.io/library/x:1", &Platform::linux("riscv64"))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "image docker.io/library/x:1 has no manifest for linux/riscv64"
+    );
+    assert!(matches!(
+        c.resolve("nope", &Platform::linux("amd64")),
+        Err(CacheError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn removal_keeps_layers_other_images_share() {
+    let dir = tempdir("remove");
+    let c = Cache::open(&dir).unwrap();
+    let a = image(&c, "amd64", &[b"shared", b"only-a"]);
+    let b = image(&c, "amd64", &[b"shared", b"only-b"]);
+    c.set_name("a", &a).unwrap();
+    c.set_name("b", &b).unwrap();
+    let report = c.remove(&["a".to_owned()]).unwrap();
+    assert_eq!(report.removed, ["a"]);
+    assert_eq!(
+        report.kept_shared, 2,
+        "shared layer and identical config are kept"
+    );
+    assert!(
+        c.resolve("b", &Platform::linux("amd64")).is_ok(),
+        "b is still complete"
+    );
+    assert!(!c.blob_path(&Digest::of(b"only-a")).exists());
+    assert!(matches!(
+        c.remove(&["a".to_owned()]),
+        Err(CacheError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_corrupt_blob_is_detected_on_read_and_removed() {
+    let dir = tempdir("corrupt");
+    let c = Cache::open(&dir).unwrap();
+    let d = c.put_bytes(b"layer contents").unwrap();
+    std::fs::write(c.blob_path(&d), b"layer CONTENTS").unwrap();
+    let mut r = c.open_blob(&d).unwrap();
+    let mut out = Vec::new();
+    let e = r.read_to_end(&mut out).unwrap_err();
+    assert!(e.to_string().contains("is corrupt"), "{e}");
+    assert!(
+        !c.blob_path(&d).exists(),
+        "removed so the next pull fetches it again"
+    );
+}
+
+#[test]
+fn a_missing_layer_makes_the_image_incomplete() {
+    let dir = tempdir("incomplete");
+    let c = Cache::open(&dir).unwrap();
+    let a = image(&c, "amd64", &[b"l1"]);
+    c.set_name("a", &a).unwrap();
+    std::fs::remove_file(c.blob_path(&Digest::of(b"l1"))).unwrap();
+    let e = c.resolve("a", &Platform::linux("amd64")).unwrap_err();
+    assert!(matches!(e, CacheError::MissingBlob { .. }), "{e}");
+}
+
+#[test]
+fn concurrent_writers_keep_the_index_consistent() {
+    let dir = tempdir("concurrent");
+    let c = Cache::open(&dir).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let c = c.clone();
+            s.spawn(move || {
+                for i in 0..10 {
+                    let d = image(&c, "amd64", &[format!("{t}-{i}").as_bytes()]);
+                    c.set_name(&format!("img-{t}-{i}"), &d).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(c.images().unwrap().len(), 80);
+}

@@ -1,0 +1,34 @@
+//! A blocking client for the OCI distribution API (registry v2).
+//!
+//! - manifests and indexes (OCI and Docker schema2) by tag or digest, digest-checked;
+//! - blobs streamed into any writer, with a progress callback;
+//! - push: existence check, cross-repository mount, monolithic upload, manifest PUT;
+//! - auth: anonymous, Bearer tokens from the `WWW-Authenticate` challenge, Basic; credentials
+//!   from `~/.docker/config.json` and its credential helpers;
+//! - mirrors (`[<registry>=]<url>`) and plain http only for loopback or named-insecure hosts.
+//!
+//! | module | role |
+//! |---|---|
+//! | `client` | requests, auth, retries |
+//! | `mirror` | registry endpoints and mirror rewriting |
+
+mod client;
+mod mirror;
+
+pub use client::{Client, ClientOptions, Credentials, Manifest as FetchedManifest, RegistryError};
+pub use mirror::{Endpoint, Mirrors, parse_mirror};
+
+/// Where an image lives: registry host and repository path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Repository {
+    /// `docker.io`, `localhost:5000`, ...
+    pub registry: String,
+    /// `library/alpine`.
+    pub path: String,
+}
+
+impl std::fmt::Display for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.registry, self.path)
+    }
+}
