@@ -12,4 +12,11 @@ fn main() {
     println!("cargo:rustc-env=LINUXKIT_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../../.git/HEAD");
     println!("cargo:rerun-if-changed=../../.git/refs/heads");
+    // Registry tests run when Debian's docker-registry is installed, else they are ignored
+    // with the reason.
+    println!("cargo::rustc-check-cfg=cfg(has_docker_registry)");
+    println!("cargo::rerun-if-changed=/usr/bin/docker-registry");
+    if std::path::Path::new("/usr/bin/docker-registry").is_file() {
+        println!("cargo::rustc-cfg=has_docker_registry");
+    }
 }

@@ -328,7 +328,11 @@ pub struct CacheArgs {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// List cached images.
-    Ls,
+    Ls {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
     /// Remove images (shared layers of other images are kept).
     Rm {
         /// Only remove images whose digest matches the registry's.
@@ -366,14 +370,23 @@ pub enum CacheCommand {
         /// Tar file.
         file: String,
     },
-    /// Pull images into the cache.
+    /// Pull images into the cache (names without a tag get `:latest`).
     Pull {
+        /// Platform to pull, os/arch[/variant]; repeatable (default linux/<host arch>).
+        #[arg(long)]
+        platform: Vec<String>,
+        /// Registry host reachable over plain http (loopback hosts always are); repeatable.
+        #[arg(long)]
+        insecure_registry: Vec<String>,
         /// Image names.
         #[arg(required = true)]
         names: Vec<String>,
     },
     /// Push cached images to their registry.
     Push {
+        /// Registry host reachable over plain http (loopback hosts always are); repeatable.
+        #[arg(long)]
+        insecure_registry: Vec<String>,
         /// Push under another name.
         #[arg(long)]
         remote_name: Option<String>,
@@ -387,6 +400,14 @@ pub enum CacheCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    /// `image name` and `root manifest hash` columns, as LinuxKit prints them.
+    Table,
+    /// A JSON array of {name, digest, media_type}.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
             )
         }
         Command::Pkg(_) => not_implemented("pkg", "the Packages issue"),
-        Command::Cache(_) => not_implemented("cache", "the Images issue"),
+        Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Push(cli::ProviderCommand::Provider(args)) => not_implemented(
             &format!("push {}", args.first().map_or("", String::as_str)),
             "a later wave (providers)",
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn not_implemented(command: &str, when: &str) -> anyhow::Result<Exit> {
+pub(crate) fn not_implemented(command: &str, when: &str) -> anyhow::Result<Exit> {
     output::error(&anyhow::anyhow!(
         "`linuxkit {command}` is not implemented yet"
     ));

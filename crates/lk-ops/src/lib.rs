@@ -5,8 +5,13 @@
 //! | module | use case |
 //! |---|---|
 //! | [`validate`] | read, merge and check YAML files (no network) |
+//! | [`cache`] | the image cache: pull, ls, rm, clean, push |
 
+pub mod cache;
 pub mod validate;
+
+pub use lk_oci::{Digest, Platform};
+pub use lk_resolve::{Progress, Quiet};
 
 use lk_spec::Diagnostic;
 

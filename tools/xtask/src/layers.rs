@@ -15,13 +15,20 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-cache", &["lk-oci"], false, false),
     ("lk-registry", &["lk-oci"], true, false),
     (
+        "lk-resolve",
+        &["lk-oci", "lk-cache", "lk-registry", "lk-spec"],
+        false,
+        false,
+    ),
+    (
         "lk-ops",
-        &["lk-spec", "lk-oci", "lk-cache", "lk-registry"],
+        &["lk-spec", "lk-oci", "lk-cache", "lk-registry", "lk-resolve"],
         false,
         false,
     ),
     ("linuxkit", &["lk-ops", "lk-spec", "lk-oci"], false, true),
     ("xtask", &[], false, false),
+    ("lk-testutil", &["lk-oci", "lk-registry"], false, false),
     ("rtf", &[], false, true),
 ];
 

@@ -1,4 +1,5 @@
 //! One module per subcommand: settings from arguments, one `lk_ops` call, output.
 
+pub mod cache;
 pub mod validate;
 pub mod version;

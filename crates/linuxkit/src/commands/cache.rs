@@ -1,0 +1,116 @@
+//! `linuxkit cache`.
+
+use std::path::PathBuf;
+
+use lk_ops::Platform;
+use lk_ops::cache::{self, ImageSettings, default_cache_dir};
+
+use crate::Exit;
+use crate::cli::{CacheArgs, CacheCommand, Global, ListFormat};
+use crate::output;
+use crate::progress::PullProgress;
+
+fn settings(global: &Global, dir: Option<&PathBuf>, insecure: &[String]) -> ImageSettings {
+    ImageSettings {
+        cache_dir: dir.cloned().unwrap_or_else(default_cache_dir),
+        mirrors: global.mirror.clone(),
+        insecure: insecure.to_vec(),
+        ..ImageSettings::default()
+    }
+}
+
+pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
+    let dir = args.cache.as_ref();
+    match &args.command {
+        CacheCommand::Ls { format } => {
+            let images = cache::list(&settings(global, dir, &[]))?;
+            match format {
+                ListFormat::Json => output::data(&serde_json::to_string_pretty(&images)?),
+                ListFormat::Table => {
+                    let mut text = format!("{:<80} {}\n", "image name", "root manifest hash");
+                    for i in &images {
+                        text.push_str(&format!("{:<80} {}\n", i.name, i.digest));
+                    }
+                    output::data(&text);
+                }
+            }
+        }
+        CacheCommand::Pull {
+            platform,
+            insecure_registry,
+            names,
+        } => {
+            let mut s = settings(global, dir, insecure_registry);
+            for p in platform {
+                s.platforms.push(Platform::parse(p).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--platform {p}: expected os/arch[/variant], such as linux/arm64"
+                    )
+                })?);
+            }
+            let progress = PullProgress::new(global.quiet);
+            for (name, digest) in cache::pull(&s, names, &progress)? {
+                output::data(&format!("{name} {digest}"));
+            }
+        }
+        CacheCommand::Rm {
+            published_only,
+            names,
+        } => {
+            let r = cache::remove(&settings(global, dir, &[]), names, *published_only)?;
+            for n in &r.removed {
+                output::data(&format!("removed {n}"));
+            }
+            output::info(
+                global.quiet,
+                &format!(
+                    "{} blob(s) deleted, {} kept because other images use them",
+                    r.deleted_blobs, r.kept_shared
+                ),
+            );
+        }
+        CacheCommand::Clean { published_only } => {
+            let r = cache::clean(&settings(global, dir, &[]), *published_only)?;
+            output::info(
+                global.quiet,
+                &format!("removed {} image(s)", r.removed.len()),
+            );
+        }
+        CacheCommand::Push {
+            insecure_registry,
+            remote_name,
+            with_arch_tags,
+            override_existing,
+            names,
+        } => {
+            let s = settings(global, dir, insecure_registry);
+            for p in cache::push(
+                &s,
+                names,
+                remote_name.as_deref(),
+                *with_arch_tags,
+                *override_existing,
+            )? {
+                let what = if p.uploaded {
+                    "pushed"
+                } else {
+                    "already in the registry, skipped (use --override)"
+                };
+                output::data(&format!("{} {} {what}", p.name, p.digest));
+            }
+        }
+        CacheCommand::Export { .. } => {
+            return crate::not_implemented(
+                "cache export",
+                "the Images issue (export/import are next)",
+            );
+        }
+        CacheCommand::Import { .. } => {
+            return crate::not_implemented(
+                "cache import",
+                "the Images issue (export/import are next)",
+            );
+        }
+    }
+    Ok(Exit::Success)
+}

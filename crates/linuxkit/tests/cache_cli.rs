@@ -1,0 +1,200 @@
+//! `linuxkit cache` against a real loopback registry: pull, ls, rm, push, a pull killed
+//! mid-layer, concurrent pulls from two processes.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lk_cache::Cache;
+use lk_oci::{Digest, Platform};
+use lk_registry::{Client, ClientOptions, Repository};
+use lk_testutil::TempDir;
+use lk_testutil::image::{TestImage, layer, noise};
+use lk_testutil::registry::Registry;
+
+fn linuxkit(cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .arg("cache")
+        .arg("--cache")
+        .arg(cache)
+        .args(args)
+        .env_remove("LINUXKIT_MIRROR")
+        .output()
+        .expect("run linuxkit")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn push(reg: &Registry, path: &str, img: &TestImage) -> Digest {
+    let repo = Repository {
+        registry: reg.host.clone(),
+        path: path.into(),
+    };
+    img.push(&Client::new(ClientOptions::default()), &repo, Some("v1"))
+}
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn pull_ls_push_rm() {
+    let reg = Registry::start();
+    let img = TestImage::new("amd64", vec![layer(&[("a", b"a")])], &[], &["/bin/sh"]);
+    let digest = push(&reg, "cli/one", &img);
+    let dir = TempDir::new("cli-cache");
+    let name = format!("{}/cli/one:v1", reg.host);
+    let out = linuxkit(dir.path(), &["pull", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{name} {digest}\n"));
+    let ls = text(&linuxkit(dir.path(), &["ls"]).stdout);
+    assert!(ls.starts_with("image name"), "{ls}");
+    assert!(ls.contains(&name) && ls.contains(digest.as_str()), "{ls}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&linuxkit(dir.path(), &["ls", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json[0]["name"], name.as_str());
+    // Push under another name (same registry: the layer is mounted, not re-uploaded).
+    let other = format!("{}/cli/copy:v2", reg.host);
+    let out = linuxkit(dir.path(), &["push", "--remote-name", &other, &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pushed"));
+    let out = linuxkit(dir.path(), &["push", "--remote-name", &other, &name]);
+    assert!(
+        text(&out.stdout).contains("already in the registry"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = linuxkit(dir.path(), &["rm", &name]);
+    assert!(out.status.success());
+    assert!(!text(&linuxkit(dir.path(), &["ls"]).stdout).contains(&name));
+    let out = linuxkit(dir.path(), &["rm", "docker.io/library/nope:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("image docker.io/library/nope:1 is not in the cache"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn a_pull_killed_mid_layer_leaves_a_valid_cache_and_the_next_pull_completes() {
+    let reg = Registry::start();
+    let big = TestImage::new(
+        "amd64",
+        vec![layer(&[("big", &noise(160 << 20, 3))])],
+        &[],
+        &[],
+    );
+    push(&reg, "cli/big", &big);
+    let dir = TempDir::new("kill-cache");
+    let name = format!("{}/cli/big:v1", reg.host);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .args(["cache", "--cache"])
+        .arg(dir.path())
+        .args(["pull", &name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the layer download is under way, then kill -9.
+    let blobs = dir.path().join("blobs/sha256");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut killed_mid_layer = false;
+    while Instant::now() < deadline {
+        let partial = std::fs::read_dir(&blobs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name().to_string_lossy().starts_with(".tmp-")
+                    && e.metadata().is_ok_and(|m| m.len() > (1 << 20))
+            });
+        if partial {
+            child.kill().unwrap();
+            killed_mid_layer = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.wait();
+    assert!(
+        killed_mid_layer,
+        "the pull finished before it could be killed"
+    );
+    let cache = Cache::open(dir.path()).unwrap();
+    assert!(
+        cache.images().unwrap().is_empty(),
+        "no name for an incomplete image"
+    );
+    assert!(
+        !cache.blob_path(&Digest::of(&big.layers[0])).exists(),
+        "no partial blob under its digest"
+    );
+    let out = linuxkit(dir.path(), &["pull", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    cache.resolve(&name, &Platform::linux("amd64")).unwrap();
+}
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn two_processes_pull_overlapping_images_concurrently() {
+    let reg = Registry::start();
+    let shared = layer(&[("shared", &noise(8 << 20, 9))]);
+    let a = TestImage::new(
+        "amd64",
+        vec![shared.clone(), layer(&[("a", &noise(4 << 20, 10))])],
+        &[],
+        &[],
+    );
+    let b = TestImage::new(
+        "amd64",
+        vec![shared, layer(&[("b", &noise(4 << 20, 11))])],
+        &[],
+        &[],
+    );
+    push(&reg, "cli/a", &a);
+    push(&reg, "cli/b", &b);
+    let dir = TempDir::new("concurrent-cache");
+    let (na, nb) = (
+        format!("{}/cli/a:v1", reg.host),
+        format!("{}/cli/b:v1", reg.host),
+    );
+    let spawn = |names: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+            .args(["cache", "--cache"])
+            .arg(dir.path())
+            .arg("pull")
+            .args(names)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let p1 = spawn(&[&na, &nb]);
+    let p2 = spawn(&[&nb, &na]);
+    for p in [p1, p2] {
+        let out = p.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let cache = Cache::open(dir.path()).unwrap();
+    assert_eq!(cache.images().unwrap().len(), 2);
+    for n in [&na, &nb] {
+        let r = cache.resolve(n, &Platform::linux("amd64")).unwrap();
+        for l in &r.manifest.layers {
+            let mut reader = cache.open_blob(&l.digest).unwrap();
+            std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! `linuxkit cache`: list, pull, push, remove, clean, export and import cached images.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use lk_cache::{Cache, CacheError, RemoveReport};
+use lk_oci::{Descriptor, Digest, Document, Platform};
+use lk_registry::{Client, ClientOptions, Credentials, Mirrors, RegistryError};
+use lk_resolve::{Progress, PullError, PullOptions, Puller, repository};
+use lk_spec::ImageRef;
+use lk_spec::reference::reference_expand_with_tag;
+
+/// Registry and cache settings shared by the image commands.
+#[derive(Clone, Debug, Default)]
+pub struct ImageSettings {
+    /// Cache directory.
+    pub cache_dir: PathBuf,
+    /// `--mirror` values (LINUXKIT_MIRROR is prepended by [`ImageSettings::mirrors`]).
+    pub mirrors: Vec<String>,
+    /// Hosts reachable over plain http besides loopback.
+    pub insecure: Vec<String>,
+    /// Explicit credentials by registry host.
+    pub credentials: HashMap<String, Credentials>,
+    /// Platforms to pull.
+    pub platforms: Vec<Platform>,
+    /// Concurrent blob downloads.
+    pub concurrency: usize,
+}
+
+/// Why an image command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// Bad `--mirror`.
+    #[error("{0}")]
+    Mirror(String),
+    /// An image name is not a valid reference.
+    #[error("invalid image name")]
+    Reference(#[source] lk_spec::reference::ReferenceError),
+    /// The cache failed.
+    #[error("cache {dir}")]
+    Cache {
+        /// The cache directory.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: CacheError,
+    },
+    /// Pulling failed.
+    #[error(transparent)]
+    Pull(#[from] PullError),
+    /// The registry failed.
+    #[error("pushing {image}")]
+    Push {
+        /// The image.
+        image: String,
+        /// The cause.
+        #[source]
+        source: RegistryError,
+    },
+    /// `cache push` of something the cache does not have.
+    #[error("image {0} is not in the cache")]
+    NotCached(String),
+}
+
+/// The default cache directory: `$HOME/.linuxkit/cache`.
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".linuxkit/cache"),
+        |h| Path::new(&h).join(".linuxkit/cache"),
+    )
+}
+
+impl ImageSettings {
+    /// Mirrors from `LINUXKIT_MIRROR` (space or comma separated) then `--mirror` (later wins).
+    pub fn mirrors(&self) -> Result<Mirrors, ImageError> {
+        let mut all: Vec<String> = std::env::var("LINUXKIT_MIRROR")
+            .unwrap_or_default()
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        all.extend(self.mirrors.iter().cloned());
+        Mirrors::new(&all).map_err(ImageError::Mirror)
+    }
+
+    /// A registry client for these settings.
+    pub fn client(&self) -> Result<Client, ImageError> {
+        Ok(Client::new(ClientOptions {
+            mirrors: self.mirrors()?,
+            insecure: self.insecure.clone(),
+            credentials: self.credentials.clone(),
+            docker_config: true,
+            timeout: None,
+        }))
+    }
+
+    /// Opens the cache.
+    pub fn cache(&self) -> Result<Cache, ImageError> {
+        Cache::open(&self.cache_dir).map_err(|source| ImageError::Cache {
+            dir: self.cache_dir.clone(),
+            source,
+        })
+    }
+
+    fn pull_options(&self, always: bool) -> PullOptions {
+        let mut o = PullOptions {
+            always,
+            ..PullOptions::default()
+        };
+        if !self.platforms.is_empty() {
+            o.platforms = self.platforms.clone();
+        }
+        if self.concurrency > 0 {
+            o.concurrency = self.concurrency;
+        }
+        o
+    }
+
+    fn cache_err(&self) -> impl Fn(CacheError) -> ImageError + '_ {
+        |source| ImageError::Cache {
+            dir: self.cache_dir.clone(),
+            source,
+        }
+    }
+}
+
+/// Parses an image name as `cache pull` does (`redis` -> `docker.io/library/redis:latest`).
+pub fn image_name(name: &str) -> Result<ImageRef, ImageError> {
+    ImageRef::parse(&reference_expand_with_tag(name)).map_err(ImageError::Reference)
+}
+
+/// `cache pull`: fetches images (always asking the registry) and also names each pulled
+/// platform manifest `<name>-<arch>`, as LinuxKit does.
+pub fn pull(
+    s: &ImageSettings,
+    names: &[String],
+    progress: &dyn Progress,
+) -> Result<Vec<(String, Digest)>, ImageError> {
+    let refs = names
+        .iter()
+        .map(|n| image_name(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cache = s.cache()?;
+    let client = s.client()?;
+    let opts = s.pull_options(true);
+    let resolved = Puller::new(&client, &cache).pull_all(&refs, &opts, progress)?;
+    let mut out = Vec::new();
+    for r in &resolved {
+        if let Ok(Document::Index(index)) = cache.document(&r.root) {
+            for p in &opts.platforms {
+                if let Some(m) = index.manifests.iter().find(|m| {
+                    !m.is_attestation() && m.platform.as_ref().is_some_and(|mp| mp.satisfies(p))
+                }) {
+                    cache
+                        .set_name(&format!("{}-{}", r.name, p.architecture), m)
+                        .map_err(s.cache_err())?;
+                }
+            }
+        }
+        out.push((r.name.clone(), r.root.digest.clone()));
+    }
+    Ok(out)
+}
+
+/// Makes the images available (cache first, registry if needed) and returns them pinned.
+pub fn ensure(
+    s: &ImageSettings,
+    refs: &[ImageRef],
+    always: bool,
+    progress: &dyn Progress,
+) -> Result<Vec<lk_cache::ResolvedImage>, ImageError> {
+    let cache = s.cache()?;
+    let client = s.client()?;
+    Ok(Puller::new(&client, &cache).pull_all(refs, &s.pull_options(always), progress)?)
+}
+
+/// One row of `cache ls`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CachedImage {
+    /// Name.
+    pub name: String,
+    /// Root manifest or index digest.
+    pub digest: String,
+    /// Media type of the root.
+    pub media_type: String,
+}
+
+/// `cache ls`, sorted by name.
+pub fn list(s: &ImageSettings) -> Result<Vec<CachedImage>, ImageError> {
+    let cache = s.cache()?;
+    Ok(cache
+        .images()
+        .map_err(s.cache_err())?
+        .into_iter()
+        .map(|(name, d)| CachedImage {
+            name,
+            digest: d.digest.to_string(),
+            media_type: d.media_type,
+        })
+        .collect())
+}
+
+/// `cache rm`: names are matched exactly as listed (as LinuxKit does); blobs shared with
+/// other images are kept.
+pub fn remove(
+    s: &ImageSettings,
+    names: &[String],
+    published_only: bool,
+) -> Result<RemoveReport, ImageError> {
+    let cache = s.cache()?;
+    let names = if published_only {
+        published(s, &cache, names)?
+    } else {
+        names.to_vec()
+    };
+    if names.is_empty() {
+        return Ok(RemoveReport::default());
+    }
+    cache.remove(&names).map_err(s.cache_err())
+}
+
+/// `cache clean`: removes everything, or with `published_only` the images whose root digest
+/// equals the registry's.
+pub fn clean(s: &ImageSettings, published_only: bool) -> Result<RemoveReport, ImageError> {
+    let cache = s.cache()?;
+    let names: Vec<String> = cache
+        .images()
+        .map_err(s.cache_err())?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    if published_only {
+        let names = published(s, &cache, &names)?;
+        if names.is_empty() {
+            return Ok(RemoveReport::default());
+        }
+        return cache.remove(&names).map_err(s.cache_err());
+    }
+    cache.clean().map_err(s.cache_err())?;
+    Ok(RemoveReport {
+        removed: names,
+        ..RemoveReport::default()
+    })
+}
+
+fn published(
+    s: &ImageSettings,
+    cache: &Cache,
+    names: &[String],
+) -> Result<Vec<String>, ImageError> {
+    let client = s.client()?;
+    let mut out = Vec::new();
+    for n in names {
+        let Some(local) = cache.find(n).map_err(s.cache_err())? else {
+            continue;
+        };
+        let Ok(r) = ImageRef::parse(n) else { continue };
+        let reference = r.digest().or(r.tag()).unwrap_or("latest");
+        if let Ok(Some(remote)) = client.head_manifest(&repository(&r), reference)
+            && remote.digest == local.digest
+        {
+            out.push(n.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// What `cache push` did for one image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pushed {
+    /// Remote name.
+    pub name: String,
+    /// Root digest.
+    pub digest: Digest,
+    /// False when the registry already had it and `--override` was not given.
+    pub uploaded: bool,
+}
+
+/// `cache push`: uploads cached images (blobs the registry lacks, then manifests, then the
+/// index), skipping images the registry already has unless `override_existing`.
+pub fn push(
+    s: &ImageSettings,
+    names: &[String],
+    remote_name: Option<&str>,
+    with_arch_tags: bool,
+    override_existing: bool,
+) -> Result<Vec<Pushed>, ImageError> {
+    let cache = s.cache()?;
+    let client = s.client()?;
+    let mut out = Vec::new();
+    for n in names {
+        let local_name = image_name(n)?.canonical().to_owned();
+        let root = cache
+            .find(&local_name)
+            .map_err(s.cache_err())?
+            .ok_or_else(|| ImageError::NotCached(local_name.clone()))?;
+        let target = image_name(remote_name.unwrap_or(n))?;
+        let repo = repository(&target);
+        let tag = target.tag().unwrap_or("latest").to_owned();
+        let push_err = |source| ImageError::Push {
+            image: target.canonical().to_owned(),
+            source,
+        };
+        if !override_existing
+            && let Ok(Some(remote)) = client.head_manifest(&repo, &tag)
+            && remote.digest == root.digest
+        {
+            out.push(Pushed {
+                name: target.canonical().to_owned(),
+                digest: root.digest.clone(),
+                uploaded: false,
+            });
+            continue;
+        }
+        let mount_from = image_name(n)
+            .ok()
+            .filter(|r| r.domain() == target.domain() && r.repository() != target.repository())
+            .map(|r| r.repository().to_owned());
+        let mut manifests: Vec<Descriptor> = Vec::new();
+        match cache.document(&root).map_err(s.cache_err())? {
+            Document::Index(index) => {
+                for m in index.manifests {
+                    if cache.has_blob(&m.digest, m.size) {
+                        manifests.push(m);
+                    }
+                }
+            }
+            Document::Manifest(_) => manifests.push(root.clone()),
+        }
+        for m in &manifests {
+            if let Document::Manifest(man) = cache.document(m).map_err(s.cache_err())? {
+                for b in std::iter::once(&man.config).chain(&man.layers) {
+                    let mut reader = cache.open_blob(&b.digest).map_err(s.cache_err())?;
+                    client
+                        .push_blob(&repo, &b.digest, b.size, &mut reader, mount_from.as_deref())
+                        .map_err(push_err)?;
+                }
+            }
+            if m.digest != root.digest {
+                let bytes = cache.read_bytes(&m.digest).map_err(s.cache_err())?;
+                client
+                    .put_manifest(&repo, m.digest.as_str(), &m.media_type, &bytes)
+                    .map_err(push_err)?;
+                if with_arch_tags && let Some(p) = &m.platform {
+                    client
+                        .put_manifest(
+                            &repo,
+                            &format!("{tag}-{}", p.architecture),
+                            &m.media_type,
+                            &bytes,
+                        )
+                        .map_err(push_err)?;
+                }
+            }
+        }
+        let bytes = cache.read_bytes(&root.digest).map_err(s.cache_err())?;
+        client
+            .put_manifest(&repo, &tag, &root.media_type, &bytes)
+            .map_err(push_err)?;
+        out.push(Pushed {
+            name: target.canonical().to_owned(),
+            digest: root.digest.clone(),
+            uploaded: true,
+        });
+    }
+    Ok(out)
+}

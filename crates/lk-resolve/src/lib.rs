@@ -1,0 +1,17 @@
+//! Image resolution: reference -> digest for the wanted platforms, with everything needed
+//! in the cache.
+//!
+//! Warm path: an image already named in the cache with the manifest, config and layers of
+//! every wanted platform present is used as is, with no network access and no re-hashing
+//! (layers are hashed when they are read). Cold path: the manifest is fetched once, the
+//! wanted platforms' manifests, configs and layers (and attestations that refer to them)
+//! are downloaded by a bounded pool of workers, each blob verified before it becomes visible,
+//! and only then is the name written.
+//!
+//! | module | role |
+//! |---|---|
+//! | `pull` | one or many images into the cache |
+
+mod pull;
+
+pub use pull::{Progress, PullError, PullOptions, Puller, Quiet, repository};

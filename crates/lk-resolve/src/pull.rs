@@ -1,0 +1,379 @@
+//! Pulling images into the cache.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lk_cache::{Cache, CacheError, ResolvedImage};
+use lk_oci::{Descriptor, Digest, Document, Platform};
+use lk_registry::{Client, RegistryError, Repository};
+use lk_spec::ImageRef;
+
+/// Progress of pulls, for progress bars or log lines.
+pub trait Progress: Sync {
+    /// A blob download starts.
+    fn blob_started(&self, image: &str, digest: &Digest, size: u64);
+    /// Bytes received so far for a blob.
+    fn blob_progress(&self, digest: &Digest, received: u64);
+    /// A blob is stored.
+    fn blob_done(&self, digest: &Digest);
+    /// An image is ready (`from_cache`: no download was needed).
+    fn image_ready(&self, image: &str, digest: &Digest, from_cache: bool);
+}
+
+/// Reports nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn blob_started(&self, _: &str, _: &Digest, _: u64) {}
+    fn blob_progress(&self, _: &Digest, _: u64) {}
+    fn blob_done(&self, _: &Digest) {}
+    fn image_ready(&self, _: &str, _: &Digest, _: bool) {}
+}
+
+/// Settings of a pull.
+#[derive(Clone, Debug)]
+pub struct PullOptions {
+    /// Platforms that must be present.
+    pub platforms: Vec<Platform>,
+    /// Fetch the manifest even if the cache has the image (`--pull`).
+    pub always: bool,
+    /// Blobs downloaded at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> PullOptions {
+        PullOptions {
+            platforms: vec![Platform::linux(host_arch())],
+            always: false,
+            concurrency: 4,
+        }
+    }
+}
+
+/// The host architecture in Go's names.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// Why a pull failed, naming the image.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The registry failed.
+    #[error("pulling {image}")]
+    Registry {
+        /// Canonical reference.
+        image: String,
+        /// The cause.
+        #[source]
+        source: RegistryError,
+    },
+    /// The cache failed.
+    #[error("storing {image} in the cache")]
+    Cache {
+        /// Canonical reference.
+        image: String,
+        /// The cause.
+        #[source]
+        source: CacheError,
+    },
+    /// An index lacks a wanted platform.
+    #[error("index {image} does not contain target platforms {missing}")]
+    MissingPlatform {
+        /// Canonical reference.
+        image: String,
+        /// Comma-separated platforms.
+        missing: String,
+    },
+    /// The registry returned something that is not an image.
+    #[error("{image} is neither an image nor an index ({media_type})")]
+    NotAnImage {
+        /// Canonical reference.
+        image: String,
+        /// What it was.
+        media_type: String,
+    },
+}
+
+/// The registry repository of a reference.
+pub fn repository(r: &ImageRef) -> Repository {
+    Repository {
+        registry: r.domain().to_owned(),
+        path: r.repository().to_owned(),
+    }
+}
+
+/// The name an image has in the cache: the canonical reference (no `:latest` added).
+fn cache_name(r: &ImageRef) -> String {
+    r.canonical().to_owned()
+}
+
+struct Job {
+    image: String,
+    repo: Repository,
+    desc: Descriptor,
+}
+
+/// Pulls images into a cache.
+#[derive(Debug)]
+pub struct Puller<'a> {
+    client: &'a Client,
+    cache: &'a Cache,
+}
+
+impl<'a> Puller<'a> {
+    /// A puller writing into `cache`.
+    pub fn new(client: &'a Client, cache: &'a Cache) -> Puller<'a> {
+        Puller { client, cache }
+    }
+
+    /// Makes every image available for every wanted platform; returns each one resolved
+    /// for the first wanted platform, in input order. Downloads of all images share one
+    /// pool of `concurrency` workers.
+    pub fn pull_all(
+        &self,
+        images: &[ImageRef],
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<ResolvedImage>, PullError> {
+        let platform = opts
+            .platforms
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Platform::linux(host_arch()));
+        let mut unique: Vec<&ImageRef> = Vec::new();
+        for i in images {
+            if !unique.iter().any(|u| u.canonical() == i.canonical()) {
+                unique.push(i);
+            }
+        }
+        // Warm path first: what the cache already has needs no network.
+        let mut todo = Vec::new();
+        let mut ready: BTreeMap<String, ResolvedImage> = BTreeMap::new();
+        for r in unique {
+            let name = cache_name(r);
+            if !opts.always
+                && let Some(resolved) = self.warm(&name, &opts.platforms, &platform)
+            {
+                progress.image_ready(&name, &resolved.root.digest, true);
+                ready.insert(name, resolved);
+            } else {
+                todo.push(r);
+            }
+        }
+        // Manifests: fetch, store, and list the blobs each image needs.
+        let mut jobs = Vec::new();
+        let mut roots = Vec::new();
+        for r in &todo {
+            let (root, blobs) = self.fetch_manifests(r, &opts.platforms)?;
+            jobs.extend(blobs);
+            roots.push((cache_name(r), root));
+        }
+        self.download(jobs, opts.concurrency.max(1), progress)?;
+        for (name, root) in roots {
+            self.cache
+                .set_name(&name, &root)
+                .map_err(|source| PullError::Cache {
+                    image: name.clone(),
+                    source,
+                })?;
+            let resolved = self
+                .cache
+                .resolve_descriptor(&name, root, &platform)
+                .map_err(|source| PullError::Cache {
+                    image: name.clone(),
+                    source,
+                })?;
+            progress.image_ready(&name, &resolved.root.digest, false);
+            ready.insert(name, resolved);
+        }
+        Ok(images
+            .iter()
+            .filter_map(|r| ready.get(&cache_name(r)).cloned())
+            .collect())
+    }
+
+    fn warm(&self, name: &str, platforms: &[Platform], first: &Platform) -> Option<ResolvedImage> {
+        let resolved = self.cache.resolve(name, first).ok()?;
+        for p in platforms.iter().skip(1) {
+            self.cache
+                .resolve_descriptor(name, resolved.root.clone(), p)
+                .ok()?;
+        }
+        Some(resolved)
+    }
+
+    /// Fetches the root manifest (and for an index, the wanted platforms' manifests and
+    /// attestations), stores them, and returns the root and the blobs still missing.
+    fn fetch_manifests(
+        &self,
+        r: &ImageRef,
+        platforms: &[Platform],
+    ) -> Result<(Descriptor, Vec<Job>), PullError> {
+        let image = cache_name(r);
+        let repo = repository(r);
+        let reg = |source| PullError::Registry {
+            image: image.clone(),
+            source,
+        };
+        let store = |source| PullError::Cache {
+            image: image.clone(),
+            source,
+        };
+        let reference = r.digest().or(r.tag()).unwrap_or("latest");
+        let root = self.client.get_manifest(&repo, reference).map_err(reg)?;
+        self.cache.put_bytes(&root.bytes).map_err(store)?;
+        let root_desc = root.descriptor();
+        let doc =
+            Document::parse(&root.media_type, &root.bytes).map_err(|_| PullError::NotAnImage {
+                image: image.clone(),
+                media_type: root.media_type.clone(),
+            })?;
+        let mut manifests = Vec::new();
+        match doc {
+            Document::Manifest(m) => manifests.push(m),
+            Document::Index(index) => {
+                let missing: Vec<String> = platforms
+                    .iter()
+                    .filter(|p| {
+                        !index.manifests.iter().any(|m| {
+                            !m.is_attestation()
+                                && m.platform.as_ref().is_some_and(|mp| mp.satisfies(p))
+                        })
+                    })
+                    .map(ToString::to_string)
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(PullError::MissingPlatform {
+                        image,
+                        missing: missing.join(","),
+                    });
+                }
+                let wanted: Vec<&Descriptor> = index
+                    .manifests
+                    .iter()
+                    .filter(|m| {
+                        !m.is_attestation()
+                            && m.platform
+                                .as_ref()
+                                .is_some_and(|mp| platforms.iter().any(|p| mp.satisfies(p)))
+                    })
+                    .collect();
+                let wanted_digests: HashSet<&str> =
+                    wanted.iter().map(|d| d.digest.as_str()).collect();
+                // Attestations that refer to a wanted manifest come along (LinuxKit checks them).
+                let attestations = index.manifests.iter().filter(|m| {
+                    m.is_attestation()
+                        && m.annotations
+                            .get("vnd.docker.reference.digest")
+                            .is_some_and(|d| wanted_digests.contains(d.as_str()))
+                });
+                for d in wanted.iter().copied().chain(attestations) {
+                    let m = if self.cache.has_blob(&d.digest, d.size) {
+                        self.cache.read_bytes(&d.digest).map_err(store)?
+                    } else {
+                        let fetched = self
+                            .client
+                            .get_manifest(&repo, d.digest.as_str())
+                            .map_err(reg)?;
+                        self.cache.put_bytes(&fetched.bytes).map_err(store)?;
+                        fetched.bytes
+                    };
+                    match Document::parse(&d.media_type, &m) {
+                        Ok(Document::Manifest(m)) => manifests.push(m),
+                        _ => {
+                            return Err(PullError::NotAnImage {
+                                image,
+                                media_type: d.media_type.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let mut jobs = Vec::new();
+        for m in manifests {
+            for desc in std::iter::once(m.config).chain(m.layers) {
+                if !self.cache.has_blob(&desc.digest, desc.size) {
+                    jobs.push(Job {
+                        image: image.clone(),
+                        repo: repo.clone(),
+                        desc,
+                    });
+                }
+            }
+        }
+        Ok((root_desc, jobs))
+    }
+
+    /// Downloads `jobs` with `workers` threads; the first error stops new downloads.
+    fn download(
+        &self,
+        jobs: Vec<Job>,
+        workers: usize,
+        progress: &dyn Progress,
+    ) -> Result<(), PullError> {
+        let mut seen = HashSet::new();
+        let jobs: Vec<Job> = jobs
+            .into_iter()
+            .filter(|j| seen.insert(j.desc.digest.clone()))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let failure: Mutex<Option<PullError>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..workers.min(jobs.len()) {
+                s.spawn(|| {
+                    loop {
+                        if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(job) = jobs.get(i) else { break };
+                        if let Err(e) = self.fetch_blob(job, progress)
+                            && let Ok(mut f) = failure.lock()
+                        {
+                            f.get_or_insert(e);
+                        }
+                    }
+                });
+            }
+        });
+        match failure.into_inner() {
+            Ok(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn fetch_blob(&self, job: &Job, progress: &dyn Progress) -> Result<(), PullError> {
+        let d = &job.desc.digest;
+        if self.cache.has_blob(d, job.desc.size) {
+            return Ok(());
+        }
+        progress.blob_started(&job.image, d, job.desc.size);
+        let mut w = self
+            .cache
+            .blob_writer(d, Some(&job.image))
+            .map_err(|source| PullError::Cache {
+                image: job.image.clone(),
+                source,
+            })?;
+        self.client
+            .get_blob(&job.repo, d, &mut w, &mut |n| progress.blob_progress(d, n))
+            .map_err(|source| PullError::Registry {
+                image: job.image.clone(),
+                source,
+            })?;
+        w.commit().map_err(|source| PullError::Cache {
+            image: job.image.clone(),
+            source,
+        })?;
+        progress.blob_done(d);
+        Ok(())
+    }
+}
