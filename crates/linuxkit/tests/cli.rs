@@ -93,7 +93,7 @@ fn unimplemented_commands_fail_with_status_2() {
         &["run", "qemu", "x"],
         &["run", "hyperkit", "x"],
         &["pkg", "build", "pkg/init"],
-        &["cache", "ls"],
+        &["cache", "import", "x.tar"],
         &["push", "aws", "x"],
         &["serve"],
         &["metadata", "create", "a.iso", "data"],
