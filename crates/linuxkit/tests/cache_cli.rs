@@ -55,6 +55,25 @@ fn pull_ls_push_rm() {
     let json: serde_json::Value =
         serde_json::from_slice(&linuxkit(dir.path(), &["ls", "--format", "json"]).stdout).unwrap();
     assert_eq!(json[0]["name"], name.as_str());
+    // Export, then import into another cache.
+    let tar = dir.path().join("export.tar");
+    let out = linuxkit(
+        dir.path(),
+        &[
+            "export",
+            "--outfile",
+            tar.to_str().unwrap(),
+            "--name",
+            "example.com/exported:1",
+            &name,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let other_cache = TempDir::new("cli-import");
+    let out = linuxkit(other_cache.path(), &["import", tar.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "imported example.com/exported:1\n");
+    assert!(text(&linuxkit(other_cache.path(), &["ls"]).stdout).contains("example.com/exported:1"));
     // Push under another name (same registry: the layer is mounted, not re-uploaded).
     let other = format!("{}/cli/copy:v2", reg.host);
     let out = linuxkit(dir.path(), &["push", "--remote-name", &other, &name]);

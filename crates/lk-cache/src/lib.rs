@@ -13,9 +13,13 @@
 //! |---|---|
 //! | `store` | layout, blobs, index, names, removal |
 //! | `verify` | streaming readers that check digests |
+//! | `archive` | export to / import from OCI layout tars and `docker save` archives |
 
+mod archive;
 mod store;
 mod verify;
+
+pub use archive::{ExportFormat, ImportReport};
 
 pub use store::{BlobWriter, Cache, CacheError, LockGuard, RemoveReport, ResolvedImage};
 pub use verify::VerifyingReader;

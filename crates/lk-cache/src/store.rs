@@ -289,6 +289,49 @@ impl Cache {
         })
     }
 
+    /// Stores a stream whose digest is not known in advance; returns (digest, size).
+    pub fn put_stream(&self, data: &mut dyn Read) -> Result<(Digest, u64), CacheError> {
+        let dir = self.root.join("blobs/sha256");
+        let temp = self.temp_path(&dir);
+        let result = (|| -> io::Result<(Digest, u64)> {
+            let mut f = File::create(&temp)?;
+            let mut h = Hasher::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut size = 0u64;
+            loop {
+                let n = data.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                f.write_all(&buf[..n])?;
+                size += n as u64;
+            }
+            f.sync_all()?;
+            let d = h.finish();
+            fs::rename(&temp, self.blob_path(&d))?;
+            Ok((d, size))
+        })();
+        result.map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            io_err("storing a blob in", &dir)(e)
+        })
+    }
+
+    /// Adds an unnamed top-level descriptor (as LinuxKit does for imported entries without a name).
+    pub fn add_unnamed(&self, desc: &Descriptor) -> Result<(), CacheError> {
+        let _lock = self.lock()?;
+        let mut index = self.index()?;
+        if !index
+            .manifests
+            .iter()
+            .any(|d| d.digest == desc.digest && !d.annotations.contains_key(ANNOTATION_REF_NAME))
+        {
+            index.manifests.push(desc.clone());
+        }
+        self.write_index(&index)
+    }
+
     /// Writes a small blob whose digest is computed (manifests, configs).
     pub fn put_bytes(&self, data: &[u8]) -> Result<Digest, CacheError> {
         let d = Digest::of(data);

@@ -199,3 +199,84 @@ fn concurrent_writers_keep_the_index_consistent() {
     });
     assert_eq!(c.images().unwrap().len(), 80);
 }
+
+#[test]
+fn export_then_import_round_trips() {
+    let a = Cache::open(&tempdir("export-a")).unwrap();
+    let img = image(&a, "amd64", &[b"l1", b"l2"]);
+    a.set_name("docker.io/library/x:1", &img).unwrap();
+    for format in [lk_cache::ExportFormat::Oci, lk_cache::ExportFormat::Docker] {
+        let mut tar = Vec::new();
+        a.export(
+            "docker.io/library/x:1",
+            &Platform::linux("amd64"),
+            format,
+            Some("docker.io/library/y:2"),
+            &mut tar,
+        )
+        .unwrap();
+        let b = Cache::open(&tempdir(&format!("export-b-{format:?}"))).unwrap();
+        let report = b.import(&mut &tar[..]).unwrap();
+        assert_eq!(report.names, ["docker.io/library/y:2"]);
+        let r = b
+            .resolve("docker.io/library/y:2", &Platform::linux("amd64"))
+            .unwrap();
+        assert_eq!(r.manifest_descriptor.digest, img.digest);
+        assert_eq!(b.read_bytes(&Digest::of(b"l2")).unwrap(), b"l2");
+    }
+}
+
+#[test]
+fn imports_a_legacy_docker_save_archive() {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, path, data).unwrap();
+    };
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"Cmd":["/x"]}}"#;
+    add("abc123.json", config);
+    add("layerid/layer.tar", b"pretend this is a tar");
+    add(
+        "manifest.json",
+        br#"[{"Config":"abc123.json","RepoTags":["busybox:1"],"Layers":["layerid/layer.tar"]}]"#,
+    );
+    let data = tar.into_inner().unwrap();
+    let c = Cache::open(&tempdir("legacy")).unwrap();
+    let report = c.import(&mut &data[..]).unwrap();
+    assert_eq!(report.names, ["docker.io/library/busybox:1"]);
+    let r = c
+        .resolve("docker.io/library/busybox:1", &Platform::linux("amd64"))
+        .unwrap();
+    assert_eq!(
+        r.manifest.layers[0].digest,
+        Digest::of(b"pretend this is a tar")
+    );
+    assert_eq!(r.config.config.unwrap().cmd.unwrap(), ["/x"]);
+}
+
+#[test]
+fn a_tampered_archive_is_rejected() {
+    let a = Cache::open(&tempdir("tamper-a")).unwrap();
+    let img = image(&a, "amd64", &[b"honest"]);
+    a.set_name("docker.io/library/x:1", &img).unwrap();
+    let mut tar = Vec::new();
+    a.export(
+        "docker.io/library/x:1",
+        &Platform::linux("amd64"),
+        lk_cache::ExportFormat::Oci,
+        None,
+        &mut tar,
+    )
+    .unwrap();
+    let pos = tar.windows(6).position(|w| w == b"honest").unwrap();
+    tar[pos..pos + 6].copy_from_slice(b"forged");
+    let b = Cache::open(&tempdir("tamper-b")).unwrap();
+    assert!(matches!(
+        b.import(&mut &tar[..]),
+        Err(CacheError::DigestMismatch { .. })
+    ));
+    assert!(b.images().unwrap().is_empty());
+}

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use lk_cache::ExportFormat;
 use lk_cache::{Cache, CacheError, RemoveReport};
 use lk_oci::{Descriptor, Digest, Document, Platform};
 use lk_registry::{Client, ClientOptions, Credentials, Mirrors, RegistryError};
@@ -364,4 +365,29 @@ pub fn push(
         });
     }
     Ok(out)
+}
+
+/// `cache export`: writes image `name` (expanded as LinuxKit does) for `platform` to `out`.
+pub fn export(
+    s: &ImageSettings,
+    name: &str,
+    platform: &Platform,
+    format: lk_cache::ExportFormat,
+    ref_name: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ImageError> {
+    let cache = s.cache()?;
+    let full = lk_spec::reference::reference_expand(name);
+    cache
+        .export(&full, platform, format, ref_name, out)
+        .map_err(s.cache_err())
+}
+
+/// `cache import`: loads an OCI layout tar or `docker save` archive.
+pub fn import(
+    s: &ImageSettings,
+    input: &mut dyn std::io::Read,
+) -> Result<lk_cache::ImportReport, ImageError> {
+    let cache = s.cache()?;
+    cache.import(input).map_err(s.cache_err())
 }

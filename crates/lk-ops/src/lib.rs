@@ -11,7 +11,7 @@ pub mod cache;
 pub mod validate;
 
 pub use lk_oci::{Digest, Platform};
-pub use lk_resolve::{Progress, Quiet};
+pub use lk_resolve::{Progress, Quiet, host_arch};
 
 use lk_spec::Diagnostic;
 

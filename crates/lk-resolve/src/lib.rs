@@ -14,4 +14,4 @@
 
 mod pull;
 
-pub use pull::{Progress, PullError, PullOptions, Puller, Quiet, repository};
+pub use pull::{Progress, PullError, PullOptions, Puller, Quiet, host_arch, repository};

@@ -99,17 +99,61 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
                 output::data(&format!("{} {} {what}", p.name, p.digest));
             }
         }
-        CacheCommand::Export { .. } => {
-            return crate::not_implemented(
-                "cache export",
-                "the Images issue (export/import are next)",
-            );
+        CacheCommand::Export {
+            platform,
+            outfile,
+            format,
+            name,
+            image,
+        } => {
+            let format = match format.as_str() {
+                "oci" => lk_ops::cache::ExportFormat::Oci,
+                "docker" => lk_ops::cache::ExportFormat::Docker,
+                "filesystem" => {
+                    return crate::not_implemented(
+                        "cache export --format filesystem",
+                        "the Build issue (layer flattening)",
+                    );
+                }
+                other => anyhow::bail!("--format {other}: use oci, docker or filesystem"),
+            };
+            let platform = match platform {
+                Some(p) => Platform::parse(p)
+                    .ok_or_else(|| anyhow::anyhow!("--platform {p}: expected os/arch[/variant]"))?,
+                None => Platform::linux(lk_ops::host_arch()),
+            };
+            let s = settings(global, dir, &[]);
+            if outfile == "-" {
+                let mut out = std::io::stdout().lock();
+                cache::export(&s, image, &platform, format, name.as_deref(), &mut out)?;
+            } else {
+                let path = PathBuf::from(outfile);
+                let temp = path.with_extension("partial");
+                let file = std::fs::File::create(&temp)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", temp.display()))?;
+                let mut f = std::io::BufWriter::new(file);
+                let result = cache::export(&s, image, &platform, format, name.as_deref(), &mut f);
+                drop(f);
+                if let Err(e) = result {
+                    let _ = std::fs::remove_file(&temp);
+                    return Err(e.into());
+                }
+                std::fs::rename(&temp, &path)?;
+            }
         }
-        CacheCommand::Import { .. } => {
-            return crate::not_implemented(
-                "cache import",
-                "the Images issue (export/import are next)",
-            );
+        CacheCommand::Import { file } => {
+            let s = settings(global, dir, &[]);
+            let report = if file == "-" {
+                cache::import(&s, &mut std::io::stdin().lock())?
+            } else {
+                let f = std::fs::File::open(file)
+                    .map_err(|e| anyhow::anyhow!("cannot open {file}: {e}"))?;
+                cache::import(&s, &mut std::io::BufReader::new(f))?
+            };
+            for n in &report.names {
+                output::data(&format!("imported {n}"));
+            }
+            output::info(global.quiet, &format!("{} blob(s) stored", report.blobs));
         }
     }
     Ok(Exit::Success)

@@ -1,0 +1,254 @@
+//! Export to and import from tar archives: OCI image layouts (what LinuxKit's `cache
+//! export` writes) and `docker save` archives (both the OCI-based format of Docker ≥ 25 and
+//! the older `manifest.json` + `<id>/layer.tar` format).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use lk_oci::{
+    ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, Descriptor, Digest, Document, Index,
+    MEDIA_DOCKER_CONFIG, MEDIA_OCI_MANIFEST, Manifest, Platform,
+};
+
+use crate::store::{Cache, CacheError};
+
+/// `cache export --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// An OCI image layout tar.
+    Oci,
+    /// A `docker load`-able tar (OCI layout plus `manifest.json`).
+    Docker,
+}
+
+/// What an import added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Names written.
+    pub names: Vec<String>,
+    /// Blobs stored.
+    pub blobs: usize,
+}
+
+fn tar_err(path: &str) -> impl Fn(std::io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        action: "writing archive entry",
+        path: PathBuf::from(path),
+        source,
+    }
+}
+
+fn append(
+    t: &mut tar::Builder<&mut dyn Write>,
+    path: &str,
+    size: u64,
+    data: &mut dyn Read,
+) -> Result<(), CacheError> {
+    let mut h = tar::Header::new_ustar();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    t.append_data(&mut h, path, data).map_err(tar_err(path))
+}
+
+impl Cache {
+    /// Writes image `name` for `platform` as a tar; `ref_name` overrides the recorded name.
+    pub fn export(
+        &self,
+        name: &str,
+        platform: &Platform,
+        format: ExportFormat,
+        ref_name: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<(), CacheError> {
+        let r = self.resolve(name, platform)?;
+        let recorded = ref_name.unwrap_or(name);
+        let mut t = tar::Builder::new(out);
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        append(&mut t, "oci-layout", layout.len() as u64, &mut &layout[..])?;
+        let mut blobs: Vec<&Descriptor> = vec![&r.manifest_descriptor, &r.manifest.config];
+        blobs.extend(&r.manifest.layers);
+        for b in blobs {
+            let mut reader = self.open_blob(&b.digest)?;
+            append(
+                &mut t,
+                &format!("blobs/sha256/{}", b.digest.hex()),
+                b.size,
+                &mut reader,
+            )?;
+        }
+        let mut root = r.manifest_descriptor.clone();
+        root.platform = Some(platform.clone());
+        root.annotations
+            .insert(ANNOTATION_REF_NAME.to_owned(), recorded.to_owned());
+        root.annotations
+            .insert(ANNOTATION_CONTAINERD_NAME.to_owned(), recorded.to_owned());
+        let index = Index {
+            manifests: vec![root],
+            ..Index::default()
+        };
+        let bytes = serde_json::to_vec(&index).unwrap_or_default();
+        append(&mut t, "index.json", bytes.len() as u64, &mut &bytes[..])?;
+        if format == ExportFormat::Docker {
+            let manifest = serde_json::json!([{
+                "Config": format!("blobs/sha256/{}", r.manifest.config.digest.hex()),
+                "RepoTags": [recorded],
+                "Layers": r.manifest.layers.iter().map(|l| format!("blobs/sha256/{}", l.digest.hex())).collect::<Vec<_>>(),
+            }]);
+            let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+            append(&mut t, "manifest.json", bytes.len() as u64, &mut &bytes[..])?;
+        }
+        t.into_inner()
+            .and_then(|w| w.flush())
+            .map_err(tar_err("end of archive"))
+    }
+
+    /// Imports an OCI layout tar or a `docker save` tar. Blobs are verified against their
+    /// names; images are named by `io.containerd.image.name` (or a full
+    /// `org.opencontainers.image.ref.name`, or the docker `RepoTags`).
+    pub fn import(&self, input: &mut dyn Read) -> Result<ImportReport, CacheError> {
+        let mut report = ImportReport::default();
+        let mut index: Option<Index> = None;
+        let mut docker_manifest: Option<serde_json::Value> = None;
+        // Legacy docker save: `<id>/layer.tar` and `<hex>.json` are not named by digest.
+        let mut legacy: BTreeMap<String, (Digest, u64)> = BTreeMap::new();
+        let mut a = tar::Archive::new(input);
+        let entries = a.entries().map_err(tar_err("archive"))?;
+        for entry in entries {
+            let mut e = entry.map_err(tar_err("archive"))?;
+            let path = e
+                .path()
+                .map_err(tar_err("archive"))?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_owned();
+            if !e.header().entry_type().is_file() {
+                continue;
+            }
+            if let Some(hex) = path.strip_prefix("blobs/sha256/") {
+                let digest: Digest =
+                    format!("sha256:{hex}")
+                        .parse()
+                        .map_err(|_| CacheError::BadDocument {
+                            path: PathBuf::from(&path),
+                            source: "blob name is not a sha256 digest".into(),
+                        })?;
+                if !self.blob_path(&digest).exists() {
+                    let mut w = self.blob_writer(&digest, None)?;
+                    std::io::copy(&mut e, &mut w).map_err(tar_err(&path))?;
+                    w.commit()?;
+                    report.blobs += 1;
+                }
+                legacy.insert(path.clone(), (digest, e.header().size().unwrap_or(0)));
+            } else if path == "index.json" || path == "manifest.json" {
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).map_err(tar_err(&path))?;
+                let bad = |source: serde_json::Error| CacheError::BadDocument {
+                    path: PathBuf::from(&path),
+                    source: Box::new(source),
+                };
+                if path == "index.json" {
+                    index = Some(serde_json::from_slice(&data).map_err(bad)?);
+                } else {
+                    docker_manifest = Some(serde_json::from_slice(&data).map_err(bad)?);
+                }
+            } else if path.ends_with("/layer.tar")
+                || (path.ends_with(".json") && !path.contains('/') && path != "repositories")
+            {
+                let (d, size) = self.put_stream(&mut e)?;
+                report.blobs += 1;
+                legacy.insert(path, (d, size));
+            }
+        }
+        if let Some(index) = index {
+            for d in index.manifests {
+                let name = d
+                    .annotations
+                    .get(ANNOTATION_CONTAINERD_NAME)
+                    .or_else(|| {
+                        d.annotations
+                            .get(ANNOTATION_REF_NAME)
+                            .filter(|n| n.contains('/') || n.contains(':'))
+                    })
+                    .cloned();
+                match name {
+                    Some(n) => {
+                        self.set_name(&n, &d)?;
+                        report.names.push(n);
+                    }
+                    None => self.add_unnamed(&d)?,
+                }
+            }
+        } else if let Some(serde_json::Value::Array(images)) = docker_manifest {
+            for img in images {
+                let config_path = img["Config"].as_str().unwrap_or_default();
+                let Some((config, config_size)) = legacy.get(config_path).cloned() else {
+                    continue;
+                };
+                let mut layers = Vec::new();
+                for l in img["Layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l.as_str())
+                {
+                    if let Some((d, size)) = legacy.get(l) {
+                        layers.push(Descriptor::new(
+                            "application/vnd.docker.image.rootfs.diff.tar",
+                            d.clone(),
+                            *size,
+                        ));
+                    }
+                }
+                let config_bytes = self.read_bytes(&config)?;
+                let cfg: lk_oci::ImageConfig =
+                    serde_json::from_slice(&config_bytes).unwrap_or_default();
+                let manifest = Manifest {
+                    schema_version: 2,
+                    media_type: MEDIA_OCI_MANIFEST.to_owned(),
+                    config: Descriptor::new(MEDIA_DOCKER_CONFIG, config, config_size),
+                    layers,
+                    annotations: BTreeMap::new(),
+                    extra: BTreeMap::new(),
+                };
+                let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+                let md = self.put_bytes(&bytes)?;
+                let mut desc = Descriptor::new(MEDIA_OCI_MANIFEST, md, bytes.len() as u64);
+                desc.platform = Some(Platform::linux(&cfg.architecture));
+                for tag in img["RepoTags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str())
+                {
+                    let name = expand(tag);
+                    self.set_name(&name, &desc)?;
+                    report.names.push(name);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Parses the root of a named image (for `cache export` of an index, etc.).
+    pub fn root_document(&self, name: &str) -> Result<Document, CacheError> {
+        let d = self.find(name)?.ok_or_else(|| CacheError::NotFound {
+            name: name.to_owned(),
+        })?;
+        self.document(&d)
+    }
+}
+
+/// `alpine:3` -> `docker.io/library/alpine:3` (LinuxKit's expansion for docker tags).
+fn expand(tag: &str) -> String {
+    let parts: Vec<&str> = tag.split('/').collect();
+    match parts.len() {
+        1 => format!("docker.io/library/{tag}"),
+        2 if !parts[0].contains('.') && !parts[0].contains(':') && parts[0] != "localhost" => {
+            format!("docker.io/{tag}")
+        }
+        _ => tag.to_owned(),
+    }
+}
