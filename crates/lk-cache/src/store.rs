@@ -96,16 +96,17 @@ pub struct Cache {
     root: PathBuf,
 }
 
-/// Held while `index.json` is read-modified-written.
+/// POSIX record locks belong to the process, not the file descriptor, so threads of one
+/// process exclude each other with this mutex first (as LinuxKit does).
+static PROCESS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Held while `index.json` is read-modified-written: an `fcntl` write lock on
+/// `<cache>/.lock`, the same lock LinuxKit takes, so both tools can share a cache.
 #[derive(Debug)]
 pub struct LockGuard {
-    file: File,
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
+    // Field order matters: the file (and its lock) is released before the mutex.
+    _file: File,
+    _guard: std::sync::MutexGuard<'static, ()>,
 }
 
 /// A blob being written: bytes are hashed as they arrive; [`BlobWriter::commit`] verifies
@@ -235,14 +236,33 @@ impl Cache {
     /// Takes the exclusive cache lock (blocks until free).
     pub fn lock(&self) -> Result<LockGuard, CacheError> {
         let path = self.root.join(".lock");
+        let guard = PROCESS_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
             .map_err(io_err("opening", &path))?;
-        file.lock().map_err(io_err("locking", &path))?;
-        Ok(LockGuard { file })
+        let whole_file = libc::flock {
+            l_type: libc::F_WRLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        loop {
+            match nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETLKW(&whole_file)) {
+                Ok(_) => break,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(io_err("locking", &path)(io::Error::from(e))),
+            }
+        }
+        Ok(LockGuard {
+            _file: file,
+            _guard: guard,
+        })
     }
 
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), CacheError> {

@@ -259,3 +259,30 @@ fn many_images_pull_in_parallel_into_one_cache() {
     assert_eq!(got.len(), 10);
     assert_eq!(cache.images().unwrap().len(), 10);
 }
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn docker_hub_names_are_pulled_through_a_mirror() {
+    let reg = Registry::start();
+    let img = TestImage::new("amd64", vec![layer(&[("m", b"mirrored")])], &[], &[]);
+    let digest = img.push(&client(), &repo(&reg, "library/alpine"), Some("3.20"));
+    let mirrors = lk_registry::Mirrors::new(&[format!("docker.io=http://{}", reg.host)]).unwrap();
+    let via_mirror = Client::new(ClientOptions {
+        mirrors,
+        ..ClientOptions::default()
+    });
+    let dir = TempDir::new("cache");
+    let cache = Cache::open(dir.path()).unwrap();
+    let r = ImageRef::parse("alpine:3.20").unwrap();
+    let got = Puller::new(&via_mirror, &cache)
+        .pull_all(&[r], &opts(&["amd64"]), &Quiet)
+        .unwrap();
+    assert_eq!(got[0].root.digest, digest);
+    assert_eq!(
+        got[0].name, "docker.io/library/alpine:3.20",
+        "cached under the canonical name, not the mirror's"
+    );
+}

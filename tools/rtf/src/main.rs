@@ -257,6 +257,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .collect();
             let report_skips = s.shard.is_none_or(|(n, _)| n == 1);
             let items = runner::gather(&project.root, &s, Some(&only), report_skips);
+            if items.is_empty()
+                && let Some(p) = pattern
+            {
+                log.log(
+                    Level::Warning,
+                    &format!(
+                        "no test name starts with `{p}` (names look like `{}.group.test`)",
+                        project.root.name
+                    ),
+                    None,
+                );
+            }
             let start = SystemTime::now();
             let results = runner::execute(&project, &s, &log, &items);
             let end = SystemTime::now();
