@@ -365,9 +365,9 @@ pub enum CacheCommand {
         /// Image name.
         image: String,
     },
-    /// Import an OCI layout tar (`-` for stdin).
+    /// Import an OCI layout tar or directory, or a `docker save` tar (`-` for stdin).
     Import {
-        /// Tar file.
+        /// Tar file, OCI layout directory, or `-`.
         file: String,
     },
     /// Pull images into the cache (names without a tag get `:latest`).

@@ -217,3 +217,44 @@ fn two_processes_pull_overlapping_images_concurrently() {
         }
     }
 }
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn pushing_an_index_merges_platforms_the_registry_already_has() {
+    let reg = Registry::start();
+    let c = Client::new(ClientOptions::default());
+    let amd = TestImage::new("amd64", vec![layer(&[("x", b"amd64")])], &[], &[]);
+    let arm = TestImage::new("arm64", vec![layer(&[("x", b"arm64")])], &[], &[]);
+    let repo = |p: &str| Repository {
+        registry: reg.host.clone(),
+        path: p.into(),
+    };
+    lk_testutil::image::push_index(&c, &repo("merge/src"), "v1", std::slice::from_ref(&amd));
+    lk_testutil::image::push_index(&c, &repo("merge/dst"), "v1", std::slice::from_ref(&arm));
+    let dir = TempDir::new("merge-cache");
+    let src = format!("{}/merge/src:v1", reg.host);
+    let out = linuxkit(dir.path(), &["pull", &src]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = linuxkit(
+        dir.path(),
+        &[
+            "push",
+            "--remote-name",
+            &format!("{}/merge/dst:v1", reg.host),
+            &src,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let merged = c.get_manifest(&repo("merge/dst"), "v1").unwrap();
+    let index: lk_oci::Index = serde_json::from_slice(&merged.bytes).unwrap();
+    let mut archs: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|m| m.platform.as_ref().map(|p| p.architecture.clone()))
+        .collect();
+    archs.sort();
+    assert_eq!(archs, ["amd64", "arm64"]);
+}

@@ -163,24 +163,7 @@ impl Cache {
             }
         }
         if let Some(index) = index {
-            for d in index.manifests {
-                let name = d
-                    .annotations
-                    .get(ANNOTATION_CONTAINERD_NAME)
-                    .or_else(|| {
-                        d.annotations
-                            .get(ANNOTATION_REF_NAME)
-                            .filter(|n| n.contains('/') || n.contains(':'))
-                    })
-                    .cloned();
-                match name {
-                    Some(n) => {
-                        self.set_name(&n, &d)?;
-                        report.names.push(n);
-                    }
-                    None => self.add_unnamed(&d)?,
-                }
-            }
+            self.name_entries(index, &mut report)?;
         } else if let Some(serde_json::Value::Array(images)) = docker_manifest {
             for img in images {
                 let config_path = img["Config"].as_str().unwrap_or_default();
@@ -229,6 +212,67 @@ impl Cache {
                 }
             }
         }
+        Ok(report)
+    }
+
+    /// Names the entries of an imported `index.json` (`io.containerd.image.name`, or a full
+    /// `org.opencontainers.image.ref.name`; others are kept unnamed, as LinuxKit does).
+    fn name_entries(&self, index: Index, report: &mut ImportReport) -> Result<(), CacheError> {
+        for d in index.manifests {
+            let name = d
+                .annotations
+                .get(ANNOTATION_CONTAINERD_NAME)
+                .or_else(|| {
+                    d.annotations
+                        .get(ANNOTATION_REF_NAME)
+                        .filter(|n| n.contains('/') || n.contains(':'))
+                })
+                .cloned();
+            match name {
+                Some(n) => {
+                    self.set_name(&n, &d)?;
+                    report.names.push(n);
+                }
+                None => self.add_unnamed(&d)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Imports an OCI image layout directory (every blob verified while copied).
+    pub fn import_dir(&self, dir: &std::path::Path) -> Result<ImportReport, CacheError> {
+        let mut report = ImportReport::default();
+        let blobs = dir.join("blobs/sha256");
+        let io = |action: &'static str, path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        for e in std::fs::read_dir(&blobs).map_err(io("reading", &blobs))? {
+            let e = e.map_err(io("reading", &blobs))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(digest) = format!("sha256:{name}").parse::<Digest>() else {
+                continue;
+            };
+            if self.blob_path(&digest).exists() {
+                continue;
+            }
+            let mut f = std::fs::File::open(e.path()).map_err(io("opening", &e.path()))?;
+            let mut w = self.blob_writer(&digest, None)?;
+            std::io::copy(&mut f, &mut w).map_err(io("copying", &e.path()))?;
+            w.commit()?;
+            report.blobs += 1;
+        }
+        let index_path = dir.join("index.json");
+        let data = std::fs::read(&index_path).map_err(io("reading", &index_path))?;
+        let index: Index = serde_json::from_slice(&data).map_err(|e| CacheError::BadDocument {
+            path: index_path,
+            source: Box::new(e),
+        })?;
+        self.name_entries(index, &mut report)?;
         Ok(report)
     }
 

@@ -280,3 +280,22 @@ fn a_tampered_archive_is_rejected() {
     ));
     assert!(b.images().unwrap().is_empty());
 }
+
+#[test]
+fn imports_an_oci_layout_directory() {
+    let a_dir = tempdir("dir-a");
+    let a = Cache::open(&a_dir).unwrap();
+    let img = image(&a, "amd64", &[b"dir-layer"]);
+    let mut named = img.clone();
+    named.annotations.insert(
+        lk_oci::ANNOTATION_CONTAINERD_NAME.into(),
+        "docker.io/library/d:1".into(),
+    );
+    a.set_name("docker.io/library/d:1", &named).unwrap();
+    // A cache directory is itself an OCI layout.
+    let b = Cache::open(&tempdir("dir-b")).unwrap();
+    let report = b.import_dir(&a_dir).unwrap();
+    assert_eq!(report.names, ["docker.io/library/d:1"]);
+    b.resolve("docker.io/library/d:1", &Platform::linux("amd64"))
+        .unwrap();
+}

@@ -354,13 +354,21 @@ pub fn push(
                 }
             }
         }
-        let bytes = cache.read_bytes(&root.digest).map_err(s.cache_err())?;
+        let mut bytes = cache.read_bytes(&root.digest).map_err(s.cache_err())?;
+        let mut digest = root.digest.clone();
+        if lk_oci::is_index(&root.media_type)
+            && let Some(merged) =
+                merge_with_remote(&client, &repo, &tag, &bytes).map_err(push_err)?
+        {
+            digest = Digest::of(&merged);
+            bytes = merged;
+        }
         client
             .put_manifest(&repo, &tag, &root.media_type, &bytes)
             .map_err(push_err)?;
         out.push(Pushed {
             name: target.canonical().to_owned(),
-            digest: root.digest.clone(),
+            digest,
             uploaded: true,
         });
     }
@@ -390,4 +398,55 @@ pub fn import(
 ) -> Result<lk_cache::ImportReport, ImageError> {
     let cache = s.cache()?;
     cache.import(input).map_err(s.cache_err())
+}
+
+/// When the registry already has an index under `tag`, keeps its entries for platforms
+/// ours does not have (a package built for amd64 on one machine and arm64 on another ends
+/// up with both). Returns the merged index bytes, or None when there is nothing to merge.
+pub fn merge_with_remote(
+    client: &Client,
+    repo: &lk_registry::Repository,
+    tag: &str,
+    ours: &[u8],
+) -> Result<Option<Vec<u8>>, RegistryError> {
+    let remote = match client.get_manifest(repo, tag) {
+        Ok(m) => m,
+        Err(RegistryError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (Ok(Document::Index(theirs)), Ok(Document::Index(mut mine))) = (
+        Document::parse(&remote.media_type, &remote.bytes),
+        Document::parse("", ours),
+    ) else {
+        return Ok(None);
+    };
+    let covered = |d: &Descriptor| {
+        mine.manifests
+            .iter()
+            .any(|m| match (&m.platform, &d.platform) {
+                (Some(a), Some(b)) => {
+                    a.os == b.os && a.architecture == b.architecture && a.variant == b.variant
+                }
+                _ => m.digest == d.digest,
+            })
+    };
+    let mut extra: Vec<Descriptor> = theirs
+        .manifests
+        .into_iter()
+        .filter(|d| !d.is_attestation() && !covered(d))
+        .collect();
+    if extra.is_empty() {
+        return Ok(None);
+    }
+    extra.append(&mut mine.manifests);
+    mine.manifests = extra;
+    Ok(Some(
+        serde_json::to_vec(&mine).unwrap_or_else(|_| ours.to_vec()),
+    ))
+}
+
+/// `cache import DIR`: loads an OCI image layout directory.
+pub fn import_dir(s: &ImageSettings, dir: &Path) -> Result<lk_cache::ImportReport, ImageError> {
+    let cache = s.cache()?;
+    cache.import_dir(dir).map_err(s.cache_err())
 }

@@ -145,6 +145,8 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             let s = settings(global, dir, &[]);
             let report = if file == "-" {
                 cache::import(&s, &mut std::io::stdin().lock())?
+            } else if std::path::Path::new(file).is_dir() {
+                cache::import_dir(&s, std::path::Path::new(file))?
             } else {
                 let f = std::fs::File::open(file)
                     .map_err(|e| anyhow::anyhow!("cannot open {file}: {e}"))?;
