@@ -378,6 +378,9 @@ pub enum CacheCommand {
         /// Registry host reachable over plain http (loopback hosts always are); repeatable.
         #[arg(long)]
         insecure_registry: Vec<String>,
+        /// Copy the images from the local Docker engine instead of a registry.
+        #[arg(long)]
+        docker: bool,
         /// Image names.
         #[arg(required = true)]
         names: Vec<String>,

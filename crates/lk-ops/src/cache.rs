@@ -58,6 +58,23 @@ pub enum ImageError {
         #[source]
         source: RegistryError,
     },
+    /// The local Docker engine failed.
+    #[error("reading {image} from the local Docker engine")]
+    Docker {
+        /// The image.
+        image: String,
+        /// The cause.
+        #[source]
+        source: crate::docker::DockerError,
+    },
+    /// The engine does not have the image (for the architecture).
+    #[error("the local Docker engine has no image {image}{}", arch.as_ref().map(|a| format!(" for {a}")).unwrap_or_default())]
+    NotInDocker {
+        /// The image.
+        image: String,
+        /// The architecture asked for, when the engine has another one.
+        arch: Option<String>,
+    },
     /// `cache push` of something the cache does not have.
     #[error("image {0} is not in the cache")]
     NotCached(String),
@@ -449,4 +466,49 @@ pub fn merge_with_remote(
 pub fn import_dir(s: &ImageSettings, dir: &Path) -> Result<lk_cache::ImportReport, ImageError> {
     let cache = s.cache()?;
     cache.import_dir(dir).map_err(s.cache_err())
+}
+
+/// Copies images from the local Docker engine into the cache (`docker image save`), as
+/// `linuxkit build --docker` does for images the engine has for the target architecture.
+pub fn pull_from_docker(
+    s: &ImageSettings,
+    names: &[String],
+    arch: &str,
+) -> Result<Vec<(String, Digest)>, ImageError> {
+    let docker = crate::docker::Docker::default();
+    let cache = s.cache()?;
+    let mut out = Vec::new();
+    for n in names {
+        let r = image_name(n)?;
+        let err = |source| ImageError::Docker {
+            image: n.clone(),
+            source,
+        };
+        match docker.image_arch(n).map_err(err)? {
+            None => {
+                return Err(ImageError::NotInDocker {
+                    image: n.clone(),
+                    arch: None,
+                });
+            }
+            Some(a) if !a.is_empty() && a != arch => {
+                return Err(ImageError::NotInDocker {
+                    image: n.clone(),
+                    arch: Some(arch.to_owned()),
+                });
+            }
+            Some(_) => {}
+        }
+        docker
+            .save(n, |tar| cache.import(tar))
+            .map_err(err)?
+            .map_err(s.cache_err())?;
+        let name = r.canonical().to_owned();
+        let root = cache
+            .find(&name)
+            .map_err(s.cache_err())?
+            .ok_or_else(|| ImageError::NotCached(name.clone()))?;
+        out.push((name, root.digest));
+    }
+    Ok(out)
 }

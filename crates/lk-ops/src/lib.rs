@@ -5,9 +5,11 @@
 //! | module | use case |
 //! |---|---|
 //! | [`validate`] | read, merge and check YAML files (no network) |
-//! | [`cache`] | the image cache: pull, ls, rm, clean, push |
+//! | [`cache`] | the image cache: pull, ls, rm, clean, push, export, import |
+//! | [`docker`] | the `docker` CLI as an image source |
 
 pub mod cache;
+pub mod docker;
 pub mod validate;
 
 pub use lk_oci::{Digest, Platform};

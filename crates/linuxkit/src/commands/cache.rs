@@ -38,6 +38,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
         CacheCommand::Pull {
             platform,
             insecure_registry,
+            docker,
             names,
         } => {
             let mut s = settings(global, dir, insecure_registry);
@@ -48,8 +49,16 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
                     )
                 })?);
             }
-            let progress = PullProgress::new(global.quiet);
-            for (name, digest) in cache::pull(&s, names, &progress)? {
+            let pulled = if *docker {
+                let arch = s.platforms.first().map_or_else(
+                    || lk_ops::host_arch().to_owned(),
+                    |p| p.architecture.clone(),
+                );
+                cache::pull_from_docker(&s, names, &arch)?
+            } else {
+                cache::pull(&s, names, &PullProgress::new(global.quiet))?
+            };
+            for (name, digest) in pulled {
                 output::data(&format!("{name} {digest}"));
             }
         }

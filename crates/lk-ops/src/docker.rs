@@ -1,0 +1,120 @@
+//! A typed wrapper for the `docker` CLI (a local Docker engine as an image source).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+/// A `docker` invocation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("`{}` failed{}: {stderr}", argv.join(" "), status.map(|s| format!(" with status {s}")).unwrap_or_default())]
+pub struct DockerError {
+    /// The command line.
+    pub argv: Vec<String>,
+    /// Exit status, if it ran.
+    pub status: Option<i32>,
+    /// What it printed on stderr (or why it could not start).
+    pub stderr: String,
+}
+
+/// The `docker` client.
+#[derive(Clone, Debug)]
+pub struct Docker {
+    program: String,
+}
+
+impl Default for Docker {
+    fn default() -> Docker {
+        Docker {
+            program: std::env::var("LINUXKIT_DOCKER").unwrap_or_else(|_| "docker".to_owned()),
+        }
+    }
+}
+
+impl Docker {
+    fn argv(&self, args: &[&str]) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(args.iter().map(|s| (*s).to_owned()))
+            .collect()
+    }
+
+    fn output(&self, args: &[&str]) -> Result<String, DockerError> {
+        let argv = self.argv(args);
+        let out = Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| DockerError {
+                argv: argv.clone(),
+                status: None,
+                stderr: format!("{e} (is the docker CLI installed?)"),
+            })?;
+        if !out.status.success() {
+            return Err(DockerError {
+                argv,
+                status: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Whether an engine answers (`docker info`).
+    pub fn available(&self) -> bool {
+        self.output(&["info", "--format", "{{.ServerVersion}}"])
+            .is_ok()
+    }
+
+    /// The architecture of a local image, or None if the engine does not have it.
+    pub fn image_arch(&self, image: &str) -> Result<Option<String>, DockerError> {
+        match self.output(&["image", "inspect", "--format", "{{.Architecture}}", image]) {
+            Ok(arch) => Ok(Some(arch)),
+            Err(e) if e.stderr.contains("No such image") || e.stderr.contains("No such object") => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams `docker image save IMAGE` to `consume`.
+    pub fn save<T>(
+        &self,
+        image: &str,
+        consume: impl FnOnce(&mut dyn Read) -> T,
+    ) -> Result<T, DockerError> {
+        let args = ["image", "save", image];
+        let argv = self.argv(&args);
+        let mut child = Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| DockerError {
+                argv: argv.clone(),
+                status: None,
+                stderr: e.to_string(),
+            })?;
+        let result = match child.stdout.as_mut() {
+            Some(out) => consume(out),
+            None => {
+                return Err(DockerError {
+                    argv,
+                    status: None,
+                    stderr: "no stdout".into(),
+                });
+            }
+        };
+        let out = child.wait_with_output().map_err(|e| DockerError {
+            argv: argv.clone(),
+            status: None,
+            stderr: e.to_string(),
+        })?;
+        if !out.status.success() {
+            return Err(DockerError {
+                argv,
+                status: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(result)
+    }
+}
