@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => commands::validate::run(&cli.global, args),
         Command::Version(args) => commands::version::run(args),
-        Command::Build(_) => not_implemented("build", "the Build issue"),
+        Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Run(run) => {
             let backend = match &run.backend {
                 Some(cli::RunBackend::Qemu(_)) | None => "run qemu".to_owned(),

@@ -5,9 +5,11 @@
 //! | module | use case |
 //! |---|---|
 //! | [`validate`] | read, merge and check YAML files (no network) |
+//! | [`build`] | YAML -> pinned images -> root filesystem stream -> output files |
 //! | [`cache`] | the image cache: pull, ls, rm, clean, push, export, import |
 //! | [`docker`] | the `docker` CLI as an image source |
 
+pub mod build;
 pub mod cache;
 pub mod docker;
 pub mod validate;
@@ -21,6 +23,8 @@ use lk_spec::Diagnostic;
 pub trait Reporter {
     /// A non-fatal problem in the input.
     fn warning(&self, diagnostic: &Diagnostic);
+    /// A progress line (LinuxKit's info-level log lines).
+    fn info(&self, _line: &str) {}
 }
 
 /// A reporter that drops everything (for tests and library callers).

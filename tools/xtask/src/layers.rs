@@ -13,6 +13,13 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-spec", &[], false, false),
     ("lk-oci", &[], false, false),
     ("lk-cache", &["lk-oci"], false, false),
+    ("lk-formats", &[], false, false),
+    (
+        "lk-rootfs",
+        &["lk-formats", "lk-oci", "lk-cache", "lk-spec"],
+        false,
+        false,
+    ),
     ("lk-registry", &["lk-oci"], true, false),
     (
         "lk-resolve",
@@ -22,7 +29,15 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ),
     (
         "lk-ops",
-        &["lk-spec", "lk-oci", "lk-cache", "lk-registry", "lk-resolve"],
+        &[
+            "lk-spec",
+            "lk-oci",
+            "lk-cache",
+            "lk-registry",
+            "lk-resolve",
+            "lk-rootfs",
+            "lk-formats",
+        ],
         false,
         false,
     ),

@@ -1,5 +1,6 @@
 //! One module per subcommand: settings from arguments, one `lk_ops` call, output.
 
+pub mod build;
 pub mod cache;
 pub mod validate;
 pub mod version;

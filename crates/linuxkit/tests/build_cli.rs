@@ -1,0 +1,361 @@
+//! `linuxkit build` end to end against a loopback registry: kernel, init, 2 onboot,
+//! 2 services, files and volumes; the tar listing, config.json, the cpio read back with
+//! the `cpio` tool, byte-identical rebuilds, bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lk_registry::{Client, ClientOptions, Repository};
+use lk_testutil::TempDir;
+use lk_testutil::image::{TestImage, layer};
+use lk_testutil::registry::Registry;
+
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, d) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, p, *d).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+struct Fixture {
+    reg: Registry,
+    work: TempDir,
+}
+
+fn fixture() -> Fixture {
+    let reg = Registry::start();
+    let c = Client::new(ClientOptions::default());
+    let push = |path: &str, img: TestImage| {
+        let repo = Repository {
+            registry: reg.host.clone(),
+            path: path.into(),
+        };
+        img.push(&c, &repo, Some("v1"));
+    };
+    let modules = tar_of(&[
+        ("lib/modules/6.1.0/modules.dep", b"dep\n"),
+        ("lib/modules/6.1.0/kernel/virtio.ko", b"ko"),
+    ]);
+    push(
+        "t/kernel",
+        TestImage::new(
+            "amd64",
+            vec![layer(&[
+                ("kernel", b"KERNEL-IMAGE"),
+                ("kernel.tar", &modules),
+                ("System.map", b"map"),
+            ])],
+            &[],
+            &[],
+        ),
+    );
+    push(
+        "t/init",
+        TestImage::new(
+            "amd64",
+            vec![layer(&[
+                ("init", b"#!/bin/sh\n"),
+                ("bin/busybox", b"bb"),
+                ("etc/resolv.conf", b"nameserver 1.1.1.1\n"),
+            ])],
+            &[],
+            &[],
+        ),
+    );
+    let label = r#"{"capabilities":["CAP_NET_ADMIN"],"binds":["/run:/run"]}"#;
+    push(
+        "t/svc",
+        TestImage::new(
+            "amd64",
+            vec![
+                layer(&[("bin/svc", b"svc"), ("etc/hosts", b"10.0.0.1 x\n")]),
+                layer(&[(".wh.bin", b"" as &[u8]), ("usr/bin/svc", b"svc2")]),
+            ],
+            &[("org.mobyproject.config", label)],
+            &["/usr/bin/svc"],
+        ),
+    );
+    push(
+        "t/tool",
+        TestImage::new(
+            "amd64",
+            vec![layer(&[("bin/tool", b"tool")])],
+            &[],
+            &["/bin/tool"],
+        ),
+    );
+    Fixture {
+        reg,
+        work: TempDir::new("build"),
+    }
+}
+
+fn yaml(f: &Fixture) -> String {
+    let h = &f.reg.host;
+    format!(
+        "kernel:\n  image: {h}/t/kernel:v1\n  cmdline: console=ttyS0\ninit:\n  - {h}/t/init:v1\nonboot:\n  - name: first\n    image: {h}/t/tool:v1\n  - name: second\n    image: {h}/t/tool:v1\n    readonly: true\nservices:\n  - name: svc\n    image: {h}/t/svc:v1\n    binds.add: [\"data:/data\"]\n  - name: other\n    image: {h}/t/tool:v1\n    command: [/bin/tool, --serve]\nvolumes:\n  - name: data\nfiles:\n  - path: etc/motd\n    contents: hello\n    mode: \"0644\"\n  - path: etc/linuxkit.yml\n    metadata: yaml\n"
+    )
+}
+
+fn linuxkit(dir: &Path, cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .arg("build")
+        .arg("--cache")
+        .arg(cache)
+        .args(args)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("run linuxkit")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tar_listing(path: &Path) -> Vec<(String, Option<(String, String)>)> {
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    let mut out = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut src = None;
+        if let Some(exts) = e.pax_extensions().unwrap() {
+            let mut s = String::new();
+            let mut l = String::new();
+            for x in exts {
+                let x = x.unwrap();
+                match x.key().unwrap() {
+                    "LINUXKIT.source" => s = x.value().unwrap().to_owned(),
+                    "LINUXKIT.location" => l = x.value().unwrap().to_owned(),
+                    _ => {}
+                }
+            }
+            if !s.is_empty() {
+                src = Some((s, l));
+            }
+        }
+        out.push((name, src));
+    }
+    out
+}
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn builds_tar_and_kernel_initrd_reproducibly() {
+    let f = fixture();
+    let dir = f.work.path();
+    std::fs::write(dir.join("lk.yml"), yaml(&f)).unwrap();
+    let cache = dir.join("cache");
+    let out = linuxkit(dir, &cache, &["--format", "tar", "lk.yml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = tar_listing(&dir.join("lk.tar"));
+    let names: Vec<&str> = listing.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "boot/",
+        "boot/cmdline",
+        "boot/kernel",
+        "lib/modules/6.1.0/modules.dep",
+        "init",
+        "bin/busybox",
+        "etc/resolv.conf",
+        "containers/onboot/000-first/lower/bin/tool",
+        "containers/onboot/000-first/config.json",
+        "containers/onboot/000-first/runtime.json",
+        "containers/onboot/001-second/rootfs/",
+        "containers/services/svc/lower/usr/bin/svc",
+        "containers/services/svc/config.json",
+        "containers/volumes/data/merged/",
+        "etc/motd",
+        "etc/linuxkit.yml",
+        "sbom.spdx.json",
+    ] {
+        assert!(
+            names.contains(&want),
+            "{want} missing from\n{}",
+            names.join("\n")
+        );
+    }
+    assert!(
+        !names.contains(&"containers/services/svc/lower/bin/svc"),
+        "the whiteout of bin/ hides the lower layer's bin/svc"
+    );
+    assert!(
+        !names.contains(&"System.map"),
+        "other kernel image files are dropped"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("containers/services/other/lower/bin")),
+        "same image as first: not extracted twice"
+    );
+    for (name, src) in &listing {
+        if name != "sbom.spdx.json" {
+            assert!(src.is_some(), "{name} lacks LINUXKIT.source/location");
+        }
+    }
+    // config.json from the label and YAML, volumes rewritten.
+    let mut a = tar::Archive::new(std::fs::File::open(dir.join("lk.tar")).unwrap());
+    let mut svc_config = String::new();
+    let mut other_runtime = String::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if name == "containers/services/svc/config.json" {
+            std::io::Read::read_to_string(&mut e, &mut svc_config).unwrap();
+        }
+        if name == "containers/services/other/runtime.json" {
+            std::io::Read::read_to_string(&mut e, &mut other_runtime).unwrap();
+        }
+    }
+    assert!(svc_config.contains("\"CAP_NET_ADMIN\""), "{svc_config}");
+    assert!(
+        svc_config.contains("\"source\": \"/containers/volumes/data/merged\""),
+        "{svc_config}"
+    );
+    assert!(svc_config.contains("\"/usr/bin/svc\""));
+    assert!(
+        other_runtime.contains("lowerdir=/containers/onboot/000-first/lower"),
+        "dedup points at the first extraction: {other_runtime}"
+    );
+
+    // kernel+initrd, twice: byte-identical; the cpio reads back with cpio(1).
+    let out = linuxkit(dir, &cache, &["lk.yml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = std::fs::read(dir.join("lk-initrd.img")).unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("lk-kernel")).unwrap(),
+        b"KERNEL-IMAGE"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lk-cmdline")).unwrap(),
+        "console=ttyS0"
+    );
+    let out = linuxkit(dir, &cache, &["lk.yml"]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("lk-initrd.img")).unwrap(),
+        first,
+        "second build differs"
+    );
+    let cpio = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "gzip -dc {} | cpio -it 2>/dev/null",
+            dir.join("lk-initrd.img").display()
+        ))
+        .output()
+        .unwrap();
+    let list = text(&cpio.stdout);
+    for want in [
+        "init",
+        "etc/motd",
+        "containers/services/svc/lower/usr/bin/svc",
+        "lib/modules/6.1.0/kernel/virtio.ko",
+        "boot",
+    ] {
+        assert!(
+            list.lines().any(|l| l == want),
+            "{want} not in the cpio:\n{list}"
+        );
+    }
+    assert!(
+        !list.lines().any(|l| l == "boot/kernel"),
+        "boot/* is split off"
+    );
+    let tar_again = linuxkit(
+        dir,
+        &cache,
+        &["--format", "tar", "--name", "again", "lk.yml"],
+    );
+    assert!(tar_again.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("again.tar")).unwrap(),
+        std::fs::read(dir.join("lk.tar")).unwrap(),
+        "tar output is reproducible"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn bad_input_leaves_no_partial_output() {
+    let f = fixture();
+    let dir = f.work.path();
+    let cache = dir.join("cache");
+    let base = yaml(&f);
+    // A missing `source` file.
+    std::fs::write(
+        dir.join("missing.yml"),
+        format!("{base}  - path: etc/x\n    source: /nonexistent/file\n"),
+    )
+    .unwrap();
+    let out = linuxkit(dir, &cache, &["--format", "tar", "missing.yml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/file"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An image whose layer is not a tar.
+    let c = Client::new(ClientOptions::default());
+    let notar = TestImage::new(
+        "amd64",
+        vec![{
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &[0x42; 4096]).unwrap();
+            gz.finish().unwrap()
+        }],
+        &[],
+        &[],
+    );
+    notar.push(
+        &c,
+        &Repository {
+            registry: f.reg.host.clone(),
+            path: "t/notar".into(),
+        },
+        Some("v1"),
+    );
+    std::fs::write(
+        dir.join("notar.yml"),
+        format!(
+            "onboot:\n  - name: x\n    image: {}/t/notar:v1\n",
+            f.reg.host
+        ),
+    )
+    .unwrap();
+    let out = linuxkit(dir, &cache, &["--format", "tar", "notar.yml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not a valid tar archive"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An unknown format.
+    let out = linuxkit(dir, &cache, &["--format", "floppy", "notar.yml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown output format `floppy`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tar") || n.contains("partial") || n.contains("initrd"))
+        .collect();
+    assert!(leftovers.is_empty(), "partial outputs left: {leftovers:?}");
+}
