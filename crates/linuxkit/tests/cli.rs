@@ -89,7 +89,7 @@ fn help_lists_the_whole_command_tree() {
 #[test]
 fn unimplemented_commands_fail_with_status_2() {
     for args in [
-        &["build", "x.yml"][..],
+        &["build", "--format", "iso-bios", "x.yml"][..],
         &["run", "qemu", "x"],
         &["run", "hyperkit", "x"],
         &["pkg", "build", "pkg/init"],
