@@ -359,3 +359,44 @@ fn bad_input_leaves_no_partial_output() {
         .collect();
     assert!(leftovers.is_empty(), "partial outputs left: {leftovers:?}");
 }
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn builds_kernel_squashfs_that_unsquashfs_reads() {
+    let f = fixture();
+    let dir = f.work.path();
+    std::fs::write(dir.join("lk.yml"), yaml(&f)).unwrap();
+    let cache = dir.join("cache");
+    let out = linuxkit(dir, &cache, &["--format", "kernel+squashfs", "lk.yml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("lk-kernel")).unwrap(),
+        b"KERNEL-IMAGE"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lk-cmdline")).unwrap(),
+        "console=ttyS0"
+    );
+    let list = Command::new("unsquashfs")
+        .arg("-l")
+        .arg(dir.join("lk-squashfs.img"))
+        .output()
+        .expect("unsquashfs(1) is needed (apt-get install squashfs-tools)");
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let list = text(&list.stdout);
+    for want in [
+        "squashfs-root/init",
+        "squashfs-root/etc/motd",
+        "squashfs-root/containers/services/svc/lower/usr/bin/svc",
+        "squashfs-root/etc/resolv.conf",
+    ] {
+        assert!(list.lines().any(|l| l == want), "{want} not in\n{list}");
+    }
+    assert!(
+        !list.lines().any(|l| l.starts_with("squashfs-root/boot/")),
+        "boot/* is split off"
+    );
+}

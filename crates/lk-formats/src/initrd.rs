@@ -71,6 +71,15 @@ impl Write for Staged {
     }
 }
 
+impl std::io::Seek for Staged {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("already committed"))?
+            .seek(pos)
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         if self.file.is_some() {

@@ -7,10 +7,12 @@
 //! | [`tar`] | PAX tar writer (`tar`, `docker`) |
 //! | [`cpio`] | newc cpio writer with real hard links |
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
+//! | [`squashfs`] | `kernel+squashfs`: `boot/*` apart, the rest as a gzip squashfs (backhand) |
 
 pub mod cpio;
 pub mod entry;
 pub mod initrd;
+pub mod squashfs;
 pub mod tar;
 
 pub use entry::{Entry, Kind, Sink, Tee};

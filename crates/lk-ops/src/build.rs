@@ -30,7 +30,7 @@ pub const FORMATS: [(&str, bool); 20] = [
     ("kernel+erofs", false),
     ("kernel+initrd", true),
     ("kernel+iso", false),
-    ("kernel+squashfs", false),
+    ("kernel+squashfs", true),
     ("qcow2-bios", false),
     ("qcow2-efi", false),
     ("raw-bios", false),
@@ -342,6 +342,8 @@ pub fn build(
         None
     };
     let initrd_path = file("-initrd.img");
+    let mut squashfs_sink =
+        want("kernel+squashfs").then(|| lk_formats::squashfs::SquashfsSink::new(mtime));
     let mut initrd_sink = if want("kernel+initrd") || want("tar-kernel-initrd") {
         Some(InitrdSink::new(
             Staged::create(&initrd_path).map_err(out_err(&initrd_path))?,
@@ -362,6 +364,9 @@ pub fn build(
         }
         if let Some(i) = initrd_sink.as_mut() {
             sinks.push(i);
+        }
+        if let Some(q) = squashfs_sink.as_mut() {
+            sinks.push(q);
         }
         let mut tee = lk_formats::Tee(sinks);
         Assembler::new(&inputs, &mut tee).run()?;
@@ -425,6 +430,37 @@ pub fn build(
                 let _ = std::fs::remove_file(&initrd_path);
             }
         }
+    }
+    if let Some(mut q) = squashfs_sink {
+        let boot = std::mem::take(&mut q.boot);
+        if boot.kernel.is_empty() {
+            return Err(BuildError::Usage(
+                "kernel+squashfs needs a `kernel` section with an image".into(),
+            ));
+        }
+        if !want("kernel+initrd") {
+            for (suffix, data) in [
+                ("-kernel", &boot.kernel[..]),
+                ("-cmdline", boot.cmdline.as_bytes()),
+            ] {
+                let path = file(suffix);
+                let mut st = Staged::create(&path).map_err(out_err(&path))?;
+                st.write_all(data).map_err(out_err(&path))?;
+                let size = st.commit().map_err(out_err(&path))?;
+                outputs.push(Output {
+                    path: path.display().to_string(),
+                    size,
+                });
+            }
+        }
+        let img = file("-squashfs.img");
+        let mut st = Staged::create(&img).map_err(out_err(&img))?;
+        q.write_to(&mut st).map_err(out_err(&img))?;
+        let size = st.commit().map_err(out_err(&img))?;
+        outputs.push(Output {
+            path: img.display().to_string(),
+            size,
+        });
     }
     for o in &outputs {
         reporter.info(&format!("  {}", o.path));
