@@ -59,6 +59,9 @@ pub(crate) struct Ctx<'r> {
     pub diags: Vec<Diagnostic>,
     dir: Option<PathBuf>,
     resolver: Option<&'r dyn PackageResolver>,
+    /// build.yml is decoded into typed Go fields: a plain scalar (`0666`, `true`) given where
+    /// a string is expected is taken as its text.
+    pub lenient_strings: bool,
 }
 
 /// The entries of a mapping whose keys were all checked against a known list.
@@ -103,6 +106,7 @@ impl<'r> Ctx<'r> {
             diags: Vec::new(),
             dir: source.dir.clone(),
             resolver,
+            lenient_strings: false,
         }
     }
 
@@ -190,6 +194,12 @@ impl<'r> Ctx<'r> {
 
     /// A string, with `@pkg:` templates resolved and other `@` values rejected (local files only).
     pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        if self.lenient_strings
+            && matches!(node.value, Value::Int(_) | Value::Float(_) | Value::Bool(_))
+            && let Some(t) = &node.plain_text
+        {
+            return Some(t.clone());
+        }
         let Value::Str { text, .. } = &node.value else {
             self.type_error(node, path, "a string");
             return None;

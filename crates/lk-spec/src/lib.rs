@@ -12,6 +12,7 @@
 //! | [`oci`] | `config.json` / `runtime.json` generation (`ConfigToOCI`) |
 //! | [`gojson`] | JSON written byte-for-byte like Go's `json.MarshalIndent` |
 //! | [`normalize`] | the merged configuration as JSON or YAML |
+//! | [`pkg`] | `build.yml` of packages |
 
 pub mod caps;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod gojson;
 pub mod image;
 pub mod normalize;
 pub mod oci;
+pub mod pkg;
 pub mod reference;
 pub mod yaml;
 
