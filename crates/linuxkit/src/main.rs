@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                 "the VM system issue (QEMU) and a later wave (other backends)",
             )
         }
-        Command::Pkg(_) => not_implemented("pkg", "the Packages issue"),
+        Command::Pkg(cmd) => commands::pkg::run(&cli.global, cmd),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Push(cli::ProviderCommand::Provider(args)) => not_implemented(
             &format!("push {}", args.first().map_or("", String::as_str)),

@@ -16,7 +16,7 @@ use lk_spec::Config;
 
 use crate::Reporter;
 use crate::cache::{ImageError, ImageSettings, ensure, pull_from_docker};
-use crate::validate::{Input, NoPackageResolver, ValidateError, read_input};
+use crate::validate::{Input, ValidateError, read_input};
 
 /// Formats LinuxKit has; those marked false come with later issues.
 pub const FORMATS: [(&str, bool); 20] = [
@@ -141,7 +141,7 @@ pub fn load_config(inputs: &[Input], reporter: &dyn Reporter) -> Result<Config, 
     }
     let config = lk_spec::parse_and_merge(
         texts.iter().map(|(s, t)| (s, t.as_str())),
-        Some(&NoPackageResolver),
+        Some(&lk_pkg::PkgResolver::default()),
     )
     .map_err(ValidateError::Invalid)?;
     for w in &config.warnings {

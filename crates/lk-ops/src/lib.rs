@@ -12,6 +12,7 @@
 pub mod build;
 pub mod cache;
 pub mod docker;
+pub mod pkg;
 pub mod validate;
 
 pub use lk_oci::{Digest, Platform};

@@ -1,9 +1,9 @@
 //! `linuxkit validate`: parse, merge and check configuration files without the network.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use lk_spec::{Config, Diagnostics, PackageResolver, Source};
+use lk_spec::{Config, Diagnostics, Source};
 
 use crate::Reporter;
 
@@ -50,24 +50,13 @@ pub enum ValidateError {
     Invalid(#[source] Diagnostics),
 }
 
-/// `@pkg:` resolution is part of `linuxkit pkg`; until it exists, templates are reported
-/// as unresolvable rather than guessed.
-#[derive(Debug, Default)]
-pub struct NoPackageResolver;
-
-impl PackageResolver for NoPackageResolver {
-    fn resolve(&self, base_dir: &Path, path: &str) -> Result<String, String> {
-        Err(format!(
-            "package {} cannot be resolved: `linuxkit pkg` tag computation is not implemented yet",
-            base_dir.join(path).display()
-        ))
-    }
-}
+/// Resolves `@pkg:<dir>` to the package's `org/image:tag` (its git tree hash).
+pub use lk_pkg::PkgResolver as PackageResolver;
 
 /// Reads, parses, merges and checks `inputs` in order; warnings go to `reporter`.
 pub fn validate(
     inputs: &[Input],
-    resolver: &dyn PackageResolver,
+    resolver: &dyn lk_spec::PackageResolver,
     reporter: &dyn Reporter,
 ) -> Result<Config, ValidateError> {
     let mut texts = Vec::with_capacity(inputs.len());

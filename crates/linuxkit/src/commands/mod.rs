@@ -2,5 +2,6 @@
 
 pub mod build;
 pub mod cache;
+pub mod pkg;
 pub mod validate;
 pub mod version;

@@ -1,7 +1,7 @@
 //! `linuxkit validate`.
 
 use lk_ops::Reporter;
-use lk_ops::validate::{Input, NoPackageResolver, ValidateError, validate};
+use lk_ops::validate::{Input, PackageResolver, ValidateError, validate};
 use lk_spec::Diagnostic;
 
 use crate::Exit;
@@ -18,7 +18,7 @@ impl Reporter for Warnings {
 
 pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<Exit> {
     let inputs: Vec<Input> = args.files.iter().map(|f| Input::from_arg(f)).collect();
-    match validate(&inputs, &NoPackageResolver, &Warnings) {
+    match validate(&inputs, &PackageResolver::default(), &Warnings) {
         Ok(config) => {
             match args.format {
                 Some(ConfigFormat::Json) => output::data(&lk_spec::normalize::to_json(&config)),
