@@ -301,6 +301,9 @@ pub struct PkgArgs {
     /// Push after building.
     #[arg(long)]
     pub push: bool,
+    /// Also push `<org>/<image>:<release>` (default: the git tags on HEAD).
+    #[arg(long)]
+    pub release: Option<String>,
     /// Platforms to build, e.g. linux/amd64,linux/arm64.
     #[arg(long, value_delimiter = ',')]
     pub platforms: Vec<String>,

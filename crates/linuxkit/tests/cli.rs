@@ -92,7 +92,7 @@ fn unimplemented_commands_fail_with_status_2() {
         &["build", "--format", "iso-bios", "x.yml"][..],
         &["run", "qemu", "x"],
         &["run", "hyperkit", "x"],
-        &["pkg", "build", "pkg/init"],
+        &["pkg", "manifest", "pkg/init"],
         &[
             "cache",
             "export",

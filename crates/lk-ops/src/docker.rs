@@ -117,4 +117,87 @@ impl Docker {
         }
         Ok(result)
     }
+
+    /// Whether the CLI has the buildx plugin (BuildKit builds).
+    pub fn has_buildkit(&self) -> bool {
+        self.output(&["buildx", "version"]).is_ok()
+    }
+
+    /// `docker build ARGS...`, with BuildKit where the buildx plugin exists and the classic
+    /// builder otherwise; output goes to `log` line by line.
+    pub fn build(&self, args: &[String], log: &mut dyn FnMut(&str)) -> Result<(), DockerError> {
+        let mut full = vec!["build".to_owned()];
+        full.extend(args.iter().cloned());
+        let argv = self.argv(&full.iter().map(String::as_str).collect::<Vec<_>>());
+        let buildkit = if self.has_buildkit() { "1" } else { "0" };
+        let out = Command::new(&self.program)
+            .args(&full)
+            .env("DOCKER_BUILDKIT", buildkit)
+            .env("BUILDKIT_PROGRESS", "plain")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| DockerError {
+                argv: argv.clone(),
+                status: None,
+                stderr: e.to_string(),
+            })?;
+        for line in String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .chain(String::from_utf8_lossy(&out.stdout).lines())
+        {
+            log(line);
+        }
+        if !out.status.success() {
+            let tail: Vec<&str> = std::str::from_utf8(&out.stderr)
+                .unwrap_or("")
+                .lines()
+                .rev()
+                .take(15)
+                .collect();
+            return Err(DockerError {
+                argv,
+                status: out.status.code(),
+                stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            });
+        }
+        Ok(())
+    }
+
+    /// `docker image load` from `tar`.
+    pub fn load(&self, tar: &mut dyn Read) -> Result<(), DockerError> {
+        let args = ["image", "load", "-q"];
+        let argv = self.argv(&args);
+        let mut child = Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| DockerError {
+                argv: argv.clone(),
+                status: None,
+                stderr: e.to_string(),
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = std::io::copy(tar, &mut stdin);
+        }
+        let out = child.wait_with_output().map_err(|e| DockerError {
+            argv: argv.clone(),
+            status: None,
+            stderr: e.to_string(),
+        })?;
+        if !out.status.success() {
+            return Err(DockerError {
+                argv,
+                status: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `docker image tag SRC DST`.
+    pub fn tag(&self, src: &str, dst: &str) -> Result<(), DockerError> {
+        self.output(&["image", "tag", src, dst]).map(|_| ())
+    }
 }

@@ -5,8 +5,476 @@ use std::path::PathBuf;
 pub use lk_pkg::{Package, PkgError, PkgOptions};
 
 /// `pkg show-tag`: `org/image:tag` (or the canonical form) of each package.
-pub fn show_tags(dirs: &[PathBuf], opts: &PkgOptions, canonical: bool) -> Result<Vec<String>, PkgError> {
+pub fn show_tags(
+    dirs: &[PathBuf],
+    opts: &PkgOptions,
+    canonical: bool,
+) -> Result<Vec<String>, PkgError> {
     dirs.iter()
         .map(|d| Package::load(d, opts).map(|p| if canonical { p.full_tag() } else { p.tag() }))
         .collect()
+}
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write as _;
+
+use lk_oci::{Descriptor, Document, Index, MEDIA_OCI_INDEX, Platform};
+
+use crate::Reporter;
+use crate::cache::{self, ImageError, ImageSettings};
+use crate::docker::{Docker, DockerError};
+
+/// Settings of `pkg build` / `pkg push`.
+#[derive(Clone, Debug, Default)]
+pub struct PkgBuildSettings {
+    /// Cache and registry.
+    pub images: ImageSettings,
+    /// The `pkg` persistent flags.
+    pub options: PkgOptions,
+    /// `--force`.
+    pub force: bool,
+    /// `--platforms` (`linux/amd64`, ...); default: the host's, if build.yml lists it.
+    pub platforms: Vec<String>,
+    /// `--build-arg` values.
+    pub build_args: Vec<String>,
+    /// `--push`.
+    pub push: bool,
+    /// `--release`.
+    pub release: Option<String>,
+}
+
+/// Why a package could not be built or pushed.
+#[derive(Debug, thiserror::Error)]
+pub enum PkgBuildError {
+    /// Loading the package failed.
+    #[error(transparent)]
+    Package(#[from] PkgError),
+    /// No Docker engine answers.
+    #[error("no Docker engine is running (needed to build {0})")]
+    NoDocker(String),
+    /// Docker failed.
+    #[error("building {tag}")]
+    Docker {
+        /// The package tag.
+        tag: String,
+        /// The cause.
+        #[source]
+        source: DockerError,
+    },
+    /// Cache or registry failed.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// Platforms.
+    #[error("{0}")]
+    Platform(String),
+    /// Pushing a package with uncommitted changes.
+    #[error("refusing to push dirty package {0}")]
+    Dirty(String),
+    /// A dependency cycle through `@lkt:pkg:`.
+    #[error("package dependency cycle through {0}")]
+    Cycle(String),
+}
+
+/// What happened to one package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PkgResult {
+    /// `org/image:tag`.
+    pub tag: String,
+    /// Architectures built now (empty when skipped).
+    pub built: Vec<String>,
+    /// Why nothing was built, if so.
+    pub skipped: Option<String>,
+    /// Names pushed.
+    pub pushed: Vec<String>,
+}
+
+fn platforms(s: &PkgBuildSettings, p: &Package) -> Result<Vec<Platform>, PkgBuildError> {
+    if !s.platforms.is_empty() {
+        return s
+            .platforms
+            .iter()
+            .flat_map(|x| x.split(','))
+            .map(|x| {
+                Platform::parse(x.trim()).ok_or_else(|| {
+                    PkgBuildError::Platform(format!("--platforms {x}: expected os/arch"))
+                })
+            })
+            .collect();
+    }
+    let arches = p
+        .info
+        .arches
+        .clone()
+        .unwrap_or_else(|| vec!["amd64".into(), "arm64".into(), "riscv64".into()]);
+    let host = crate::host_arch();
+    if arches.iter().any(|a| a == host) {
+        Ok(vec![Platform::linux(host)])
+    } else {
+        Err(PkgBuildError::Platform(format!(
+            "{} does not build for this host's architecture ({host}); its arches are {}; pass --platforms",
+            p.tag(),
+            arches.join(", ")
+        )))
+    }
+}
+
+/// `FROM` images of a Dockerfile, with `ARG` defaults and build args substituted.
+fn from_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<String> {
+    let mut vars = args.clone();
+    let mut stages = HashSet::new();
+    let mut out = Vec::new();
+    for line in dockerfile.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.first().map(|w| w.to_ascii_uppercase()) {
+            Some(w) if w == "ARG" => {
+                if let Some((k, v)) = words.get(1).and_then(|a| a.split_once('=')) {
+                    vars.entry(k.to_owned())
+                        .or_insert_with(|| v.trim_matches('"').to_owned());
+                }
+            }
+            Some(w) if w == "FROM" => {
+                let mut image = words
+                    .iter()
+                    .skip(1)
+                    .find(|w| !w.starts_with("--"))
+                    .copied()
+                    .unwrap_or("")
+                    .to_owned();
+                for (k, v) in &vars {
+                    image = image
+                        .replace(&format!("${{{k}}}"), v)
+                        .replace(&format!("${k}"), v);
+                }
+                if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("as"))
+                    && let Some(name) = words.get(i + 1)
+                {
+                    stages.insert(name.to_ascii_lowercase());
+                }
+                if image != "scratch"
+                    && !stages.contains(&image.to_ascii_lowercase())
+                    && !image.is_empty()
+                {
+                    out.push(image);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+struct Builder<'a> {
+    s: &'a PkgBuildSettings,
+    reporter: &'a dyn Reporter,
+    docker: Docker,
+    in_progress: Vec<PathBuf>,
+}
+
+impl Builder<'_> {
+    /// Makes sure `image` is in the Docker engine, loading it from our cache if needed.
+    fn ensure_in_docker(&self, image: &str, tag: &str) -> Result<(), PkgBuildError> {
+        let derr = |source| PkgBuildError::Docker {
+            tag: tag.to_owned(),
+            source,
+        };
+        if self.docker.image_arch(image).map_err(derr)?.is_some() {
+            return Ok(());
+        }
+        let cache = self.s.images.cache()?;
+        let full = lk_spec::reference::reference_expand(image);
+        if cache
+            .find(&full)
+            .map_err(|source| ImageError::Cache {
+                dir: self.s.images.cache_dir.clone(),
+                source,
+            })?
+            .is_none()
+        {
+            return Ok(()); // docker will try to pull it and report
+        }
+        let mut tar = Vec::new();
+        cache::export(
+            &self.s.images,
+            image,
+            &Platform::linux(crate::host_arch()),
+            cache::ExportFormat::Docker,
+            Some(image),
+            &mut tar,
+        )?;
+        self.reporter.info(&format!(
+            "loading {image} from the linuxkit cache into Docker"
+        ));
+        self.docker.load(&mut &tar[..]).map_err(derr)
+    }
+
+    fn build(&mut self, dir: &std::path::Path) -> Result<PkgResult, PkgBuildError> {
+        let p = Package::load(dir, &self.s.options)?;
+        if self.in_progress.contains(&p.dir) {
+            return Err(PkgBuildError::Cycle(p.dir.display().to_string()));
+        }
+        let tag = p.tag();
+        let full = p.full_tag();
+        let wanted = platforms(self.s, &p)?;
+        let cache = self.s.images.cache()?;
+        let cache_err = |source| ImageError::Cache {
+            dir: self.s.images.cache_dir.clone(),
+            source,
+        };
+        let mut result = PkgResult {
+            tag: tag.clone(),
+            built: Vec::new(),
+            skipped: None,
+            pushed: Vec::new(),
+        };
+        self.reporter
+            .info(&format!("checking for {full} in local cache..."));
+        let missing: Vec<Platform> = if self.s.force {
+            wanted.clone()
+        } else {
+            wanted
+                .iter()
+                .filter(|pl| cache.resolve(&full, pl).is_err())
+                .cloned()
+                .collect()
+        };
+        if missing.is_empty() {
+            self.reporter
+                .info(&format!("found {full} in local cache, skipping build"));
+            result.skipped = Some("in the local cache".into());
+        } else if !self.s.force && self.in_registry(&full, &missing) {
+            self.reporter
+                .info(&format!("{full} found on registry, skipping build"));
+            result.skipped = Some("in the registry".into());
+        } else {
+            if !self.docker.available() {
+                return Err(PkgBuildError::NoDocker(tag));
+            }
+            self.in_progress.push(p.dir.clone());
+            let args = self.build_args(&p)?;
+            self.in_progress.pop();
+            let dockerfile = std::fs::read_to_string(p.dockerfile()).unwrap_or_default();
+            for image in from_images(&dockerfile, &args) {
+                self.ensure_in_docker(&image, &tag)?;
+            }
+            let mut descriptors = Vec::new();
+            for pl in &missing {
+                let arch_tag = format!("{tag}-{}", pl.architecture);
+                self.reporter.info(&format!(
+                    "Building for arch {} as {arch_tag}",
+                    pl.architecture
+                ));
+                let mut argv = vec![
+                    "--platform".to_owned(),
+                    pl.to_string(),
+                    "-t".to_owned(),
+                    arch_tag.clone(),
+                    "-f".to_owned(),
+                    p.dockerfile().display().to_string(),
+                ];
+                argv.push(format!(
+                    "--network={}",
+                    if p.info.network.unwrap_or(false) {
+                        "default"
+                    } else {
+                        "none"
+                    }
+                ));
+                if p.info.disable_cache.unwrap_or(false) || self.s.force {
+                    argv.push("--no-cache".into());
+                }
+                for (k, v) in &args {
+                    argv.push(format!("--build-arg={k}={v}"));
+                }
+                let mut labels = vec![(
+                    "org.opencontainers.image.source".to_owned(),
+                    p.info
+                        .gitrepo
+                        .clone()
+                        .unwrap_or_else(|| "https://github.com/linuxkit/linuxkit".into()),
+                )];
+                if let (false, Some(c)) = (p.dirty, &p.commit) {
+                    labels.push(("org.opencontainers.image.revision".into(), c.clone()));
+                }
+                if let Some(l) = p.info.config_label() {
+                    labels.push(("org.mobyproject.config".into(), l));
+                }
+                for (k, v) in labels {
+                    argv.push(format!("--label={k}={v}"));
+                }
+                argv.push(p.dir.display().to_string());
+                let reporter = self.reporter;
+                self.docker
+                    .build(&argv, &mut |l| reporter.info(&format!("  {l}")))
+                    .map_err(|source| PkgBuildError::Docker {
+                        tag: tag.clone(),
+                        source,
+                    })?;
+                let pulled = cache::pull_from_docker(
+                    &self.s.images,
+                    std::slice::from_ref(&arch_tag),
+                    &pl.architecture,
+                )?;
+                let (name, _) = &pulled[0];
+                let mut d = cache
+                    .find(name)
+                    .map_err(cache_err)?
+                    .ok_or_else(|| ImageError::NotCached(name.clone()))?;
+                d.annotations.clear();
+                d.platform = Some(pl.clone());
+                descriptors.push(d);
+                if pl.architecture == crate::host_arch() {
+                    let _ = self.docker.tag(&arch_tag, &tag);
+                }
+                result.built.push(pl.architecture.clone());
+            }
+            // The package's index: new platforms replace old entries, others are kept.
+            let mut index = Index {
+                media_type: MEDIA_OCI_INDEX.into(),
+                ..Index::default()
+            };
+            if let Some(old) = cache.find(&full).map_err(cache_err)?
+                && let Ok(Document::Index(old)) = cache.document(&old)
+            {
+                index.manifests = old
+                    .manifests
+                    .into_iter()
+                    .filter(|m| !descriptors.iter().any(|d| d.platform == m.platform))
+                    .collect();
+            }
+            index.manifests.extend(descriptors);
+            let bytes = serde_json::to_vec(&index).unwrap_or_default();
+            let digest = cache.put_bytes(&bytes).map_err(cache_err)?;
+            cache
+                .set_name(
+                    &full,
+                    &Descriptor::new(MEDIA_OCI_INDEX, digest, bytes.len() as u64),
+                )
+                .map_err(cache_err)?;
+            self.reporter.info("Build complete");
+        }
+        if self.s.push {
+            if p.dirty {
+                return Err(PkgBuildError::Dirty(tag));
+            }
+            for pushed in cache::push(
+                &self.s.images,
+                std::slice::from_ref(&full),
+                None,
+                true,
+                false,
+            )? {
+                result.pushed.push(pushed.name);
+            }
+            let mut releases: Vec<String> = self.s.release.iter().cloned().collect();
+            if releases.is_empty() && p.git {
+                releases = lk_pkg::git::Git::new(&p.dir)
+                    .tags_at_head()
+                    .map_err(PkgError::Git)?;
+            }
+            for r in releases {
+                let release = format!("{}/{}:{r}", p.org, p.info.image);
+                for pushed in cache::push(
+                    &self.s.images,
+                    std::slice::from_ref(&full),
+                    Some(&release),
+                    true,
+                    false,
+                )? {
+                    result.pushed.push(pushed.name);
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    fn in_registry(&self, full: &str, platforms: &[Platform]) -> bool {
+        let Ok(r) = lk_spec::ImageRef::parse(full) else {
+            return false;
+        };
+        let Ok(client) = self.s.images.client() else {
+            return false;
+        };
+        let repo = lk_resolve::repository(&r);
+        let Ok(m) = client.get_manifest(&repo, r.tag().unwrap_or("latest")) else {
+            return false;
+        };
+        match Document::parse(&m.media_type, &m.bytes) {
+            Ok(Document::Index(i)) => platforms.iter().all(|p| {
+                i.manifests
+                    .iter()
+                    .any(|d| d.platform.as_ref().is_none_or(|dp| dp.satisfies(p)))
+            }),
+            Ok(Document::Manifest(_)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// build.yml `buildArgs` then `--build-arg`, with `@lkt:pkg:<dir>` built first and
+    /// replaced by its tag; LinuxKit's default args added when absent.
+    fn build_args(&mut self, p: &Package) -> Result<BTreeMap<String, String>, PkgBuildError> {
+        let mut args = BTreeMap::new();
+        for a in p.info.build_args.iter().chain(&self.s.build_args) {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            let v = match v.strip_prefix("@lkt:pkg:") {
+                Some(dep) => {
+                    let dep_dir = p.dir.join(dep);
+                    let built = self.build(&dep_dir)?;
+                    self.ensure_in_docker(&built.tag, &built.tag)?;
+                    built.tag
+                }
+                None => v.to_owned(),
+            };
+            args.insert(k.to_owned(), v);
+        }
+        args.entry("SOURCE".into()).or_insert_with(|| {
+            p.info
+                .gitrepo
+                .clone()
+                .unwrap_or_else(|| "https://github.com/linuxkit/linuxkit".into())
+        });
+        if let (false, Some(c)) = (p.dirty, &p.commit) {
+            args.entry("REVISION".into()).or_insert_with(|| c.clone());
+        }
+        args.entry("PKG_HASH".into())
+            .or_insert_with(|| p.hash.clone());
+        args.entry("PKG_IMAGE".into())
+            .or_insert_with(|| format!("{}/{}", p.org, p.info.image));
+        Ok(args)
+    }
+}
+
+/// `pkg build` (and `pkg push` with `push` set) for each directory, in order.
+pub fn build(
+    s: &PkgBuildSettings,
+    dirs: &[PathBuf],
+    reporter: &dyn Reporter,
+) -> Result<Vec<PkgResult>, PkgBuildError> {
+    let mut b = Builder {
+        s,
+        reporter,
+        docker: Docker::default(),
+        in_progress: Vec::new(),
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        out.push(b.build(d)?);
+    }
+    let _ = std::io::stderr().flush();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_from_images_with_args() {
+        let mut args = BTreeMap::new();
+        args.insert("BASE".to_owned(), "linuxkit/debian-base:abc".to_owned());
+        let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM scratch\n";
+        assert_eq!(
+            from_images(df, &args),
+            ["linuxkit/tools:1", "linuxkit/debian-base:abc"]
+        );
+    }
 }

@@ -27,17 +27,27 @@ pub struct Git {
 impl Git {
     /// git `-C dir`.
     pub fn new(dir: &Path) -> Git {
-        Git { dir: dir.to_path_buf() }
+        Git {
+            dir: dir.to_path_buf(),
+        }
     }
 
     fn run(&self, args: &[&str]) -> Result<(i32, Vec<u8>), GitError> {
-        let argv: Vec<String> = std::iter::once("git".to_owned()).chain(args.iter().map(|a| (*a).to_owned())).collect();
-        let out = Command::new("git").arg("-C").arg(&self.dir).args(args).stdin(Stdio::null()).output().map_err(|e| GitError {
-            argv: argv.clone(),
-            dir: self.dir.display().to_string(),
-            status: None,
-            stderr: format!("{e} (is git installed?)"),
-        })?;
+        let argv: Vec<String> = std::iter::once("git".to_owned())
+            .chain(args.iter().map(|a| (*a).to_owned()))
+            .collect();
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| GitError {
+                argv: argv.clone(),
+                dir: self.dir.display().to_string(),
+                status: None,
+                stderr: format!("{e} (is git installed?)"),
+            })?;
         let code = out.status.code().unwrap_or(-1);
         if code != 0 && code != 1 {
             return Err(GitError {
@@ -65,12 +75,14 @@ impl Git {
 
     /// Whether the directory is inside a work tree.
     pub fn in_work_tree(&self) -> bool {
-        self.text(&["rev-parse", "--is-inside-work-tree"]).is_ok_and(|s| s == "true")
+        self.text(&["rev-parse", "--is-inside-work-tree"])
+            .is_ok_and(|s| s == "true")
     }
 
     /// The top of the work tree.
     pub fn toplevel(&self) -> Result<PathBuf, GitError> {
-        self.text(&["rev-parse", "--show-toplevel"]).map(PathBuf::from)
+        self.text(&["rev-parse", "--show-toplevel"])
+            .map(PathBuf::from)
     }
 
     /// The commit `rev` resolves to.
@@ -89,29 +101,57 @@ impl Git {
         Ok(out.lines().next().and_then(|l| {
             let (meta, _) = l.split_once('\t')?;
             let hash = meta.split(' ').nth(2)?;
-            (hash.len() == 40 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_owned())
+            (hash.len() == 40 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| hash.to_owned())
         }))
     }
 
     /// Whether `path` differs from HEAD or has untracked (not ignored) files.
     pub fn is_dirty(&self, path: &str) -> Result<bool, GitError> {
-        let (changed, _) = self.run(&["diff", "--no-ext-diff", "--exit-code", "--quiet", "HEAD", "--", path])?;
+        let (changed, _) = self.run(&[
+            "diff",
+            "--no-ext-diff",
+            "--exit-code",
+            "--quiet",
+            "HEAD",
+            "--",
+            path,
+        ])?;
         if changed == 1 {
             return Ok(true);
         }
-        let (untracked, _) = self.run(&["ls-files", "--exclude-standard", "--others", "--error-unmatch", "--", path])?;
+        let (untracked, _) = self.run(&[
+            "ls-files",
+            "--exclude-standard",
+            "--others",
+            "--error-unmatch",
+            "--",
+            path,
+        ])?;
         Ok(untracked == 0)
     }
 
     /// Tracked then untracked (not ignored) files under the directory, relative to it.
     pub fn files(&self) -> Result<Vec<String>, GitError> {
-        let mut out: Vec<String> = self.text(&["ls-files"])?.lines().map(str::to_owned).collect();
-        out.extend(self.text(&["ls-files", "--exclude-standard", "--others"])?.lines().map(str::to_owned));
+        let mut out: Vec<String> = self
+            .text(&["ls-files"])?
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        out.extend(
+            self.text(&["ls-files", "--exclude-standard", "--others"])?
+                .lines()
+                .map(str::to_owned),
+        );
         Ok(out)
     }
 
     /// Tags pointing at HEAD.
     pub fn tags_at_head(&self) -> Result<Vec<String>, GitError> {
-        Ok(self.text(&["tag", "-l", "--points-at", "HEAD"])?.lines().map(str::to_owned).collect())
+        Ok(self
+            .text(&["tag", "-l", "--points-at", "HEAD"])?
+            .lines()
+            .map(str::to_owned)
+            .collect())
     }
 }

@@ -9,4 +9,4 @@
 pub mod git;
 pub mod package;
 
-pub use package::{PkgError, PkgOptions, PkgResolver, Package};
+pub use package::{Package, PkgError, PkgOptions, PkgResolver};

@@ -121,10 +121,12 @@ impl Package {
             path: yml.display().to_string(),
             source,
         })?;
-        let info = parse_build_yml(&Source::named(&yml.display().to_string()), &text).map_err(|problems| PkgError::Invalid {
-            path: yml.display().to_string(),
-            problems,
-        })?;
+        let info = parse_build_yml(&Source::named(&yml.display().to_string()), &text).map_err(
+            |problems| PkgError::Invalid {
+                path: yml.display().to_string(),
+                problems,
+            },
+        )?;
         let dockerfile = dir.join(info.dockerfile.as_deref().unwrap_or("Dockerfile"));
         if !dockerfile.is_file() {
             return Err(PkgError::Dockerfile {
@@ -132,7 +134,11 @@ impl Package {
                 dockerfile: dockerfile.display().to_string(),
             });
         }
-        let mut org = opts.org.clone().or_else(|| info.org.clone()).unwrap_or_else(|| "linuxkit".into());
+        let mut org = opts
+            .org
+            .clone()
+            .or_else(|| info.org.clone())
+            .unwrap_or_else(|| "linuxkit".into());
         if opts.dev {
             org = std::env::var("USER").unwrap_or_else(|_| "dev".into());
         }
@@ -156,20 +162,31 @@ impl Package {
         let mut commit = None;
         if in_git {
             let top = git.toplevel()?;
-            let rel = hash_path.strip_prefix(&top).map(|p| p.display().to_string()).unwrap_or_default();
+            let rel = hash_path
+                .strip_prefix(&top)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             let c = git.commit(&opts.hash_commit)?;
-            dirty = opts.force_dirty || (opts.hash_commit == "HEAD" && Git::new(&top).is_dirty(if rel.is_empty() { "." } else { &rel })?);
+            dirty = opts.force_dirty
+                || (opts.hash_commit == "HEAD"
+                    && Git::new(&top).is_dirty(if rel.is_empty() { "." } else { &rel })?);
             if opts.hash.is_none() {
                 hash = if rel.is_empty() {
                     git.root_tree(&c)?
                 } else {
-                    Git::new(&top).tree_hash(&c, &rel)?.ok_or_else(|| PkgError::NotInGit(dir.display().to_string()))?
+                    Git::new(&top)
+                        .tree_hash(&c, &rel)?
+                        .ok_or_else(|| PkgError::NotInGit(dir.display().to_string()))?
                 };
                 if !info.extra_sources.is_empty() {
                     let mut h = hash.clone();
                     for (src, _) in &info.extra_sources {
-                        let src_dir = std::path::absolute(dir.join(src)).unwrap_or_else(|_| dir.join(src));
-                        let srel = src_dir.strip_prefix(&top).map(|p| p.display().to_string()).unwrap_or_default();
+                        let src_dir =
+                            std::path::absolute(dir.join(src)).unwrap_or_else(|_| dir.join(src));
+                        let srel = src_dir
+                            .strip_prefix(&top)
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default();
                         h.push_str(&Git::new(&top).tree_hash(&c, &srel)?.unwrap_or_default());
                     }
                     hash = sha1_hex(h.as_bytes());
@@ -183,8 +200,14 @@ impl Package {
         if opts.dev && opts.hash.is_none() {
             hash = "dev".into();
         }
-        let template = opts.tag.clone().or_else(|| info.tag.clone()).unwrap_or_else(|| "{{.Hash}}".into());
-        let tag = template.replace("{{.Hash}}", &hash).replace("{{ .Hash }}", &hash);
+        let template = opts
+            .tag
+            .clone()
+            .or_else(|| info.tag.clone())
+            .unwrap_or_else(|| "{{.Hash}}".into());
+        let tag = template
+            .replace("{{.Hash}}", &hash)
+            .replace("{{ .Hash }}", &hash);
         Ok(Package {
             dir,
             info,
@@ -199,7 +222,11 @@ impl Package {
 
     /// `org/image:tag` (`latest` when the tag is empty).
     pub fn tag(&self) -> String {
-        let t = if self.tag.is_empty() { "latest" } else { &self.tag };
+        let t = if self.tag.is_empty() {
+            "latest"
+        } else {
+            &self.tag
+        };
         format!("{}/{}:{t}", self.org, self.info.image)
     }
 
@@ -210,7 +237,8 @@ impl Package {
 
     /// The Dockerfile path.
     pub fn dockerfile(&self) -> PathBuf {
-        self.dir.join(self.info.dockerfile.as_deref().unwrap_or("Dockerfile"))
+        self.dir
+            .join(self.info.dockerfile.as_deref().unwrap_or("Dockerfile"))
     }
 }
 
@@ -219,7 +247,10 @@ fn content_hash(dir: &Path, git: &Git) -> Result<String, PkgError> {
     let mut h = Hasher::new();
     for f in git.files()? {
         let p = dir.join(&f);
-        if p.is_file() && !p.is_symlink() && let Ok(data) = std::fs::read(&p) {
+        if p.is_file()
+            && !p.is_symlink()
+            && let Ok(data) = std::fs::read(&p)
+        {
             h.update(&data);
         }
     }
@@ -229,7 +260,10 @@ fn content_hash(dir: &Path, git: &Git) -> Result<String, PkgError> {
 /// Hex SHA-1, as LinuxKit combines extra-source tree hashes.
 fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest as _;
-    sha1::Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    sha1::Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Resolves `@pkg:<path>` in YAML files to the package's `org/image:tag`.
@@ -241,15 +275,17 @@ pub struct PkgResolver {
 
 impl lk_spec::PackageResolver for PkgResolver {
     fn resolve(&self, base_dir: &Path, path: &str) -> Result<String, String> {
-        Package::load(&base_dir.join(path), &self.options).map(|p| p.tag()).map_err(|e| {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            msg
-        })
+        Package::load(&base_dir.join(path), &self.options)
+            .map(|p| p.tag())
+            .map_err(|e| {
+                let mut msg = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    msg.push_str(&format!(": {s}"));
+                    src = s.source();
+                }
+                msg
+            })
     }
 }
 
@@ -257,7 +293,13 @@ impl lk_spec::PackageResolver for PkgResolver {
 mod tests {
     #[test]
     fn sha1_matches_known_vectors() {
-        assert_eq!(super::sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
-        assert_eq!(super::sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(
+            super::sha1_hex(b"abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            super::sha1_hex(b""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
     }
 }

@@ -6,8 +6,21 @@ use std::process::Command;
 use lk_pkg::{Package, PkgOptions};
 
 fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git").arg("-C").arg(dir).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@t").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@t").output().unwrap();
-    assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[test]
@@ -27,7 +40,10 @@ fn the_tag_changes_exactly_when_the_content_does() {
     assert!(!clean.dirty);
     assert_eq!(clean.hash.len(), 40, "{}", clean.hash);
     assert_eq!(clean.tag(), format!("example/hello:{}", clean.hash));
-    assert_eq!(clean.full_tag(), format!("docker.io/example/hello:{}", clean.hash));
+    assert_eq!(
+        clean.full_tag(),
+        format!("docker.io/example/hello:{}", clean.hash)
+    );
 
     // Ignored files change nothing.
     std::fs::write(pkg.join("x.out"), "build output").unwrap();
@@ -37,7 +53,11 @@ fn the_tag_changes_exactly_when_the_content_does() {
     std::fs::write(pkg.join("Dockerfile"), "FROM scratch\nLABEL x=y\n").unwrap();
     let modified = Package::load(&pkg, &opts).unwrap();
     assert!(modified.dirty);
-    assert!(modified.hash.starts_with(&format!("{}-dirty-", clean.hash)), "{}", modified.hash);
+    assert!(
+        modified.hash.starts_with(&format!("{}-dirty-", clean.hash)),
+        "{}",
+        modified.hash
+    );
     assert_eq!(modified.hash.len(), 40 + 7 + 7);
     git(&repo, &["checkout", "-q", "--", "."]);
 
@@ -63,7 +83,14 @@ fn the_tag_changes_exactly_when_the_content_does() {
     assert_eq!(Package::load(&pkg, &opts).unwrap().tag(), committed.tag());
 
     // Tag template and --dev.
-    let t = Package::load(&pkg, &PkgOptions { tag: Some("6.6-{{.Hash}}".into()), ..PkgOptions::default() }).unwrap();
+    let t = Package::load(
+        &pkg,
+        &PkgOptions {
+            tag: Some("6.6-{{.Hash}}".into()),
+            ..PkgOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(t.tag(), format!("example/hello:6.6-{}", committed.hash));
     let _ = std::fs::remove_dir_all(&repo);
 }
@@ -77,7 +104,10 @@ fn errors_name_the_file() {
     std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").unwrap();
     let e = Package::load(&dir, &PkgOptions::default()).unwrap_err();
     let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
-    assert!(text.contains("build.yml:2:1: unknown key `netwrok`"), "{text}");
+    assert!(
+        text.contains("build.yml:2:1: unknown key `netwrok`"),
+        "{text}"
+    );
     assert!(text.contains("did you mean `network`?"), "{text}");
     std::fs::write(dir.join("build.yml"), "image: x\ndockerfile: Missing\n").unwrap();
     let e = Package::load(&dir, &PkgOptions::default()).unwrap_err();

@@ -35,7 +35,11 @@ pub fn to_string_compact<T: Serialize + ?Sized>(value: &T) -> String {
 struct GoCompact;
 
 impl Formatter for GoCompact {
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         write_escaped(w, fragment)
     }
 }
@@ -61,7 +65,11 @@ fn write_escaped<W: ?Sized + io::Write>(w: &mut W, fragment: &str) -> io::Result
 struct GoFormatter(PrettyFormatter<'static>);
 
 impl Formatter for GoFormatter {
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         write_escaped(w, fragment)
     }
 

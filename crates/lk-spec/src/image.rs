@@ -470,7 +470,11 @@ pub(crate) fn decode_label(ctx: &mut Ctx<'_>, node: &Node) -> Option<ImageConfig
 
 /// Decodes an image configuration mapping at `path` (build.yml `config`).
 pub(crate) fn decode_config_at(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<ImageConfig> {
-    let known: Vec<&'static str> = CONFIG_KEYS.iter().copied().filter(|k| *k != "name" && *k != "image").collect();
+    let known: Vec<&'static str> = CONFIG_KEYS
+        .iter()
+        .copied()
+        .filter(|k| *k != "name" && *k != "image")
+        .collect();
     let fields = ctx.fields(node, path, &known, &[])?;
     let before = ctx.diags.len();
     let config = decode_config_fields(ctx, &fields, path);

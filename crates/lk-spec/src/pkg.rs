@@ -60,7 +60,20 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
     let node = yaml::parse(&source.name, text)?;
     let mut ctx = Ctx::new(&Source::named(&source.name), None);
     ctx.lenient_strings = true;
-    let known = ["image", "org", "tag", "dockerfile", "arches", "extra-sources", "gitrepo", "network", "disable-cache", "config", "buildArgs", "depends"];
+    let known = [
+        "image",
+        "org",
+        "tag",
+        "dockerfile",
+        "arches",
+        "extra-sources",
+        "gitrepo",
+        "network",
+        "disable-cache",
+        "config",
+        "buildArgs",
+        "depends",
+    ];
     let mut b = BuildYml::default();
     let Some(f) = ctx.fields(&node, "", &known, &[]) else {
         return Err(Diagnostics(ctx.diags));
@@ -72,7 +85,12 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
     if b.image.is_empty() && f.get("image").is_some() {
         ctx.error(&f.pos, "Image field is required (it is empty)");
     }
-    for (key, slot) in [("org", &mut b.org), ("tag", &mut b.tag), ("dockerfile", &mut b.dockerfile), ("gitrepo", &mut b.gitrepo)] {
+    for (key, slot) in [
+        ("org", &mut b.org),
+        ("tag", &mut b.tag),
+        ("dockerfile", &mut b.dockerfile),
+        ("gitrepo", &mut b.gitrepo),
+    ] {
         if let Some(n) = f.get(key) {
             *slot = ctx.string(n, key);
         }
@@ -80,7 +98,10 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
     if let (Some(d), Some(n)) = (&b.dockerfile, f.get("dockerfile"))
         && (d.split('/').any(|c| c == "..") || d.starts_with('/'))
     {
-        ctx.error(&n.pos, format!("dockerfile `{d}` must be a relative path inside the package"));
+        ctx.error(
+            &n.pos,
+            format!("dockerfile `{d}` must be a relative path inside the package"),
+        );
     }
     if let Some(n) = f.get("arches") {
         b.arches = ctx.strings(n, "arches");
@@ -90,12 +111,20 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
     {
         for s in list {
             match s.value.split_once(':') {
-                Some((src, dst)) if !src.is_empty() && !dst.is_empty() => b.extra_sources.push((src.to_owned(), dst.to_owned())),
-                _ => ctx.diags.push(Diagnostic::at(&s.pos, format!("extra-sources entry `{}` is not src:dst", s.value))),
+                Some((src, dst)) if !src.is_empty() && !dst.is_empty() => {
+                    b.extra_sources.push((src.to_owned(), dst.to_owned()))
+                }
+                _ => ctx.diags.push(Diagnostic::at(
+                    &s.pos,
+                    format!("extra-sources entry `{}` is not src:dst", s.value),
+                )),
             }
         }
     }
-    for (key, slot) in [("network", &mut b.network), ("disable-cache", &mut b.disable_cache)] {
+    for (key, slot) in [
+        ("network", &mut b.network),
+        ("disable-cache", &mut b.disable_cache),
+    ] {
         if let Some(n) = f.get(key) {
             *slot = ctx.boolean(n, key);
         }
@@ -109,14 +138,22 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
     if let Some(n) = f.get("depends")
         && let Some(df) = ctx.fields(n, "depends", &["docker-images"], &[])
         && let Some(di) = df.get("docker-images")
-        && let Some(ff) = ctx.fields(di, "depends.docker-images", &["list", "from-file", "target", "target-dir"], &[])
+        && let Some(ff) = ctx.fields(
+            di,
+            "depends.docker-images",
+            &["list", "from-file", "target", "target-dir"],
+            &[],
+        )
     {
         let p = |k: &str| join("depends.docker-images", k);
         if let Some(l) = ff.get("list") {
             b.depends.list = ctx.strings(l, &p("list")).unwrap_or_default();
             for (i, r) in b.depends.list.iter().enumerate() {
                 match r.split_once('@') {
-                    None => ctx.error(&l.pos, format!("image {r:?} lacks a digest ({}[{i}])", p("list"))),
+                    None => ctx.error(
+                        &l.pos,
+                        format!("image {r:?} lacks a digest ({}[{i}])", p("list")),
+                    ),
                     Some((_, d)) if !is_digest(d) => {
                         ctx.error(&l.pos, format!("unable to validate digest in {r:?}"));
                     }
@@ -124,13 +161,20 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
                 }
             }
         }
-        for (key, slot) in [("from-file", &mut b.depends.from_file), ("target", &mut b.depends.target), ("target-dir", &mut b.depends.target_dir)] {
+        for (key, slot) in [
+            ("from-file", &mut b.depends.from_file),
+            ("target", &mut b.depends.target),
+            ("target-dir", &mut b.depends.target_dir),
+        ] {
             if let Some(n) = ff.get(key) {
                 *slot = ctx.string(n, &p(key));
             }
         }
         if ff.get("list").is_some() && ff.get("from-file").is_some() {
-            ctx.error(&ff.pos, "\"depends.images.list\" and \"depends.images.from-file\" are mutually exclusive");
+            ctx.error(
+                &ff.pos,
+                "\"depends.images.list\" and \"depends.images.from-file\" are mutually exclusive",
+            );
         }
         if ff.get("target").is_some() && ff.get("target-dir").is_some() {
             ctx.error(&ff.pos, "\"depends.images.target\" and \"depends.images.target-dir\" are mutually exclusive");
@@ -140,7 +184,11 @@ pub fn parse_build_yml(source: &Source, text: &str) -> Result<BuildYml, Diagnost
 }
 
 fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 #[cfg(test)]
@@ -158,23 +206,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.image, "getty");
-        assert_eq!(b.arches.as_deref(), Some(&["amd64".to_owned(), "arm64".to_owned()][..]));
+        assert_eq!(
+            b.arches.as_deref(),
+            Some(&["amd64".to_owned(), "arm64".to_owned()][..])
+        );
         assert_eq!(b.network, Some(true));
         let label = b.config_label().unwrap();
-        assert_eq!(label, r#"{"capabilities":["all"],"devices":[{"path":"/dev/console","type":"c","major":5,"minor":1,"mode":"0666"}],"pid":"host"}"#);
+        assert_eq!(
+            label,
+            r#"{"capabilities":["all"],"devices":[{"path":"/dev/console","type":"c","major":5,"minor":1,"mode":"0666"}],"pid":"host"}"#
+        );
     }
 
     #[test]
     fn unknown_keys_and_missing_image_are_errors() {
         let e = parse("imgae: x\n").unwrap_err().to_string();
-        assert!(e.contains("build.yml:1:1: unknown key `imgae` at the top level"), "{e}");
+        assert!(
+            e.contains("build.yml:1:1: unknown key `imgae` at the top level"),
+            "{e}"
+        );
         assert!(e.contains("did you mean `image`?"), "{e}");
         assert!(e.contains("Image field is required"), "{e}");
     }
 
     #[test]
     fn depends_rules() {
-        let e = parse("image: x\ndepends:\n  docker-images:\n    list: [alpine:3]\n    from-file: f\n").unwrap_err().to_string();
+        let e =
+            parse("image: x\ndepends:\n  docker-images:\n    list: [alpine:3]\n    from-file: f\n")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("lacks a digest"), "{e}");
         assert!(e.contains("mutually exclusive"), "{e}");
     }

@@ -1,9 +1,12 @@
 //! `linuxkit pkg`.
 
-use lk_ops::pkg::{PkgOptions, show_tags};
+use lk_ops::Reporter;
+use lk_ops::cache::{ImageSettings, default_cache_dir};
+use lk_ops::pkg::{PkgBuildSettings, PkgOptions, build, show_tags};
+use lk_spec::Diagnostic;
 
 use crate::Exit;
-use crate::cli::{Global, PkgCommand, PkgCommon};
+use crate::cli::{Global, PkgArgs, PkgCommand, PkgCommon};
 use crate::output;
 
 /// The `pkg` persistent flags as options.
@@ -20,19 +23,81 @@ pub fn options(c: &PkgCommon) -> PkgOptions {
     }
 }
 
+struct Lines {
+    quiet: bool,
+}
+
+impl Reporter for Lines {
+    fn warning(&self, d: &Diagnostic) {
+        output::warning(d);
+    }
+    fn info(&self, line: &str) {
+        output::info(self.quiet, line);
+    }
+}
+
+fn build_cmd(global: &Global, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
+    let s = PkgBuildSettings {
+        images: ImageSettings {
+            cache_dir: args.cache.clone().unwrap_or_else(default_cache_dir),
+            mirrors: global.mirror.clone(),
+            ..ImageSettings::default()
+        },
+        options: options(&args.common),
+        force: args.force,
+        platforms: args.platforms.clone(),
+        build_args: args.build_args.clone(),
+        push,
+        release: args.release.clone(),
+    };
+    let results = match build(
+        &s,
+        &args.dirs,
+        &Lines {
+            quiet: global.quiet,
+        },
+    ) {
+        Ok(r) => r,
+        Err(e @ lk_ops::pkg::PkgBuildError::NoDocker(_)) => {
+            output::error(&anyhow::Error::new(e));
+            output::hint(
+                "start a Docker engine: `sudo scripts/dockerd.sh` (installs docker.io if needed), or `sudo dockerd &`",
+            );
+            return Ok(Exit::Failure);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for r in results {
+        let what = match &r.skipped {
+            Some(why) => format!("skipped ({why})"),
+            None => format!("built for {}", r.built.join(", ")),
+        };
+        output::data(&format!("{} {what}", r.tag));
+        for p in r.pushed {
+            output::data(&format!("{} pushed as {p}", r.tag));
+        }
+    }
+    Ok(Exit::Success)
+}
+
 pub fn run(global: &Global, cmd: &PkgCommand) -> anyhow::Result<Exit> {
-    let _ = global;
     match cmd {
-        PkgCommand::ShowTag { common, canonical, dirs } => {
+        PkgCommand::ShowTag {
+            common,
+            canonical,
+            dirs,
+        } => {
             for t in show_tags(dirs, &options(common), *canonical)? {
                 output::data(&t);
             }
             Ok(Exit::Success)
         }
-        PkgCommand::Build(_) => crate::not_implemented("pkg build", "the Packages issue"),
-        PkgCommand::Push(_) => crate::not_implemented("pkg push", "the Packages issue"),
+        PkgCommand::Build(args) => build_cmd(global, args, args.push),
+        PkgCommand::Push(args) => build_cmd(global, args, true),
         PkgCommand::Manifest { .. } => crate::not_implemented("pkg manifest", "the Packages issue"),
-        PkgCommand::RemoteTag { .. } => crate::not_implemented("pkg remote-tag", "the Packages issue"),
+        PkgCommand::RemoteTag { .. } => {
+            crate::not_implemented("pkg remote-tag", "the Packages issue")
+        }
         PkgCommand::Builder { .. } => crate::not_implemented("pkg builder", "the Packages issue"),
     }
 }

@@ -1,0 +1,200 @@
+//! `linuxkit pkg` with the real Docker engine and a loopback registry.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use lk_testutil::TempDir;
+use lk_testutil::registry::Registry;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn lk(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A git repository with `pkg/hello` (org = the registry, so pushes go there).
+fn repo(org: &str) -> TempDir {
+    let t = TempDir::new("pkg-repo");
+    let pkg = t.path().join("pkg/hello");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(
+        pkg.join("build.yml"),
+        format!(
+            "image: hello\norg: {org}\narches: [amd64]\nconfig:\n  capabilities: [CAP_NET_ADMIN]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        pkg.join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\nCMD [\"/hello\"]\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join("hello.txt"), "hello\n").unwrap();
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "."]);
+    git(t.path(), &["commit", "-qm", "hello"]);
+    t
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_docker_engine, has_docker_registry)),
+    ignore = "needs a Docker engine (scripts/dockerd.sh) and docker-registry"
+)]
+fn build_cache_use_skip_and_force() {
+    let reg = Registry::start();
+    let r = repo(&format!("{}/lk", reg.host));
+    let dir = r.path();
+    let cache = dir.join("cache");
+    let cache_s = cache.to_str().unwrap();
+    let tag = text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
+        .trim()
+        .to_owned();
+    assert!(tag.starts_with(&format!("{}/lk/hello:", reg.host)), "{tag}");
+    let out = lk(dir, &["pkg", "build", "--cache", cache_s, "pkg/hello"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{tag} built for amd64\n"));
+    // The package feeds `linuxkit build` through @pkg:, with its label applied.
+    std::fs::write(
+        dir.join("lk.yml"),
+        "onboot:\n  - name: hello\n    image: \"@pkg:pkg/hello\"\n",
+    )
+    .unwrap();
+    let out = lk(
+        dir,
+        &["build", "--cache", cache_s, "--format", "tar", "lk.yml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut a = tar::Archive::new(std::fs::File::open(dir.join("lk.tar")).unwrap());
+    let mut config = String::new();
+    let mut has_file = false;
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        has_file |= p == "containers/onboot/000-hello/lower/hello.txt";
+        if p == "containers/onboot/000-hello/config.json" {
+            std::io::Read::read_to_string(&mut e, &mut config).unwrap();
+        }
+    }
+    assert!(has_file);
+    assert!(
+        config.contains("CAP_NET_ADMIN") && config.contains("\"/hello\""),
+        "{config}"
+    );
+    // Unchanged: skipped, fast.
+    let t = Instant::now();
+    let out = lk(dir, &["pkg", "build", "--cache", cache_s, "pkg/hello"]);
+    assert!(
+        t.elapsed().as_secs_f64() < 1.0,
+        "skip took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        text(&out.stdout),
+        format!("{tag} skipped (in the local cache)\n")
+    );
+    // --force rebuilds.
+    let out = lk(
+        dir,
+        &["pkg", "build", "--force", "--cache", cache_s, "pkg/hello"],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        format!("{tag} built for amd64\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_docker_engine, has_docker_registry)),
+    ignore = "needs a Docker engine (scripts/dockerd.sh) and docker-registry"
+)]
+fn push_refuses_dirty_and_pushes_release_tags() {
+    let reg = Registry::start();
+    let r = repo(&format!("{}/lk", reg.host));
+    let dir = r.path();
+    let cache = dir.join("cache");
+    let cache_s = cache.to_str().unwrap();
+    std::fs::write(dir.join("pkg/hello/hello.txt"), "changed\n").unwrap();
+    let out = lk(dir, &["pkg", "push", "--cache", cache_s, "pkg/hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("refusing to push dirty package"),
+        "{}",
+        text(&out.stderr)
+    );
+    git(dir, &["checkout", "-q", "--", "."]);
+    git(dir, &["tag", "v1.2.3"]);
+    let out = lk(dir, &["pkg", "push", "--cache", cache_s, "pkg/hello"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("pushed as {}/lk/hello:v1.2.3", reg.host)),
+        "{stdout}"
+    );
+    // Both tags are in the registry.
+    let fresh = dir.join("fresh");
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .args([
+            "cache",
+            "--cache",
+            fresh.to_str().unwrap(),
+            "pull",
+            &format!("{}/lk/hello:v1.2.3", reg.host),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn without_docker_the_error_says_how_to_start_it() {
+    let r = repo("example");
+    let dir = r.path();
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args([
+            "pkg",
+            "build",
+            "--force",
+            "--cache",
+            dir.join("c").to_str().unwrap(),
+            "pkg/hello",
+        ])
+        .env("LINUXKIT_DOCKER", "/nonexistent/docker")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no Docker engine is running") && err.contains("hint: start a Docker engine"),
+        "{err}"
+    );
+}
