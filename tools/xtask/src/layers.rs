@@ -38,6 +38,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
             "lk-resolve",
             "lk-rootfs",
             "lk-formats",
+            "lk-pkg",
         ],
         false,
         false,
