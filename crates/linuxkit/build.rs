@@ -26,4 +26,18 @@ fn main() {
     if std::path::Path::new("/var/run/docker.sock").exists() {
         println!("cargo::rustc-cfg=has_docker_engine");
     }
+    // QEMU boot tests need qemu-system-x86_64, a Debian kernel and a static busybox.
+    println!("cargo::rustc-check-cfg=cfg(has_qemu_kernel)");
+    println!("cargo::rerun-if-changed=/boot");
+    let kernel = std::fs::read_dir("/boot")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"));
+    if kernel
+        && std::path::Path::new("/usr/bin/qemu-system-x86_64").exists()
+        && std::path::Path::new("/bin/busybox").exists()
+    {
+        println!("cargo::rustc-cfg=has_qemu_kernel");
+    }
 }

@@ -454,6 +454,43 @@ pub struct VersionArgs {
     pub commit: bool,
 }
 
+impl QemuArgs {
+    /// `linuxkit run PATH` on Linux: QEMU with the default flags.
+    pub fn defaults(path: &str) -> QemuArgs {
+        QemuArgs {
+            accel: std::env::var("LINUXKIT_QEMU_ACCEL")
+                .ok()
+                .filter(|a| !a.is_empty()),
+            ..QemuArgs::empty(path)
+        }
+    }
+
+    fn empty(path: &str) -> QemuArgs {
+        QemuArgs {
+            path: path.to_owned(),
+            cpus: 1,
+            mem: 1024,
+            disk: vec![],
+            accel: None,
+            iso: false,
+            uefi: false,
+            squashfs: false,
+            kernel: false,
+            state: None,
+            data: None,
+            data_file: None,
+            fw: None,
+            arch: None,
+            qemu: None,
+            detached: false,
+            networking: None,
+            publish: vec![],
+            gui: false,
+            device: vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

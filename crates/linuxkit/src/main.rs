@@ -42,18 +42,20 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&cli.global, args),
         Command::Version(args) => commands::version::run(args),
         Command::Build(args) => commands::build::run(&cli.global, args),
-        Command::Run(run) => {
-            let backend = match &run.backend {
-                Some(cli::RunBackend::Qemu(_)) | None => "run qemu".to_owned(),
-                Some(cli::RunBackend::Other(args)) => {
-                    format!("run {}", args.first().map_or("", String::as_str))
-                }
-            };
-            not_implemented(
-                &backend,
-                "the VM system issue (QEMU) and a later wave (other backends)",
-            )
-        }
+        Command::Run(run) => match (&run.backend, &run.path) {
+            (Some(cli::RunBackend::Qemu(q)), _) => commands::run::qemu(&cli.global, q),
+            (None, Some(path)) => {
+                let q = cli::QemuArgs::defaults(path);
+                commands::run::qemu(&cli.global, &q)
+            }
+            (None, None) => Err(anyhow::anyhow!(
+                "give an image path or prefix, or a backend: linuxkit run qemu PATH"
+            )),
+            (Some(cli::RunBackend::Other(args)), _) => not_implemented(
+                &format!("run {}", args.first().map_or("", String::as_str)),
+                "a later wave (other backends)",
+            ),
+        },
         Command::Pkg(cmd) => commands::pkg::run(&cli.global, cmd),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Push(cli::ProviderCommand::Provider(args)) => not_implemented(

@@ -13,6 +13,7 @@ pub mod build;
 pub mod cache;
 pub mod docker;
 pub mod pkg;
+pub mod run;
 pub mod validate;
 
 pub use lk_oci::{Digest, Platform};

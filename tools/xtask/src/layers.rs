@@ -14,6 +14,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-oci", &[], false, false),
     ("lk-cache", &["lk-oci"], false, false),
     ("lk-formats", &[], false, false),
+    ("lk-run", &[], false, false),
     ("lk-pkg", &["lk-oci", "lk-spec"], false, false),
     (
         "lk-rootfs",
@@ -39,6 +40,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
             "lk-rootfs",
             "lk-formats",
             "lk-pkg",
+            "lk-run",
         ],
         false,
         false,

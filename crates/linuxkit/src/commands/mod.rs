@@ -3,5 +3,6 @@
 pub mod build;
 pub mod cache;
 pub mod pkg;
+pub mod run;
 pub mod validate;
 pub mod version;

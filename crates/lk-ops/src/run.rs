@@ -1,0 +1,200 @@
+//! `linuxkit run qemu`: find what to boot from a path or prefix, pick the accelerator by
+//! really probing KVM, and run QEMU with the console attached.
+
+use std::path::{Path, PathBuf};
+
+pub use lk_run::{Boot, Disk, Networking, QemuConfig, RunError, RunOutcome};
+
+/// Settings from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RunSettings {
+    /// Image path or prefix.
+    pub path: String,
+    /// `--accel` (else probed).
+    pub accel: Option<String>,
+    /// `--mem` MiB.
+    pub mem_mb: u32,
+    /// `--cpus`.
+    pub cpus: u32,
+    /// `--disk` specs.
+    pub disks: Vec<String>,
+    /// `--iso`.
+    pub iso: bool,
+    /// `--uefi`.
+    pub uefi: bool,
+    /// `--fw`.
+    pub fw: Option<PathBuf>,
+    /// `--state`.
+    pub state: Option<PathBuf>,
+    /// `--networking`.
+    pub networking: Option<String>,
+    /// `--publish`.
+    pub publish: Vec<String>,
+    /// `--qemu`.
+    pub qemu: Option<PathBuf>,
+    /// `--device`.
+    pub devices: Vec<String>,
+    /// `--gui`.
+    pub gui: bool,
+}
+
+/// Why `run` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunSetupError {
+    /// Nothing bootable at the path.
+    #[error(
+        "nothing to boot at {0}: expected <prefix>-kernel + <prefix>-initrd.img, an .iso, or a disk image"
+    )]
+    NotFound(String),
+    /// A flag value is malformed.
+    #[error("{0}")]
+    Usage(String),
+    /// Running failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Parses `--disk [file=]path[,size=N[M|G]][,format=fmt]`.
+pub fn parse_disk(spec: &str, state: &Path, n: usize) -> Result<Disk, RunSetupError> {
+    let mut path = None;
+    let mut size = None;
+    let mut format = None;
+    for part in spec.split(',') {
+        match part.split_once('=') {
+            Some(("file", v)) => path = Some(PathBuf::from(v)),
+            Some(("size", v)) => {
+                let (num, mult) = match v.as_bytes().last() {
+                    Some(b'G' | b'g') => (&v[..v.len() - 1], 1024),
+                    Some(b'M' | b'm') => (&v[..v.len() - 1], 1),
+                    _ => (v, 1),
+                };
+                size = Some(
+                    num.parse::<u64>().map_err(|_| {
+                        RunSetupError::Usage(format!("--disk {spec}: bad size {v}"))
+                    })? * mult,
+                );
+            }
+            Some(("format", v)) => format = Some(v.to_owned()),
+            Some((k, _)) => {
+                return Err(RunSetupError::Usage(format!(
+                    "--disk {spec}: unknown key {k}"
+                )));
+            }
+            None if path.is_none() && !part.is_empty() => path = Some(PathBuf::from(part)),
+            None => {}
+        }
+    }
+    let format = format.unwrap_or_else(|| "qcow2".into());
+    let path = path.unwrap_or_else(|| state.join(format!("disk{n}.img")));
+    Ok(Disk {
+        path,
+        size_mb: size,
+        format,
+    })
+}
+
+fn boot_target(s: &RunSettings) -> Result<Boot, RunSetupError> {
+    let p = &s.path;
+    let kernel = PathBuf::from(format!("{p}-kernel"));
+    if !s.iso && kernel.exists() {
+        let cmdline = std::fs::read_to_string(format!("{p}-cmdline")).unwrap_or_default();
+        return Ok(Boot::Kernel {
+            kernel,
+            initrd: PathBuf::from(format!("{p}-initrd.img")),
+            cmdline: cmdline.trim().to_owned(),
+        });
+    }
+    let path = PathBuf::from(p);
+    if s.iso || p.ends_with(".iso") {
+        let iso = if path.exists() {
+            path
+        } else {
+            PathBuf::from(format!("{p}.iso"))
+        };
+        return if iso.exists() {
+            Ok(Boot::Iso(iso))
+        } else {
+            Err(RunSetupError::NotFound(p.clone()))
+        };
+    }
+    if path.is_file() {
+        return Ok(Boot::Disk(path));
+    }
+    Err(RunSetupError::NotFound(p.clone()))
+}
+
+/// Resolves the settings into a QEMU configuration (probing the accelerator if needed).
+pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
+    let qemu = s
+        .qemu
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
+    let state = s
+        .state
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-state", s.path.trim_end_matches(".iso"))));
+    let boot = boot_target(s)?;
+    let disks = s
+        .disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| parse_disk(d, &state, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let networking = match s.networking.as_deref().unwrap_or("user") {
+        "user" | "default" => Networking::User(s.publish.clone()),
+        "none" => Networking::None,
+        n => match n.split_once(',') {
+            Some(("tap", i)) => Networking::Tap(i.to_owned()),
+            Some(("bridge", b)) => Networking::Bridge(b.to_owned()),
+            _ => {
+                return Err(RunSetupError::Usage(format!(
+                    "--networking {n}: use user, none, tap,<if> or bridge,<br>"
+                )));
+            }
+        },
+    };
+    if !s.publish.is_empty() && !matches!(networking, Networking::User(_)) {
+        return Err(RunSetupError::Usage(
+            "--publish needs user networking".into(),
+        ));
+    }
+    let uefi = if s.uefi {
+        let fw =
+            s.fw.clone()
+                .unwrap_or_else(|| PathBuf::from("/usr/share/ovmf/OVMF.fd"));
+        if !fw.exists() {
+            return Err(RunSetupError::Usage(format!(
+                "UEFI firmware {} not found (apt-get install ovmf, or --fw)",
+                fw.display()
+            )));
+        }
+        Some(fw)
+    } else {
+        None
+    };
+    let accel = match &s.accel {
+        Some(a) => a.clone(),
+        None => lk_run::accel::detect(&qemu).to_owned(),
+    };
+    Ok(QemuConfig {
+        qemu,
+        accel,
+        mem_mb: s.mem_mb,
+        cpus: s.cpus,
+        boot,
+        disks,
+        uefi,
+        networking,
+        state,
+        devices: s.devices.clone(),
+        gui: s.gui,
+    })
+}
+
+/// Runs the configured VM with the console on `console`.
+pub fn run(
+    cfg: &QemuConfig,
+    console: &mut dyn std::io::Write,
+) -> Result<RunOutcome, RunSetupError> {
+    Ok(lk_run::run(cfg, console)?)
+}

@@ -1,0 +1,11 @@
+//! Running images, QEMU first.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`accel`] | does KVM really run guests here? (a 512-byte guest that exits through `isa-debug-exit`) |
+//! | [`qemu`] | the QEMU command line as typed data, and running it with the console attached |
+
+pub mod accel;
+pub mod qemu;
+
+pub use qemu::{Boot, Disk, Networking, QemuConfig, RunError, RunOutcome, run};

@@ -1,0 +1,492 @@
+//! The QEMU command line and the run: console on our stdio (tee'd to the state directory),
+//! guest poweroff -> success, guest kernel panic -> failure, Ctrl-C stops QEMU.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to boot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Boot {
+    /// `-kernel -initrd -append`.
+    Kernel {
+        /// Kernel image.
+        kernel: PathBuf,
+        /// Initrd.
+        initrd: PathBuf,
+        /// Command line.
+        cmdline: String,
+    },
+    /// An ISO on the CD-ROM drive.
+    Iso(PathBuf),
+    /// A disk image as the first disk.
+    Disk(PathBuf),
+}
+
+/// An extra disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disk {
+    /// Image file (created with `size` if missing).
+    pub path: PathBuf,
+    /// Size in MiB for a new image.
+    pub size_mb: Option<u64>,
+    /// `qcow2`, `raw`, ...
+    pub format: String,
+}
+
+/// Guest networking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Networking {
+    /// QEMU user networking with `host:guest[/proto]` forwards.
+    User(Vec<String>),
+    /// A tap interface.
+    Tap(String),
+    /// A bridge.
+    Bridge(String),
+    /// No network.
+    None,
+}
+
+/// Everything about one QEMU run.
+#[derive(Clone, Debug)]
+pub struct QemuConfig {
+    /// The QEMU binary.
+    pub qemu: PathBuf,
+    /// `kvm`, `tcg`, ...
+    pub accel: String,
+    /// Memory in MiB.
+    pub mem_mb: u32,
+    /// vCPUs.
+    pub cpus: u32,
+    /// What to boot.
+    pub boot: Boot,
+    /// Extra disks.
+    pub disks: Vec<Disk>,
+    /// UEFI firmware (pflash).
+    pub uefi: Option<PathBuf>,
+    /// Networking.
+    pub networking: Networking,
+    /// State directory (pid file, console log, MAC address).
+    pub state: PathBuf,
+    /// Extra `-device` values.
+    pub devices: Vec<String>,
+    /// Show a window instead of the serial console.
+    pub gui: bool,
+}
+
+/// How the guest ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Powered off (QEMU exited 0).
+    Poweroff,
+    /// The guest kernel panicked.
+    Panic,
+    /// QEMU exited with this status.
+    Failed(i32),
+    /// Stopped by a signal (Ctrl-C).
+    Interrupted,
+}
+
+/// Running QEMU failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A file is missing.
+    #[error("{what} {path} does not exist")]
+    Missing {
+        /// What it is.
+        what: &'static str,
+        /// Where.
+        path: String,
+    },
+    /// A program could not be run.
+    #[error("`{}` failed: {reason}", argv.join(" "))]
+    Program {
+        /// The command.
+        argv: Vec<String>,
+        /// Why.
+        reason: String,
+    },
+    /// The state directory or console log could not be written.
+    #[error("state directory {path}")]
+    State {
+        /// The directory.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `--publish` value is malformed.
+    #[error("--publish {0}: expected host:guest[/tcp|udp]")]
+    Publish(String),
+}
+
+fn publish(p: &str) -> Result<String, RunError> {
+    let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let (host, guest) = ports
+        .split_once(':')
+        .ok_or_else(|| RunError::Publish(p.to_owned()))?;
+    if host.parse::<u16>().is_err()
+        || guest.parse::<u16>().is_err()
+        || !(proto == "tcp" || proto == "udp")
+    {
+        return Err(RunError::Publish(p.to_owned()));
+    }
+    Ok(format!("hostfwd={proto}::{host}-:{guest}"))
+}
+
+/// A stable locally administered MAC address, kept in the state directory.
+fn mac(state: &Path) -> String {
+    let file = state.join("mac-addr");
+    if let Ok(m) = std::fs::read_to_string(&file)
+        && m.trim().len() == 17
+    {
+        return m.trim().to_owned();
+    }
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        ^ u128::from(std::process::id());
+    let b = seed.to_le_bytes();
+    let m = format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4]
+    );
+    let _ = std::fs::write(&file, &m);
+    m
+}
+
+impl QemuConfig {
+    /// The QEMU arguments (without the program).
+    pub fn args(&self) -> Result<Vec<String>, RunError> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
+        push(&["-machine", &format!("q35,accel={}", self.accel)]);
+        push(&[
+            "-smp",
+            &self.cpus.to_string(),
+            "-m",
+            &self.mem_mb.to_string(),
+        ]);
+        push(&[
+            "-pidfile",
+            &self.state.join("qemu.pid").display().to_string(),
+        ]);
+        push(&["-device", "virtio-rng-pci", "-no-reboot"]);
+        if self.accel == "kvm" {
+            push(&["-cpu", "host"]);
+        }
+        if let Some(fw) = &self.uefi {
+            push(&[
+                "-drive",
+                &format!("if=pflash,format=raw,readonly=on,file={}", fw.display()),
+            ]);
+        }
+        match &self.boot {
+            Boot::Kernel {
+                kernel,
+                initrd,
+                cmdline,
+            } => {
+                push(&[
+                    "-kernel",
+                    &kernel.display().to_string(),
+                    "-initrd",
+                    &initrd.display().to_string(),
+                    "-append",
+                    cmdline,
+                ]);
+            }
+            Boot::Iso(iso) => push(&["-cdrom", &iso.display().to_string(), "-boot", "d"]),
+            Boot::Disk(d) => push(&[
+                "-drive",
+                &format!(
+                    "file={},format={},index=0,media=disk",
+                    d.display(),
+                    if d.extension().is_some_and(|e| e == "qcow2") {
+                        "qcow2"
+                    } else {
+                        "raw"
+                    }
+                ),
+            ]),
+        }
+        let first_disk = usize::from(matches!(self.boot, Boot::Disk(_)));
+        for (i, d) in self.disks.iter().enumerate() {
+            let mut index = first_disk + i;
+            if matches!(self.boot, Boot::Iso(_)) && index >= 2 {
+                index += 1; // the CD-ROM is index 2
+            }
+            a.extend([
+                "-drive".to_owned(),
+                format!(
+                    "file={},format={},index={index},media=disk",
+                    d.path.display(),
+                    d.format
+                ),
+            ]);
+        }
+        match &self.networking {
+            Networking::None => a.extend(["-nic".to_owned(), "none".to_owned()]),
+            Networking::User(forwards) => {
+                let mut netdev = "user,id=t0".to_owned();
+                for f in forwards {
+                    netdev.push(',');
+                    netdev.push_str(&publish(f)?);
+                }
+                a.extend([
+                    "-netdev".to_owned(),
+                    netdev,
+                    "-device".to_owned(),
+                    format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
+                ]);
+            }
+            Networking::Tap(ifname) => a.extend([
+                "-netdev".to_owned(),
+                format!("tap,id=t0,ifname={ifname},script=no,downscript=no"),
+                "-device".to_owned(),
+                format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
+            ]),
+            Networking::Bridge(br) => a.extend([
+                "-netdev".to_owned(),
+                format!("bridge,id=t0,br={br}"),
+                "-device".to_owned(),
+                format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
+            ]),
+        }
+        for d in &self.devices {
+            a.extend(["-device".to_owned(), d.clone()]);
+        }
+        if self.gui {
+            a.extend(["-serial".to_owned(), "stdio".to_owned()]);
+        } else {
+            a.extend(["-nographic".to_owned()]);
+        }
+        Ok(a)
+    }
+}
+
+/// Creates missing disk images with `qemu-img`.
+fn create_disks(cfg: &QemuConfig) -> Result<(), RunError> {
+    for d in &cfg.disks {
+        if d.path.exists() {
+            continue;
+        }
+        let Some(size) = d.size_mb else {
+            return Err(RunError::Missing {
+                what: "disk",
+                path: d.path.display().to_string(),
+            });
+        };
+        let argv = vec![
+            "qemu-img".to_owned(),
+            "create".into(),
+            "-q".into(),
+            "-f".into(),
+            d.format.clone(),
+            d.path.display().to_string(),
+            format!("{size}M"),
+        ];
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .map_err(|e| RunError::Program {
+                argv: argv.clone(),
+                reason: e.to_string(),
+            })?;
+        if !out.status.success() {
+            return Err(RunError::Program {
+                argv,
+                reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs QEMU with the console on our stdout (and `<state>/console.log`); returns how the
+/// guest ended. A kernel panic on the console ends the run with [`RunOutcome::Panic`].
+pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunError> {
+    std::fs::create_dir_all(&cfg.state).map_err(|source| RunError::State {
+        path: cfg.state.display().to_string(),
+        source,
+    })?;
+    if let Boot::Kernel { kernel, initrd, .. } = &cfg.boot {
+        for (what, p) in [("kernel", kernel), ("initrd", initrd)] {
+            if !p.exists() {
+                return Err(RunError::Missing {
+                    what,
+                    path: p.display().to_string(),
+                });
+            }
+        }
+    }
+    create_disks(cfg)?;
+    let args = cfg.args()?;
+    let argv: Vec<String> = std::iter::once(cfg.qemu.display().to_string())
+        .chain(args.iter().cloned())
+        .collect();
+    let mut log =
+        std::fs::File::create(cfg.state.join("console.log")).map_err(|source| RunError::State {
+            path: cfg.state.display().to_string(),
+            source,
+        })?;
+    let mut child = Command::new(&cfg.qemu)
+        .args(&args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| RunError::Program {
+            argv: argv.clone(),
+            reason: format!("{e} (install qemu-system-x86)"),
+        })?;
+    let mut out = child.stdout.take().ok_or_else(|| RunError::Program {
+        argv: argv.clone(),
+        reason: "no stdout".into(),
+    })?;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut tail: Vec<u8> = Vec::new();
+    let mut panic_at: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(chunk) => {
+                let _ = console.write_all(&chunk);
+                let _ = console.flush();
+                let _ = log.write_all(&chunk);
+                tail.extend_from_slice(&chunk);
+                if tail.len() > 8192 {
+                    tail.drain(..tail.len() - 4096);
+                }
+                const PANIC: &[u8] = b"Kernel panic - not syncing";
+                if panic_at.is_none() && tail.windows(PANIC.len()).any(|w| w == PANIC) {
+                    panic_at = Some(Instant::now());
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // Drain what is left of the console.
+            while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                let _ = console.write_all(&chunk);
+                let _ = log.write_all(&chunk);
+            }
+            let _ = console.flush();
+            if panic_at.is_some() {
+                return Ok(RunOutcome::Panic);
+            }
+            return Ok(match status.code() {
+                Some(0) => RunOutcome::Poweroff,
+                Some(c) => RunOutcome::Failed(c),
+                None => RunOutcome::Interrupted,
+            });
+        }
+        // A panicked kernel may sit there forever (panic=0): stop it.
+        if panic_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(RunOutcome::Panic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> QemuConfig {
+        QemuConfig {
+            qemu: "qemu-system-x86_64".into(),
+            accel: "tcg".into(),
+            mem_mb: 1024,
+            cpus: 1,
+            boot: Boot::Kernel {
+                kernel: "/k".into(),
+                initrd: "/i".into(),
+                cmdline: "console=ttyS0".into(),
+            },
+            disks: vec![Disk {
+                path: "/d.qcow2".into(),
+                size_mb: Some(1024),
+                format: "qcow2".into(),
+            }],
+            uefi: None,
+            networking: Networking::User(vec!["8080:80".into(), "5353:53/udp".into()]),
+            state: std::env::temp_dir().join(format!("lk-qemu-test-{}", std::process::id())),
+            devices: vec![],
+            gui: false,
+        }
+    }
+
+    #[test]
+    fn kernel_boot_argv() {
+        let c = cfg();
+        std::fs::create_dir_all(&c.state).unwrap();
+        let a = c.args().unwrap().join(" ");
+        assert!(
+            a.starts_with("-machine q35,accel=tcg -smp 1 -m 1024 -pidfile "),
+            "{a}"
+        );
+        assert!(
+            a.contains("-kernel /k -initrd /i -append console=ttyS0"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-drive file=/d.qcow2,format=qcow2,index=0,media=disk"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-netdev user,id=t0,hostfwd=tcp::8080-:80,hostfwd=udp::5353-:53"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-device virtio-net-pci,netdev=t0,mac=02:"),
+            "{a}"
+        );
+        assert!(a.ends_with("-nographic"), "{a}");
+        let _ = std::fs::remove_dir_all(&c.state);
+    }
+
+    #[test]
+    fn bad_publish_is_an_error() {
+        let mut c = cfg();
+        c.networking = Networking::User(vec!["80".into()]);
+        assert!(matches!(c.args(), Err(RunError::Publish(_))));
+    }
+
+    #[test]
+    fn iso_boot_skips_the_cdrom_index() {
+        let mut c = cfg();
+        c.boot = Boot::Iso("/x.iso".into());
+        c.networking = Networking::None;
+        c.disks = (0..3)
+            .map(|i| Disk {
+                path: format!("/d{i}").into(),
+                size_mb: None,
+                format: "raw".into(),
+            })
+            .collect();
+        let a = c.args().unwrap().join(" ");
+        assert!(
+            a.contains("index=0")
+                && a.contains("index=1")
+                && a.contains("index=3")
+                && !a.contains("index=2"),
+            "{a}"
+        );
+    }
+}
