@@ -91,7 +91,7 @@ fn unimplemented_commands_fail_with_status_2() {
     for args in [
         &["build", "--format", "iso-bios", "x.yml"][..],
         &["run", "hyperkit", "x"],
-        &["pkg", "manifest", "pkg/init"],
+        &["pkg", "builder", "du"],
         &[
             "cache",
             "export",

@@ -159,6 +159,37 @@ fn push_refuses_dirty_and_pushes_release_tags() {
         stdout.contains(&format!("pushed as {}/lk/hello:v1.2.3", reg.host)),
         "{stdout}"
     );
+    // pkg manifest: an index from the per-arch tags, also under a release name.
+    let out = lk(dir, &["pkg", "manifest", "--release", "v9", "pkg/hello"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("{}/lk/hello:v9 sha256:", reg.host)),
+        "{}",
+        text(&out.stdout)
+    );
+    // pkg remote-tag into another repository.
+    let out = lk(
+        dir,
+        &[
+            "pkg",
+            "remote-tag",
+            &format!("{}/lk/hello:v1.2.3", reg.host),
+            &format!("{}/lk/copy:c1", reg.host),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let copy = dir.join("copy-cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .args([
+            "cache",
+            "--cache",
+            copy.to_str().unwrap(),
+            "pull",
+            &format!("{}/lk/copy:c1", reg.host),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
     // Both tags are in the registry.
     let fresh = dir.join("fresh");
     let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))

@@ -478,3 +478,129 @@ mod tests {
         );
     }
 }
+
+/// `pkg manifest`: builds the package's index in the registry from the per-arch tags
+/// (`<tag>-<arch>`) found there, merged with an index already under the tag.
+pub fn manifest(
+    images: &ImageSettings,
+    dir: &std::path::Path,
+    opts: &PkgOptions,
+    release: Option<&str>,
+) -> Result<Vec<String>, PkgBuildError> {
+    let p = Package::load(dir, opts)?;
+    let client = images.client()?;
+    let mut out = Vec::new();
+    let mut tags = vec![p.full_tag()];
+    if let Some(r) = release {
+        tags.push(lk_spec::reference::reference_expand(&format!(
+            "{}/{}:{r}",
+            p.org, p.info.image
+        )));
+    }
+    let base = lk_spec::ImageRef::parse(&p.full_tag())
+        .map_err(|e| PkgBuildError::Platform(e.to_string()))?;
+    let repo = lk_resolve::repository(&base);
+    let mut index = Index {
+        media_type: MEDIA_OCI_INDEX.into(),
+        ..Index::default()
+    };
+    for arch in ["amd64", "arm64", "s390x", "riscv64", "ppc64le"] {
+        let arch_tag = format!("{}-{arch}", base.tag().unwrap_or("latest"));
+        if let Ok(Some(mut d)) = client.head_manifest(&repo, &arch_tag) {
+            d.platform = Some(Platform::linux(arch));
+            index.manifests.push(d);
+        }
+    }
+    if index.manifests.is_empty() {
+        return Err(PkgBuildError::Platform(format!(
+            "no per-architecture images ({}-<arch>) in the registry",
+            p.full_tag()
+        )));
+    }
+    let ours = serde_json::to_vec(&index).unwrap_or_default();
+    for t in tags {
+        let r = lk_spec::ImageRef::parse(&t).map_err(|e| PkgBuildError::Platform(e.to_string()))?;
+        let tag = r.tag().unwrap_or("latest").to_owned();
+        let push_err = |source| ImageError::Push {
+            image: t.clone(),
+            source,
+        };
+        let bytes = cache::merge_with_remote(&client, &repo, &tag, &ours)
+            .map_err(push_err)?
+            .unwrap_or_else(|| ours.clone());
+        let digest = lk_oci::Digest::of(&bytes);
+        if client
+            .head_manifest(&repo, &tag)
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.digest == digest)
+        {
+            continue;
+        }
+        client
+            .put_manifest(&repo, &tag, MEDIA_OCI_INDEX, &bytes)
+            .map_err(push_err)?;
+        out.push(format!("{t} {digest}"));
+    }
+    Ok(out)
+}
+
+/// `pkg remote-tag FROM TO`: makes TO name what FROM names in the registry (a manifest PUT
+/// within one repository; blobs are mounted or copied across repositories).
+pub fn remote_tag(images: &ImageSettings, from: &str, to: &str) -> Result<String, PkgBuildError> {
+    let client = images.client()?;
+    let f = cache::image_name(from)?;
+    let t = cache::image_name(to)?;
+    let (frepo, trepo) = (lk_resolve::repository(&f), lk_resolve::repository(&t));
+    let perr = |source| ImageError::Push {
+        image: t.canonical().to_owned(),
+        source,
+    };
+    let root = client
+        .get_manifest(&frepo, f.digest().or(f.tag()).unwrap_or("latest"))
+        .map_err(perr)?;
+    if frepo != trepo {
+        let mut manifests = vec![(root.media_type.clone(), root.bytes.clone())];
+        if let Ok(Document::Index(i)) = Document::parse(&root.media_type, &root.bytes) {
+            for d in i.manifests {
+                let m = client
+                    .get_manifest(&frepo, d.digest.as_str())
+                    .map_err(perr)?;
+                manifests.push((m.media_type, m.bytes));
+            }
+        }
+        for (mt, bytes) in manifests.iter().rev() {
+            if let Ok(Document::Manifest(m)) = Document::parse(mt, bytes) {
+                for b in std::iter::once(&m.config).chain(&m.layers) {
+                    if client.blob_exists(&trepo, &b.digest).map_err(perr)? {
+                        continue;
+                    }
+                    let mount = (frepo.registry == trepo.registry).then(|| frepo.path.clone());
+                    let mut data = Vec::new();
+                    if mount.is_none() {
+                        client
+                            .get_blob(&frepo, &b.digest, &mut data, &mut |_| {})
+                            .map_err(perr)?;
+                    }
+                    client
+                        .push_blob(&trepo, &b.digest, b.size, &mut &data[..], mount.as_deref())
+                        .map_err(perr)?;
+                }
+            }
+            if lk_oci::Digest::of(bytes) != root.digest {
+                client
+                    .put_manifest(&trepo, lk_oci::Digest::of(bytes).as_str(), mt, bytes)
+                    .map_err(perr)?;
+            }
+        }
+    }
+    client
+        .put_manifest(
+            &trepo,
+            t.tag().unwrap_or("latest"),
+            &root.media_type,
+            &root.bytes,
+        )
+        .map_err(perr)?;
+    Ok(format!("{} {}", t.canonical(), root.digest))
+}

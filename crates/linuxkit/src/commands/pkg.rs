@@ -80,6 +80,14 @@ fn build_cmd(global: &Global, args: &PkgArgs, push: bool) -> anyhow::Result<Exit
     Ok(Exit::Success)
 }
 
+fn image_settings(global: &Global) -> ImageSettings {
+    ImageSettings {
+        cache_dir: default_cache_dir(),
+        mirrors: global.mirror.clone(),
+        ..ImageSettings::default()
+    }
+}
+
 pub fn run(global: &Global, cmd: &PkgCommand) -> anyhow::Result<Exit> {
     match cmd {
         PkgCommand::ShowTag {
@@ -94,9 +102,24 @@ pub fn run(global: &Global, cmd: &PkgCommand) -> anyhow::Result<Exit> {
         }
         PkgCommand::Build(args) => build_cmd(global, args, args.push),
         PkgCommand::Push(args) => build_cmd(global, args, true),
-        PkgCommand::Manifest { .. } => crate::not_implemented("pkg manifest", "the Packages issue"),
-        PkgCommand::RemoteTag { .. } => {
-            crate::not_implemented("pkg remote-tag", "the Packages issue")
+        PkgCommand::Manifest {
+            common,
+            release,
+            dir,
+        } => {
+            for line in lk_ops::pkg::manifest(
+                &image_settings(global),
+                dir,
+                &options(common),
+                release.as_deref(),
+            )? {
+                output::data(&line);
+            }
+            Ok(Exit::Success)
+        }
+        PkgCommand::RemoteTag { from, to } => {
+            output::data(&lk_ops::pkg::remote_tag(&image_settings(global), from, to)?);
+            Ok(Exit::Success)
         }
         PkgCommand::Builder { .. } => crate::not_implemented("pkg builder", "the Packages issue"),
     }
