@@ -463,22 +463,6 @@ pub fn build(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_from_images_with_args() {
-        let mut args = BTreeMap::new();
-        args.insert("BASE".to_owned(), "linuxkit/debian-base:abc".to_owned());
-        let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM scratch\n";
-        assert_eq!(
-            from_images(df, &args),
-            ["linuxkit/tools:1", "linuxkit/debian-base:abc"]
-        );
-    }
-}
-
 /// `pkg manifest`: builds the package's index in the registry from the per-arch tags
 /// (`<tag>-<arch>`) found there, merged with an index already under the tag.
 pub fn manifest(
@@ -603,4 +587,20 @@ pub fn remote_tag(images: &ImageSettings, from: &str, to: &str) -> Result<String
         )
         .map_err(perr)?;
     Ok(format!("{} {}", t.canonical(), root.digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_from_images_with_args() {
+        let mut args = BTreeMap::new();
+        args.insert("BASE".to_owned(), "linuxkit/debian-base:abc".to_owned());
+        let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM scratch\n";
+        assert_eq!(
+            from_images(df, &args),
+            ["linuxkit/tools:1", "linuxkit/debian-base:abc"]
+        );
+    }
 }
