@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds this repository's packages into the linuxkit cache with `linuxkit pkg build`:
+# first the Debian base root filesystem (mmdebstrap), then every pkg/<name>.
+#   scripts/packages.sh [LINUXKIT_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lk=${1:-target/release/linuxkit}
+./scripts/dockerd.sh
+if [ ! -f pkg/debian-base/rootfs.tar ]; then
+    if ! command -v mmdebstrap >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
+    fi
+    pkg/debian-base/mkrootfs.sh
+fi
+# The base first; packages that use it name it with @lkt:pkg:../debian-base.
+"$lk" pkg build pkg/debian-base
+for p in pkg/*/; do
+    p=${p%/}
+    [ "$p" = pkg/debian-base ] && continue
+    [ -f "$p/build.yml" ] && "$lk" pkg build "$p"
+done
