@@ -229,3 +229,47 @@ fn without_docker_the_error_says_how_to_start_it() {
         "{err}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(all(has_docker_engine, has_docker_registry)),
+    ignore = "needs a Docker engine (scripts/dockerd.sh) and docker-registry"
+)]
+fn depends_docker_images_are_pulled_and_saved_into_the_package() {
+    let reg = Registry::start();
+    let client = lk_registry::Client::new(lk_registry::ClientOptions::default());
+    let img = lk_testutil::image::TestImage::new(
+        "amd64",
+        vec![lk_testutil::image::layer(&[("dep.txt", b"dep")])],
+        &[],
+        &["/dep"],
+    );
+    let digest = img.push(
+        &client,
+        &lk_registry::Repository {
+            registry: reg.host.clone(),
+            path: "deps/one".into(),
+        },
+        Some("v1"),
+    );
+    let r = repo("example");
+    let dir = r.path();
+    let dep = format!("{}/deps/one@{digest}", reg.host);
+    std::fs::write(dir.join("pkg/hello/build.yml"), format!("image: hello\norg: example\narches: [amd64]\ndepends:\n  docker-images:\n    list: [\"{dep}\"]\n    target-dir: deps\n")).unwrap();
+    std::fs::write(dir.join(".gitignore"), "deps/\n").unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-qm", "depends"]);
+    let out = lk(
+        dir,
+        &[
+            "pkg",
+            "build",
+            "--cache",
+            dir.join("cache").to_str().unwrap(),
+            "pkg/hello",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let saved = dir.join(format!("pkg/hello/deps/one@{digest}.tar"));
+    assert!(saved.is_file(), "{} missing", saved.display());
+}

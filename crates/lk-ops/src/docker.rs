@@ -200,4 +200,17 @@ impl Docker {
     pub fn tag(&self, src: &str, dst: &str) -> Result<(), DockerError> {
         self.output(&["image", "tag", src, dst]).map(|_| ())
     }
+
+    /// `docker image pull IMAGE`.
+    pub fn pull(&self, image: &str) -> Result<(), DockerError> {
+        self.output(&["image", "pull", "-q", image]).map(|_| ())
+    }
+
+    /// `docker image save -o FILE IMAGES...`.
+    pub fn save_to(&self, file: &std::path::Path, images: &[String]) -> Result<(), DockerError> {
+        let f = file.display().to_string();
+        let mut args = vec!["image", "save", "-o", f.as_str()];
+        args.extend(images.iter().map(String::as_str));
+        self.output(&args).map(|_| ())
+    }
 }

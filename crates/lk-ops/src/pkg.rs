@@ -249,6 +249,7 @@ impl Builder<'_> {
             if !self.docker.available() {
                 return Err(PkgBuildError::NoDocker(tag));
             }
+            self.depends(&p)?;
             self.in_progress.push(p.dir.clone());
             let args = self.build_args(&p)?;
             self.in_progress.pop();
@@ -385,6 +386,85 @@ impl Builder<'_> {
             }
         }
         Ok(result)
+    }
+
+    /// `depends.docker-images`: pulls the listed `ref@digest` images into the Docker engine
+    /// and saves them into the package (`target`: one tar; `target-dir`: one tar each).
+    fn depends(&self, p: &Package) -> Result<(), PkgBuildError> {
+        let d = &p.info.depends;
+        let mut list = d.list.clone();
+        if let Some(f) = &d.from_file {
+            let text = std::fs::read_to_string(p.dir.join(f)).map_err(|source| PkgError::Read {
+                path: p.dir.join(f).display().to_string(),
+                source,
+            })?;
+            list.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        let tag = p.tag();
+        let derr = |source| PkgBuildError::Docker {
+            tag: tag.clone(),
+            source,
+        };
+        let inside = |rel: &str| -> Result<PathBuf, PkgBuildError> {
+            let path = p.dir.join(rel);
+            let ok = !rel.split('/').any(|c| c == "..")
+                && !rel.starts_with('/')
+                && path != p.dir
+                && !rel.trim_matches('/').is_empty()
+                && rel != ".";
+            if ok {
+                Ok(path)
+            } else {
+                Err(PkgBuildError::Platform(format!(
+                    "depends target `{rel}` must be inside the package directory (and not the directory itself)"
+                )))
+            }
+        };
+        for image in &list {
+            if image.split_once('@').is_none() {
+                return Err(PkgBuildError::Platform(format!(
+                    "image {image:?} lacks a digest"
+                )));
+            }
+            if self.docker.image_arch(image).map_err(derr)?.is_none() {
+                self.reporter.info(&format!("pulling dependency {image}"));
+                self.docker.pull(image).map_err(derr)?;
+            }
+        }
+        if let Some(t) = &d.target {
+            let file = inside(t)?;
+            if let Some(parent) = file.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            self.docker.save_to(&file, &list).map_err(derr)?;
+        }
+        if let Some(t) = &d.target_dir {
+            let dir = inside(t)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).map_err(|source| PkgError::Read {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            for image in &list {
+                let (name, digest) = image.split_once('@').unwrap_or((image, ""));
+                let base = name.rsplit('/').next().unwrap_or(name);
+                self.docker
+                    .save_to(
+                        &dir.join(format!("{base}@{digest}.tar")),
+                        std::slice::from_ref(image),
+                    )
+                    .map_err(derr)?;
+            }
+        }
+        Ok(())
     }
 
     fn in_registry(&self, full: &str, platforms: &[Platform]) -> bool {
