@@ -46,3 +46,18 @@ pub fn error(err: &anyhow::Error) {
 pub fn hint(text: &str) {
     eprintln!("hint: {text}");
 }
+
+/// Renders use-case warnings and log lines (`--quiet` hides the log lines).
+pub struct Lines {
+    /// Hide log lines.
+    pub quiet: bool,
+}
+
+impl lk_ops::Reporter for Lines {
+    fn warning(&self, d: &Diagnostic) {
+        warning(d);
+    }
+    fn info(&self, line: &str) {
+        info(self.quiet, line);
+    }
+}

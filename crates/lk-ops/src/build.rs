@@ -224,6 +224,21 @@ impl<S: Sink> Sink for DockerfileAppender<S> {
     }
 }
 
+/// Writes a small output file (kernel, cmdline) under a temporary name, then renames it.
+fn write_output(path: &Path, data: &[u8]) -> Result<Output, BuildError> {
+    let err = |source| BuildError::Output {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut st = Staged::create(path).map_err(err)?;
+    st.write_all(data).map_err(err)?;
+    let size = st.commit().map_err(err)?;
+    Ok(Output {
+        path: path.display().to_string(),
+        size,
+    })
+}
+
 /// Builds the configuration into the requested formats.
 pub fn build(
     s: &BuildSettings,
@@ -401,14 +416,7 @@ pub fn build(
                 if suffix == "-cmdline" && data.is_empty() {
                     continue;
                 }
-                let path = file(suffix);
-                let mut st = Staged::create(&path).map_err(out_err(&path))?;
-                st.write_all(data).map_err(out_err(&path))?;
-                let size = st.commit().map_err(out_err(&path))?;
-                outputs.push(Output {
-                    path: path.display().to_string(),
-                    size,
-                });
+                outputs.push(write_output(&file(suffix), data)?);
             }
             outputs.push(Output {
                 path: initrd_path.display().to_string(),
@@ -443,14 +451,7 @@ pub fn build(
                 ("-kernel", &boot.kernel[..]),
                 ("-cmdline", boot.cmdline.as_bytes()),
             ] {
-                let path = file(suffix);
-                let mut st = Staged::create(&path).map_err(out_err(&path))?;
-                st.write_all(data).map_err(out_err(&path))?;
-                let size = st.commit().map_err(out_err(&path))?;
-                outputs.push(Output {
-                    path: path.display().to_string(),
-                    size,
-                });
+                outputs.push(write_output(&file(suffix), data)?);
             }
         }
         let img = file("-squashfs.img");

@@ -29,6 +29,16 @@ impl Default for Docker {
     }
 }
 
+impl DockerError {
+    fn new(argv: &[String], status: Option<i32>, stderr: impl Into<String>) -> DockerError {
+        DockerError {
+            argv: argv.to_vec(),
+            status,
+            stderr: stderr.into(),
+        }
+    }
+}
+
 impl Docker {
     fn argv(&self, args: &[&str]) -> Vec<String> {
         std::iter::once(self.program.clone())
@@ -42,17 +52,15 @@ impl Docker {
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| DockerError {
-                argv: argv.clone(),
-                status: None,
-                stderr: format!("{e} (is the docker CLI installed?)"),
+            .map_err(|e| {
+                DockerError::new(&argv, None, format!("{e} (is the docker CLI installed?)"))
             })?;
         if !out.status.success() {
-            return Err(DockerError {
-                argv,
-                status: out.status.code(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
+            return Err(DockerError::new(
+                &argv,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
@@ -88,32 +96,22 @@ impl Docker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| DockerError {
-                argv: argv.clone(),
-                status: None,
-                stderr: e.to_string(),
-            })?;
+            .map_err(|e| DockerError::new(&argv, None, e.to_string()))?;
         let result = match child.stdout.as_mut() {
             Some(out) => consume(out),
             None => {
-                return Err(DockerError {
-                    argv,
-                    status: None,
-                    stderr: "no stdout".into(),
-                });
+                return Err(DockerError::new(&argv, None, "no stdout"));
             }
         };
-        let out = child.wait_with_output().map_err(|e| DockerError {
-            argv: argv.clone(),
-            status: None,
-            stderr: e.to_string(),
-        })?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| DockerError::new(&argv, None, e.to_string()))?;
         if !out.status.success() {
-            return Err(DockerError {
-                argv,
-                status: out.status.code(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
+            return Err(DockerError::new(
+                &argv,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            ));
         }
         Ok(result)
     }
@@ -136,11 +134,7 @@ impl Docker {
             .env("BUILDKIT_PROGRESS", "plain")
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| DockerError {
-                argv: argv.clone(),
-                status: None,
-                stderr: e.to_string(),
-            })?;
+            .map_err(|e| DockerError::new(&argv, None, e.to_string()))?;
         for line in String::from_utf8_lossy(&out.stderr)
             .lines()
             .chain(String::from_utf8_lossy(&out.stdout).lines())
@@ -154,11 +148,11 @@ impl Docker {
                 .rev()
                 .take(15)
                 .collect();
-            return Err(DockerError {
-                argv,
-                status: out.status.code(),
-                stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-            });
+            return Err(DockerError::new(
+                &argv,
+                out.status.code(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            ));
         }
         Ok(())
     }
@@ -173,25 +167,19 @@ impl Docker {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| DockerError {
-                argv: argv.clone(),
-                status: None,
-                stderr: e.to_string(),
-            })?;
+            .map_err(|e| DockerError::new(&argv, None, e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
             let _ = std::io::copy(tar, &mut stdin);
         }
-        let out = child.wait_with_output().map_err(|e| DockerError {
-            argv: argv.clone(),
-            status: None,
-            stderr: e.to_string(),
-        })?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| DockerError::new(&argv, None, e.to_string()))?;
         if !out.status.success() {
-            return Err(DockerError {
-                argv,
-                status: out.status.code(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
+            return Err(DockerError::new(
+                &argv,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            ));
         }
         Ok(())
     }

@@ -1,27 +1,9 @@
 //! Package tags on a throwaway git repository: clean, modified, untracked, committed.
 
-use std::path::Path;
-use std::process::Command;
 
 use lk_pkg::{Package, PkgOptions};
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-}
+use lk_testutil::git;
 
 #[test]
 fn the_tag_changes_exactly_when_the_content_does() {

@@ -431,23 +431,41 @@ impl Client {
         }
     }
 
+    /// One request to `/v2/<repo>/<kind>/<reference>` with the access it needs.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        method: Method,
+        repo: &Repository,
+        kind: &str,
+        reference: &str,
+        access: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<(String, Response<ureq::Body>), RegistryError> {
+        let ep = self.endpoint(repo);
+        let url = format!("{}/v2/{}/{kind}/{reference}", ep.base, ep.path);
+        let target = Target {
+            ep: &ep,
+            registry: &repo.registry,
+            scope: format!("repository:{}:{access}", ep.path),
+        };
+        let resp = self.request(method, &url, &target, headers, body)?;
+        Ok((url, resp))
+    }
+
     /// Fetches a manifest or index by tag or digest.
     pub fn get_manifest(
         &self,
         repo: &Repository,
         reference: &str,
     ) -> Result<Manifest, RegistryError> {
-        let ep = self.endpoint(repo);
-        let url = format!("{}/v2/{}/manifests/{reference}", ep.base, ep.path);
-        let scope = format!("repository:{}:pull", ep.path);
-        let mut resp = self.request(
+        let (url, mut resp) = self.call(
             Method::Get,
-            &url,
-            &Target {
-                ep: &ep,
-                registry: &repo.registry,
-                scope: scope.clone(),
-            },
+            repo,
+            "manifests",
+            reference,
+            "pull",
             &[("Accept", ACCEPT_MANIFESTS)],
             None,
         )?;
@@ -521,17 +539,12 @@ impl Client {
         repo: &Repository,
         reference: &str,
     ) -> Result<Option<Descriptor>, RegistryError> {
-        let ep = self.endpoint(repo);
-        let url = format!("{}/v2/{}/manifests/{reference}", ep.base, ep.path);
-        let scope = format!("repository:{}:pull", ep.path);
-        let resp = self.request(
+        let (url, resp) = self.call(
             Method::Head,
-            &url,
-            &Target {
-                ep: &ep,
-                registry: &repo.registry,
-                scope: scope.clone(),
-            },
+            repo,
+            "manifests",
+            reference,
+            "pull",
             &[("Accept", ACCEPT_MANIFESTS)],
             None,
         )?;
@@ -575,17 +588,12 @@ impl Client {
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, RegistryError> {
-        let ep = self.endpoint(repo);
-        let url = format!("{}/v2/{}/blobs/{digest}", ep.base, ep.path);
-        let scope = format!("repository:{}:pull", ep.path);
-        let mut resp = self.request(
+        let (url, mut resp) = self.call(
             Method::Get,
-            &url,
-            &Target {
-                ep: &ep,
-                registry: &repo.registry,
-                scope: scope.clone(),
-            },
+            repo,
+            "blobs",
+            &format!("{digest}"),
+            "pull",
             &[],
             None,
         )?;
@@ -636,17 +644,12 @@ impl Client {
 
     /// Whether the repository has the blob.
     pub fn blob_exists(&self, repo: &Repository, digest: &Digest) -> Result<bool, RegistryError> {
-        let ep = self.endpoint(repo);
-        let url = format!("{}/v2/{}/blobs/{digest}", ep.base, ep.path);
-        let scope = format!("repository:{}:pull,push", ep.path);
-        let resp = self.request(
+        let (url, resp) = self.call(
             Method::Head,
-            &url,
-            &Target {
-                ep: &ep,
-                registry: &repo.registry,
-                scope: scope.clone(),
-            },
+            repo,
+            "blobs",
+            &format!("{digest}"),
+            "pull,push",
             &[],
             None,
         )?;
@@ -736,17 +739,12 @@ impl Client {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<Digest, RegistryError> {
-        let ep = self.endpoint(repo);
-        let url = format!("{}/v2/{}/manifests/{reference}", ep.base, ep.path);
-        let scope = format!("repository:{}:pull,push", ep.path);
-        let resp = self.request(
+        let (url, resp) = self.call(
             Method::Put,
-            &url,
-            &Target {
-                ep: &ep,
-                registry: &repo.registry,
-                scope: scope.clone(),
-            },
+            repo,
+            "manifests",
+            reference,
+            "pull,push",
             &[("Content-Type", media_type)],
             Some(bytes),
         )?;

@@ -190,24 +190,13 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
     let mut links: Vec<(At, String, String)> = Vec::new(); // (at, name, target)
     let mut symlinks: HashSet<String> = HashSet::new();
     for layer in (0..layers).rev() {
-        let mut seen_here: HashMap<String, At> = HashMap::new();
         let mut layer_whiteouts = Vec::new();
         let mut layer_opaque = Vec::new();
-        let r = open(layer).map_err(|source| FlattenError::Read { layer, source })?;
-        let mut a = tar::Archive::new(r);
-        let entries = a.entries().map_err(|e| FlattenError::NotTar {
-            layer,
-            reason: e.to_string(),
-        })?;
-        for (index, entry) in entries.enumerate() {
-            let mut entry = entry.map_err(|e| classify(layer, e))?;
-            let Some((_, e)) = convert(layer, &mut entry)? else {
-                continue;
-            };
+        each_entry(layer, open, |index, _entry, e| {
             let base = e.path.rsplit('/').next().unwrap_or("");
             if base == ".wh..wh..opq" {
                 layer_opaque.push(parent(&e.path).to_owned());
-                continue;
+                return Ok(());
             }
             if let Some(hidden) = base.strip_prefix(".wh.") {
                 let dir = parent(&e.path);
@@ -216,7 +205,7 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
                 } else {
                     format!("{dir}/{hidden}")
                 });
-                continue;
+                return Ok(());
             }
             let at = At { layer, index };
             let hidden_by_upper = ancestors(&e.path)
@@ -231,15 +220,14 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
                 || ancestors(&e.path).any(|a| opaque.get(a).is_some_and(|&l| l > layer))
                 || opaque.get("").is_some_and(|&l| l > layer);
             if hidden_by_upper {
-                continue;
+                return Ok(());
             }
             if let Some(c) = claimed.get(&e.path)
                 && c.at.layer > layer
             {
-                continue;
+                return Ok(());
             }
-            // Within one layer, the last entry of a name wins.
-            seen_here.insert(e.path.clone(), at);
+            // Within one layer, the last entry of a name wins (it replaces the claim).
             claimed.insert(
                 e.path.clone(),
                 Claim {
@@ -256,10 +244,8 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
                 }
                 _ => {}
             }
-        }
-        a.into_inner()
-            .finish()
-            .map_err(|source| FlattenError::Read { layer, source })?;
+            Ok(())
+        })?;
         for w in layer_whiteouts {
             whiteouts.entry(w).or_insert(layer);
         }
@@ -329,6 +315,33 @@ fn classify(layer: usize, e: io::Error) -> FlattenError {
     }
 }
 
+/// Reads layer `layer` entry by entry (normalized), then drains it so its digest is checked.
+fn each_entry(
+    layer: usize,
+    open: &OpenLayer<'_>,
+    mut f: impl FnMut(
+        usize,
+        &mut tar::Entry<'_, Box<dyn Layer + '_>>,
+        Entry,
+    ) -> Result<(), FlattenError>,
+) -> Result<(), FlattenError> {
+    let r = open(layer).map_err(|source| FlattenError::Read { layer, source })?;
+    let mut a = tar::Archive::new(r);
+    let entries = a.entries().map_err(|e| FlattenError::NotTar {
+        layer,
+        reason: e.to_string(),
+    })?;
+    for (index, entry) in entries.enumerate() {
+        let mut entry = entry.map_err(|e| classify(layer, e))?;
+        if let Some((_, e)) = convert(layer, &mut entry)? {
+            f(index, &mut entry, e)?;
+        }
+    }
+    a.into_inner()
+        .finish()
+        .map_err(|source| FlattenError::Read { layer, source })
+}
+
 /// Flattens `layers` (bottom first) into `out`.
 pub fn flatten(
     layers: usize,
@@ -340,17 +353,7 @@ pub fn flatten(
     for layer in 0..layers {
         let keep = plan.keep.get(&layer);
         let mut kept: HashMap<String, (Entry, Vec<u8>)> = HashMap::new();
-        let r = open(layer).map_err(|source| FlattenError::Read { layer, source })?;
-        let mut a = tar::Archive::new(r);
-        let entries = a.entries().map_err(|e| FlattenError::NotTar {
-            layer,
-            reason: e.to_string(),
-        })?;
-        for (index, entry) in entries.enumerate() {
-            let mut entry = entry.map_err(|e| classify(layer, e))?;
-            let Some((_, e)) = convert(layer, &mut entry)? else {
-                continue;
-            };
+        each_entry(layer, open, |index, entry, e| {
             let at = At { layer, index };
             if keep.is_some_and(|k| k.contains(&e.path)) && matches!(e.kind, Kind::File(_)) {
                 let mut data = Vec::new();
@@ -362,10 +365,10 @@ pub fn flatten(
                         .map_err(FlattenError::Write)?;
                 }
                 kept.insert(e.path.clone(), (e, data));
-                continue;
+                return Ok(());
             }
             if !plan.winners.contains(&at) {
-                continue;
+                return Ok(());
             }
             if let Some(target) = plan.orphan_links.get(&at) {
                 let Some((t, data)) = kept.get(target) else {
@@ -382,7 +385,7 @@ pub fn flatten(
                 };
                 out.entry(file, &mut &data[..])
                     .map_err(FlattenError::Write)?;
-                continue;
+                return Ok(());
             }
             if let Kind::Hardlink(t) = &e.kind {
                 let target = normalize(t).unwrap_or_default();
@@ -393,17 +396,14 @@ pub fn flatten(
                 };
                 out.entry(e, &mut io::empty())
                     .map_err(FlattenError::Write)?;
-                continue;
+                return Ok(());
             }
-            out.entry(e, &mut entry)
-                .map_err(|source| match source.kind() {
-                    io::ErrorKind::InvalidData => FlattenError::Read { layer, source },
-                    _ => FlattenError::Write(source),
-                })?;
-        }
-        a.into_inner()
-            .finish()
-            .map_err(|source| FlattenError::Read { layer, source })?;
+            out.entry(e, entry).map_err(|source| match source.kind() {
+                io::ErrorKind::InvalidData => FlattenError::Read { layer, source },
+                _ => FlattenError::Write(source),
+            })?;
+            Ok(())
+        })?;
     }
     Ok(())
 }

@@ -1,29 +1,14 @@
 //! `linuxkit build`.
 
 use lk_ops::Platform;
-use lk_ops::Reporter;
 use lk_ops::build::{BuildError, BuildSettings, build, dry_run};
 use lk_ops::cache::{ImageSettings, default_cache_dir};
 use lk_ops::validate::{Input, ValidateError};
-use lk_spec::Diagnostic;
 
 use crate::Exit;
 use crate::cli::{BuildArgs, Global};
-use crate::output;
+use crate::output::{self, Lines};
 use crate::progress::PullProgress;
-
-struct Lines {
-    quiet: bool,
-}
-
-impl Reporter for Lines {
-    fn warning(&self, d: &Diagnostic) {
-        output::warning(d);
-    }
-    fn info(&self, line: &str) {
-        output::info(self.quiet, line);
-    }
-}
 
 fn human(n: u64) -> String {
     match n {

@@ -1,13 +1,11 @@
 //! `linuxkit pkg`.
 
-use lk_ops::Reporter;
 use lk_ops::cache::{ImageSettings, default_cache_dir};
 use lk_ops::pkg::{PkgBuildSettings, PkgOptions, build, show_tags};
-use lk_spec::Diagnostic;
 
 use crate::Exit;
 use crate::cli::{Global, PkgArgs, PkgCommand, PkgCommon};
-use crate::output;
+use crate::output::{self, Lines};
 
 /// The `pkg` persistent flags as options.
 pub fn options(c: &PkgCommon) -> PkgOptions {
@@ -20,19 +18,6 @@ pub fn options(c: &PkgCommon) -> PkgOptions {
         hash_path: c.hash_path.clone(),
         force_dirty: c.force_dirty,
         dev: c.dev,
-    }
-}
-
-struct Lines {
-    quiet: bool,
-}
-
-impl Reporter for Lines {
-    fn warning(&self, d: &Diagnostic) {
-        output::warning(d);
-    }
-    fn info(&self, line: &str) {
-        output::info(self.quiet, line);
     }
 }
 

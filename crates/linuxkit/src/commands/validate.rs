@@ -1,24 +1,20 @@
 //! `linuxkit validate`.
 
-use lk_ops::Reporter;
 use lk_ops::validate::{Input, PackageResolver, ValidateError, validate};
-use lk_spec::Diagnostic;
 
 use crate::Exit;
 use crate::cli::{ConfigFormat, Global, ValidateArgs};
-use crate::output;
-
-struct Warnings;
-
-impl Reporter for Warnings {
-    fn warning(&self, d: &Diagnostic) {
-        output::warning(d);
-    }
-}
+use crate::output::{self, Lines};
 
 pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<Exit> {
     let inputs: Vec<Input> = args.files.iter().map(|f| Input::from_arg(f)).collect();
-    match validate(&inputs, &PackageResolver::default(), &Warnings) {
+    match validate(
+        &inputs,
+        &PackageResolver::default(),
+        &Lines {
+            quiet: global.quiet,
+        },
+    ) {
         Ok(config) => {
             match args.format {
                 Some(ConfigFormat::Json) => output::data(&lk_spec::normalize::to_json(&config)),
