@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lk=${1:-target/release/linuxkit}
 ./scripts/dockerd.sh
+./scripts/build-guest.sh
 if [ ! -f pkg/debian-base/rootfs.tar ]; then
     if ! command -v mmdebstrap >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null

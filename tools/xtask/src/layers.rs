@@ -47,6 +47,8 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ),
     ("linuxkit", &["lk-ops", "lk-spec", "lk-oci"], false, true),
     ("xtask", &[], false, false),
+    ("lk-guest-sys", &[], false, false),
+    ("lk-init", &["lk-guest-sys"], false, false),
     ("lk-testutil", &["lk-oci", "lk-registry"], false, false),
     ("rtf", &[], false, true),
 ];

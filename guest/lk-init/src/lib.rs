@@ -1,0 +1,11 @@
+//! PID 1 of LinuxKit images, as a library so its steps are tested unprivileged.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`mounts`] | the mount table and device nodes as data, applied through `Sys` |
+//! | [`modules`] | coldplug: device modaliases matched against modules.alias, loaded with dependencies |
+//! | [`boot`] | the boot sequence and its log |
+
+pub mod boot;
+pub mod modules;
+pub mod mounts;
