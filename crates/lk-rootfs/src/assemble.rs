@@ -175,8 +175,44 @@ enum FsKind {
 /// Writes the root filesystem stream.
 pub struct Assembler<'a, 's> {
     inputs: &'a BuildInputs<'a>,
-    sink: &'s mut dyn Sink,
+    sink: Parents<'s>,
     extracted: HashMap<String, String>,
+}
+
+/// Makes sure every entry's parent directories come before it in the stream (the kernel's
+/// initramfs unpacker does not create missing parents: a modules tarball that starts at
+/// `usr/lib/modules/` would otherwise be lost). Missing parents are emitted as 0755
+/// directories with the entry's origin and time.
+struct Parents<'s> {
+    inner: &'s mut dyn Sink,
+    dirs: HashSet<String>,
+}
+
+impl Sink for Parents<'_> {
+    fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
+        for a in crate::path::ancestors(&e.path) {
+            if !self.dirs.contains(a) {
+                let mut d = Entry::dir(a, 0o755, e.mtime);
+                d.pax = e.pax.clone();
+                self.inner.add(&d, &mut io::empty())?;
+                self.dirs.insert(a.to_owned());
+            }
+        }
+        if matches!(e.kind, Kind::Dir) {
+            self.dirs.insert(e.path.clone());
+        } else {
+            self.dirs.remove(&e.path);
+        }
+        self.inner.add(e, data)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish()
+    }
+
+    fn link_targets(&mut self, paths: &[String]) {
+        self.inner.link_targets(paths);
+    }
 }
 
 impl std::fmt::Debug for Assembler<'_, '_> {
@@ -472,7 +508,7 @@ impl<'a, 's> Assembler<'a, 's> {
     pub fn new(inputs: &'a BuildInputs<'a>, sink: &'s mut dyn Sink) -> Assembler<'a, 's> {
         Assembler {
             inputs,
-            sink,
+            sink: Parents { inner: sink, dirs: HashSet::new() },
             extracted: HashMap::new(),
         }
     }
@@ -535,7 +571,7 @@ impl<'a, 's> Assembler<'a, 's> {
         }
         self.prefix_dirs(prefix, &image.canonical, location)?;
         let mut emit = ImageEmit {
-            sink: &mut *self.sink,
+            sink: &mut self.sink,
             prefix: prefix.to_owned(),
             source: image.canonical.clone(),
             location: location.to_owned(),
@@ -591,7 +627,7 @@ impl<'a, 's> Assembler<'a, 's> {
         let image = self.image(r.value.canonical(), "kernel")?;
         let mtime = self.mtime();
         let mut emit = KernelEmit {
-            sink: &mut *self.sink,
+            sink: &mut self.sink,
             source: image.canonical.clone(),
             binary: k.binary_name().to_owned(),
             tar: k.tar_name().map(str::to_owned),
