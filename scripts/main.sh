@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# The main job: set up, build the tool, and process the example image.
-#
-# Today this builds `linuxkit` and validates examples/minimal.yml (parse, merge, checks,
-# and the normalized configuration). Building the image and booting it in QEMU join this
-# script as the Build, Packages and VM-system issues land; until then it says so instead
-# of pretending.
+# The main job, on a fresh Debian 12 machine (as root, or with sudo for the apt/docker parts):
+# install what is needed, build linuxkit and this repository's packages (Debian base, kernel,
+# init), build examples/minimal.yml and boot it in QEMU with the console attached.
+# Log in on the console: you get a root shell; `poweroff` ends the VM (Ctrl-A x quits QEMU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v cargo >/dev/null; then
-    echo "error: cargo is required (https://rustup.rs)" >&2
-    exit 1
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    pkgs="git ca-certificates mmdebstrap qemu-system-x86 qemu-utils"
+    apt-get install -y -q --no-install-recommends $pkgs >/dev/null 2>&1 || {
+        apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $pkgs >/dev/null
+    }
 fi
 cargo build --release --locked -p linuxkit
-LK=target/release/linuxkit
+LK=$PWD/target/release/linuxkit
 "$LK" version
-"$LK" validate --format yaml examples/minimal.yml
-echo
-echo "note: 'linuxkit build' and 'linuxkit run qemu' are not implemented yet;"
-echo "      this script will build examples/minimal.yml and boot it once they are."
+./scripts/packages.sh "$LK"
+out=target/example
+"$LK" build --dir "$out" examples/minimal.yml
+exec "$LK" run qemu --mem 1024 "$out/minimal"

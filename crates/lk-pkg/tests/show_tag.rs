@@ -1,6 +1,5 @@
 //! Package tags on a throwaway git repository: clean, modified, untracked, committed.
 
-
 use lk_pkg::{Package, PkgOptions};
 
 use lk_testutil::git;

@@ -508,7 +508,10 @@ impl<'a, 's> Assembler<'a, 's> {
     pub fn new(inputs: &'a BuildInputs<'a>, sink: &'s mut dyn Sink) -> Assembler<'a, 's> {
         Assembler {
             inputs,
-            sink: Parents { inner: sink, dirs: HashSet::new() },
+            sink: Parents {
+                inner: sink,
+                dirs: HashSet::new(),
+            },
             extracted: HashMap::new(),
         }
     }

@@ -22,12 +22,35 @@ pub struct MountFlags {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum Call {
-    Mount { target: String, fstype: String, flags: MountFlags, data: String },
-    Mkdir { path: String, mode: u32 },
-    Mknod { path: String, char_dev: bool, major: u32, minor: u32, mode: u32 },
-    Symlink { target: String, path: String },
-    Write { path: String, data: String },
-    LoadModule { path: String, params: String },
+    Mount {
+        target: String,
+        fstype: String,
+        flags: MountFlags,
+        data: String,
+    },
+    Mkdir {
+        path: String,
+        mode: u32,
+    },
+    Mknod {
+        path: String,
+        char_dev: bool,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+        path: String,
+    },
+    Write {
+        path: String,
+        data: String,
+    },
+    LoadModule {
+        path: String,
+        params: String,
+    },
     Hostname(String),
     Sync,
     PowerOff,
@@ -36,11 +59,25 @@ pub enum Call {
 /// What the init needs from the kernel.
 pub trait Sys {
     /// `mount(source, target, fstype, flags, data)`.
-    fn mount(&self, source: &str, target: &str, fstype: &str, flags: MountFlags, data: &str) -> io::Result<()>;
+    fn mount(
+        &self,
+        source: &str,
+        target: &str,
+        fstype: &str,
+        flags: MountFlags,
+        data: &str,
+    ) -> io::Result<()>;
     /// `mkdir -p` with `mode` for the last component.
     fn mkdir(&self, path: &str, mode: u32) -> io::Result<()>;
     /// `mknod` a character (or block) device.
-    fn mknod(&self, path: &str, char_dev: bool, major: u32, minor: u32, mode: u32) -> io::Result<()>;
+    fn mknod(
+        &self,
+        path: &str,
+        char_dev: bool,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    ) -> io::Result<()>;
     /// `symlink(target, path)`.
     fn symlink(&self, target: &str, path: &str) -> io::Result<()>;
     /// Writes a file (e.g. under /proc or /sys).
@@ -68,7 +105,14 @@ fn errno(e: nix::Error) -> io::Error {
 pub struct Real;
 
 impl Sys for Real {
-    fn mount(&self, source: &str, target: &str, fstype: &str, f: MountFlags, data: &str) -> io::Result<()> {
+    fn mount(
+        &self,
+        source: &str,
+        target: &str,
+        fstype: &str,
+        f: MountFlags,
+        data: &str,
+    ) -> io::Result<()> {
         use nix::mount::MsFlags;
         let mut flags = MsFlags::empty();
         flags.set(MsFlags::MS_NOSUID, f.nosuid);
@@ -85,13 +129,32 @@ impl Sys for Real {
 
     fn mkdir(&self, path: &str, mode: u32) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(mode).create(path)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(path)
     }
 
-    fn mknod(&self, path: &str, char_dev: bool, major: u32, minor: u32, mode: u32) -> io::Result<()> {
+    fn mknod(
+        &self,
+        path: &str,
+        char_dev: bool,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    ) -> io::Result<()> {
         use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-        let kind = if char_dev { SFlag::S_IFCHR } else { SFlag::S_IFBLK };
-        match mknod(path, kind, Mode::from_bits_truncate(mode), makedev(u64::from(major), u64::from(minor))) {
+        let kind = if char_dev {
+            SFlag::S_IFCHR
+        } else {
+            SFlag::S_IFBLK
+        };
+        match mknod(
+            path,
+            kind,
+            Mode::from_bits_truncate(mode),
+            makedev(u64::from(major), u64::from(minor)),
+        ) {
             Ok(()) | Err(nix::Error::EEXIST) => Ok(()),
             Err(e) => Err(errno(e)),
         }
@@ -113,7 +176,10 @@ impl Sys for Real {
     }
 
     fn list(&self, path: &str) -> io::Result<Vec<String>> {
-        let mut v: Vec<String> = std::fs::read_dir(path)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(path)?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         Ok(v)
     }
@@ -157,7 +223,9 @@ pub struct Fake {
 impl Fake {
     /// Adds a readable file.
     pub fn file(&self, path: &str, data: &str) {
-        self.files.borrow_mut().insert(PathBuf::from(path), data.to_owned());
+        self.files
+            .borrow_mut()
+            .insert(PathBuf::from(path), data.to_owned());
     }
 
     fn record(&self, c: Call) {
@@ -166,20 +234,41 @@ impl Fake {
 }
 
 impl Sys for Fake {
-    fn mount(&self, _source: &str, target: &str, fstype: &str, flags: MountFlags, data: &str) -> io::Result<()> {
+    fn mount(
+        &self,
+        _source: &str,
+        target: &str,
+        fstype: &str,
+        flags: MountFlags,
+        data: &str,
+    ) -> io::Result<()> {
         self.record(Call::Mount {
             target: target.into(),
             fstype: fstype.into(),
             flags,
             data: data.into(),
         });
-        if self.failing_mounts.iter().any(|m| m == target) { Err(io::Error::from_raw_os_error(19)) } else { Ok(()) }
+        if self.failing_mounts.iter().any(|m| m == target) {
+            Err(io::Error::from_raw_os_error(19))
+        } else {
+            Ok(())
+        }
     }
     fn mkdir(&self, path: &str, mode: u32) -> io::Result<()> {
-        self.record(Call::Mkdir { path: path.into(), mode });
+        self.record(Call::Mkdir {
+            path: path.into(),
+            mode,
+        });
         Ok(())
     }
-    fn mknod(&self, path: &str, char_dev: bool, major: u32, minor: u32, mode: u32) -> io::Result<()> {
+    fn mknod(
+        &self,
+        path: &str,
+        char_dev: bool,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    ) -> io::Result<()> {
         self.record(Call::Mknod {
             path: path.into(),
             char_dev,
@@ -204,7 +293,11 @@ impl Sys for Fake {
         Ok(())
     }
     fn read(&self, path: &str) -> io::Result<String> {
-        self.files.borrow().get(Path::new(path)).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        self.files
+            .borrow()
+            .get(Path::new(path))
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
     fn list(&self, path: &str) -> io::Result<Vec<String>> {
         let dir = Path::new(path);
@@ -212,11 +305,20 @@ impl Sys for Fake {
             .files
             .borrow()
             .keys()
-            .filter_map(|p| p.strip_prefix(dir).ok().and_then(|rest| rest.components().next()).map(|c| c.as_os_str().to_string_lossy().into_owned()))
+            .filter_map(|p| {
+                p.strip_prefix(dir)
+                    .ok()
+                    .and_then(|rest| rest.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            })
             .collect();
         out.sort();
         out.dedup();
-        if out.is_empty() { Err(io::Error::from(io::ErrorKind::NotFound)) } else { Ok(out) }
+        if out.is_empty() {
+            Err(io::Error::from(io::ErrorKind::NotFound))
+        } else {
+            Ok(out)
+        }
     }
     fn load_module(&self, path: &Path, params: &str) -> io::Result<()> {
         self.record(Call::LoadModule {

@@ -14,7 +14,10 @@ pub fn modules_dir(sys: &dyn Sys) -> Option<PathBuf> {
     ["/lib/modules", "/usr/lib/modules"]
         .iter()
         .map(|base| PathBuf::from(format!("{base}/{release}")))
-        .find(|d| sys.read(&d.join("modules.dep").display().to_string()).is_ok())
+        .find(|d| {
+            sys.read(&d.join("modules.dep").display().to_string())
+                .is_ok()
+        })
 }
 
 /// `/etc/hostname`, else `linuxkit-<eth0 MAC without colons>`, else `linuxkit`.
@@ -40,7 +43,10 @@ pub fn run(sys: &dyn Sys, log: &mut dyn FnMut(String)) -> Vec<String> {
         Some(dir) => match modules::ModuleIndex::load(sys, &dir) {
             Ok(index) => {
                 let n = modules::coldplug(sys, &index, log);
-                log(format!("coldplug: {n} modules loaded from {}", dir.display()));
+                log(format!(
+                    "coldplug: {n} modules loaded from {}",
+                    dir.display()
+                ));
             }
             Err(e) => log(format!("reading {}: {e}", dir.display())),
         },
@@ -52,7 +58,11 @@ pub fn run(sys: &dyn Sys, log: &mut dyn FnMut(String)) -> Vec<String> {
     }
     let _ = sys.mkdir("/run/resolvconf", 0o755);
     let _ = sys.write("/run/resolvconf/resolv.conf", "");
-    sys.list("/etc/init.d").unwrap_or_default().into_iter().map(|n| format!("/etc/init.d/{n}")).collect()
+    sys.list("/etc/init.d")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| format!("/etc/init.d/{n}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -69,7 +79,11 @@ mod tests {
         let mut log = Vec::new();
         let scripts = run(&sys, &mut |l| log.push(l));
         assert_eq!(scripts, ["/etc/init.d/000-a", "/etc/init.d/010-b"]);
-        assert!(sys.calls.borrow().contains(&Call::Hostname("linuxkit-525400123456".into())));
+        assert!(
+            sys.calls
+                .borrow()
+                .contains(&Call::Hostname("linuxkit-525400123456".into()))
+        );
         assert!(log.iter().any(|l| l.starts_with("no modules")), "{log:?}");
     }
 
@@ -86,6 +100,9 @@ mod tests {
         let sys = Fake::default();
         sys.file("/proc/sys/kernel/osrelease", "6.1.0-48-amd64\n");
         sys.file("/usr/lib/modules/6.1.0-48-amd64/modules.dep", "");
-        assert_eq!(modules_dir(&sys), Some(PathBuf::from("/usr/lib/modules/6.1.0-48-amd64")));
+        assert_eq!(
+            modules_dir(&sys),
+            Some(PathBuf::from("/usr/lib/modules/6.1.0-48-amd64"))
+        );
     }
 }

@@ -22,7 +22,11 @@ fn log(start: Instant, msg: &str) {
 }
 
 fn console() -> Stdio {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/console").map_or_else(|_| Stdio::inherit(), Stdio::from)
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/console")
+        .map_or_else(|_| Stdio::inherit(), Stdio::from)
 }
 
 fn shell() -> Option<Child> {
@@ -33,7 +37,19 @@ fn shell() -> Option<Child> {
     } else {
         return None;
     };
-    Command::new(program).args(args).env("HOME", "/root").env("TERM", "linux").env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").stdin(console()).stdout(console()).stderr(console()).spawn().ok()
+    Command::new(program)
+        .args(args)
+        .env("HOME", "/root")
+        .env("TERM", "linux")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .stdin(console())
+        .stdout(console())
+        .stderr(console())
+        .spawn()
+        .ok()
 }
 
 fn shutdown(start: Instant, sys: &dyn Sys) -> ! {
@@ -52,7 +68,10 @@ fn shutdown(start: Instant, sys: &dyn Sys) -> ! {
 fn main() {
     let start = Instant::now();
     if std::process::id() != 1 {
-        let _ = writeln!(std::io::stderr(), "init: must run as PID 1 (it mounts filesystems and powers the machine off)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "init: must run as PID 1 (it mounts filesystems and powers the machine off)"
+        );
         std::process::exit(1);
     }
     let sys = Real;
@@ -60,13 +79,21 @@ fn main() {
     let scripts = lk_init::boot::run(&sys, &mut |m| log(start, &m));
     for s in scripts {
         log(start, &format!("running {s}"));
-        match Command::new(&s).stdin(Stdio::null()).stdout(console()).stderr(console()).status() {
+        match Command::new(&s)
+            .stdin(Stdio::null())
+            .stdout(console())
+            .stderr(console())
+            .status()
+        {
             Ok(st) if !st.success() => log(start, &format!("{s} exited with {st}")),
             Err(e) => log(start, &format!("{s}: {e}")),
             _ => {}
         }
     }
-    log(start, &format!("boot complete in {} ms", start.elapsed().as_millis()));
+    log(
+        start,
+        &format!("boot complete in {} ms", start.elapsed().as_millis()),
+    );
     let mut console_shell = shell();
     if console_shell.is_none() {
         log(start, "no /bin/sh: nothing to run on the console");
@@ -85,7 +112,10 @@ fn main() {
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(status) => {
                     let pid = status.pid().map(Pid::as_raw);
-                    if console_shell.as_ref().is_some_and(|c| Some(c.id() as i32) == pid) {
+                    if console_shell
+                        .as_ref()
+                        .is_some_and(|c| Some(c.id() as i32) == pid)
+                    {
                         console_shell = shell();
                     }
                 }

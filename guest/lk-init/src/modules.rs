@@ -110,26 +110,49 @@ impl ModuleIndex {
             .lines()
             .filter_map(|l| {
                 let (m, d) = l.split_once(':')?;
-                Some((module_name(m), (m.trim().to_owned(), d.split_whitespace().map(str::to_owned).collect())))
+                Some((
+                    module_name(m),
+                    (
+                        m.trim().to_owned(),
+                        d.split_whitespace().map(str::to_owned).collect(),
+                    ),
+                ))
             })
             .collect();
-        Ok(ModuleIndex { dir: dir.to_path_buf(), aliases, deps })
+        Ok(ModuleIndex {
+            dir: dir.to_path_buf(),
+            aliases,
+            deps,
+        })
     }
 
     /// Modules whose alias pattern matches `modalias`.
     pub fn matching(&self, modalias: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.aliases.iter().filter(|(pat, _)| glob(pat.as_bytes(), modalias.as_bytes())).map(|(_, m)| m.clone()).collect();
+        let mut v: Vec<String> = self
+            .aliases
+            .iter()
+            .filter(|(pat, _)| glob(pat.as_bytes(), modalias.as_bytes()))
+            .map(|(_, m)| m.clone())
+            .collect();
         v.dedup();
         v
     }
 
     /// Loads `module` after its dependencies; `loaded` tracks what is in the kernel.
-    pub fn load_module(&self, sys: &dyn Sys, module: &str, loaded: &mut BTreeSet<String>, log: &mut dyn FnMut(String)) {
+    pub fn load_module(
+        &self,
+        sys: &dyn Sys,
+        module: &str,
+        loaded: &mut BTreeSet<String>,
+        log: &mut dyn FnMut(String),
+    ) {
         let name = norm(module);
         if loaded.contains(&name) {
             return;
         }
-        let Some((path, deps)) = self.deps.get(&name) else { return };
+        let Some((path, deps)) = self.deps.get(&name) else {
+            return;
+        };
         loaded.insert(name.clone());
         // modules.dep lists dependencies so that the last must load first.
         for d in deps.iter().rev() {
@@ -137,6 +160,8 @@ impl ModuleIndex {
         }
         match sys.load_module(&self.dir.join(path), "") {
             Ok(()) => log(format!("loaded module {name}")),
+            // A driver whose alias matched but whose hardware is absent (cpufreq in a VM).
+            Err(e) if e.raw_os_error() == Some(19) => {}
             Err(e) => log(format!("module {name}: {e}")),
         }
     }
@@ -144,7 +169,12 @@ impl ModuleIndex {
 
 /// Modules already in the kernel (/proc/modules).
 pub fn loaded_modules(sys: &dyn Sys) -> BTreeSet<String> {
-    sys.read("/proc/modules").unwrap_or_default().lines().filter_map(|l| l.split_whitespace().next()).map(norm).collect()
+    sys.read("/proc/modules")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(norm)
+        .collect()
 }
 
 /// Every device modalias under /sys/bus/*/devices/*.
@@ -172,7 +202,10 @@ pub fn coldplug(sys: &dyn Sys, index: &ModuleIndex, log: &mut dyn FnMut(String))
     let before = loaded.len();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for _ in 0..5 {
-        let fresh: Vec<String> = modaliases(sys).into_iter().filter(|a| seen.insert(a.clone())).collect();
+        let fresh: Vec<String> = modaliases(sys)
+            .into_iter()
+            .filter(|a| seen.insert(a.clone()))
+            .collect();
         if fresh.is_empty() {
             break;
         }
@@ -192,8 +225,14 @@ mod tests {
 
     #[test]
     fn globs_like_fnmatch() {
-        assert!(glob(b"pci:v00001AF4d00001000sv*sd*bc*sc*i*", b"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"));
-        assert!(!glob(b"pci:v00001AF4d00001001sv*", b"pci:v00001AF4d00001000sv00001AF4"));
+        assert!(glob(
+            b"pci:v00001AF4d00001000sv*sd*bc*sc*i*",
+            b"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"
+        ));
+        assert!(!glob(
+            b"pci:v00001AF4d00001001sv*",
+            b"pci:v00001AF4d00001000sv00001AF4"
+        ));
         assert!(glob(b"virtio:d00000001v*", b"virtio:d00000001v00001AF4"));
         assert!(glob(b"a?c[0-9]x[!y]", b"abc5xz"));
         assert!(!glob(b"a?c[0-9]x[!y]", b"abc5xy"));
@@ -206,8 +245,14 @@ mod tests {
             "/m/modules.dep",
             "kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_pci_legacy_dev.ko:\nkernel/drivers/virtio/virtio_pci_modern_dev.ko:\nkernel/drivers/virtio/virtio_ring.ko:\nkernel/drivers/virtio/virtio.ko:\nkernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\nkernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko\nkernel/net/core/failover.ko:\n",
         );
-        sys.file("/sys/bus/pci/devices/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n");
-        sys.file("/sys/bus/virtio/devices/virtio0/modalias", "virtio:d00000001v00001AF4\n");
+        sys.file(
+            "/sys/bus/pci/devices/0000:00:03.0/modalias",
+            "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n",
+        );
+        sys.file(
+            "/sys/bus/virtio/devices/virtio0/modalias",
+            "virtio:d00000001v00001AF4\n",
+        );
         sys.file("/proc/modules", "");
         sys
     }
@@ -227,16 +272,35 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(order, ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "failover", "net_failover", "virtio_net"]);
+        assert_eq!(
+            order,
+            [
+                "virtio",
+                "virtio_ring",
+                "virtio_pci_modern_dev",
+                "virtio_pci_legacy_dev",
+                "virtio_pci",
+                "failover",
+                "net_failover",
+                "virtio_net"
+            ]
+        );
         assert_eq!(n, 8);
     }
 
     #[test]
     fn already_loaded_modules_are_skipped() {
         let sys = fake();
-        sys.file("/proc/modules", "virtio 16384 0 - Live 0x0\nvirtio_ring 40960 0 - Live 0x0\n");
+        sys.file(
+            "/proc/modules",
+            "virtio 16384 0 - Live 0x0\nvirtio_ring 40960 0 - Live 0x0\n",
+        );
         let index = ModuleIndex::load(&sys, Path::new("/m")).unwrap();
         coldplug(&sys, &index, &mut |_| {});
-        assert!(!sys.calls.borrow().iter().any(|c| matches!(c, Call::LoadModule { path, .. } if path.ends_with("/virtio.ko"))));
+        assert!(
+            !sys.calls.borrow().iter().any(
+                |c| matches!(c, Call::LoadModule { path, .. } if path.ends_with("/virtio.ko"))
+            )
+        );
     }
 }

@@ -29,23 +29,107 @@ const fn f(nosuid: bool, nodev: bool, noexec: bool, relatime: bool) -> MountFlag
 
 /// The mount table, in order.
 pub const MOUNTS: [MountSpec; 13] = [
-    MountSpec { target: "/proc", fstype: "proc", flags: f(true, true, true, true), data: "", optional: false },
-    MountSpec { target: "/run", fstype: "tmpfs", flags: f(true, true, true, true), data: "size=10%,mode=755", optional: false },
-    MountSpec { target: "/tmp", fstype: "tmpfs", flags: f(true, true, true, true), data: "size=10%,mode=1777", optional: false },
-    MountSpec { target: "/var", fstype: "tmpfs", flags: f(true, true, true, true), data: "size=50%,mode=755", optional: false },
-    MountSpec { target: "/dev", fstype: "devtmpfs", flags: f(true, false, true, true), data: "size=10m,mode=755", optional: false },
-    MountSpec { target: "/dev/mqueue", fstype: "mqueue", flags: f(true, true, true, false), data: "", optional: true },
-    MountSpec { target: "/dev/shm", fstype: "tmpfs", flags: f(true, true, true, false), data: "mode=1777", optional: false },
-    MountSpec { target: "/dev/pts", fstype: "devpts", flags: f(true, false, true, false), data: "gid=5,mode=0620,ptmxmode=0666", optional: false },
-    MountSpec { target: "/sys", fstype: "sysfs", flags: f(true, true, true, false), data: "", optional: false },
-    MountSpec { target: "/sys/fs/cgroup", fstype: "cgroup2", flags: f(true, true, true, true), data: "", optional: false },
-    MountSpec { target: "/sys/kernel/security", fstype: "securityfs", flags: f(true, true, true, false), data: "", optional: true },
-    MountSpec { target: "/sys/kernel/debug", fstype: "debugfs", flags: f(true, true, true, false), data: "", optional: true },
-    MountSpec { target: "/sys/fs/bpf", fstype: "bpf", flags: f(false, true, false, false), data: "", optional: true },
+    MountSpec {
+        target: "/proc",
+        fstype: "proc",
+        flags: f(true, true, true, true),
+        data: "",
+        optional: false,
+    },
+    MountSpec {
+        target: "/run",
+        fstype: "tmpfs",
+        flags: f(true, true, true, true),
+        data: "size=10%,mode=755",
+        optional: false,
+    },
+    MountSpec {
+        target: "/tmp",
+        fstype: "tmpfs",
+        flags: f(true, true, true, true),
+        data: "size=10%,mode=1777",
+        optional: false,
+    },
+    MountSpec {
+        target: "/var",
+        fstype: "tmpfs",
+        flags: f(true, true, true, true),
+        data: "size=50%,mode=755",
+        optional: false,
+    },
+    MountSpec {
+        target: "/dev",
+        fstype: "devtmpfs",
+        flags: f(true, false, true, true),
+        data: "size=10m,mode=755",
+        optional: false,
+    },
+    MountSpec {
+        target: "/dev/mqueue",
+        fstype: "mqueue",
+        flags: f(true, true, true, false),
+        data: "",
+        optional: true,
+    },
+    MountSpec {
+        target: "/dev/shm",
+        fstype: "tmpfs",
+        flags: f(true, true, true, false),
+        data: "mode=1777",
+        optional: false,
+    },
+    MountSpec {
+        target: "/dev/pts",
+        fstype: "devpts",
+        flags: f(true, false, true, false),
+        data: "gid=5,mode=0620,ptmxmode=0666",
+        optional: false,
+    },
+    MountSpec {
+        target: "/sys",
+        fstype: "sysfs",
+        flags: f(true, true, true, false),
+        data: "",
+        optional: false,
+    },
+    MountSpec {
+        target: "/sys/fs/cgroup",
+        fstype: "cgroup2",
+        flags: f(true, true, true, true),
+        data: "",
+        optional: false,
+    },
+    MountSpec {
+        target: "/sys/kernel/security",
+        fstype: "securityfs",
+        flags: f(true, true, true, false),
+        data: "",
+        optional: true,
+    },
+    MountSpec {
+        target: "/sys/kernel/debug",
+        fstype: "debugfs",
+        flags: f(true, true, true, false),
+        data: "",
+        optional: true,
+    },
+    MountSpec {
+        target: "/sys/fs/bpf",
+        fstype: "bpf",
+        flags: f(false, true, false, false),
+        data: "",
+        optional: true,
+    },
 ];
 
 /// Device nodes created after /dev: (path, major, minor, mode).
-pub const NODES: [(&str, u32, u32, u32); 5] = [("/dev/console", 5, 1, 0o600), ("/dev/tty1", 4, 1, 0o620), ("/dev/tty", 5, 0, 0o666), ("/dev/null", 1, 3, 0o666), ("/dev/kmsg", 1, 11, 0o660)];
+pub const NODES: [(&str, u32, u32, u32); 5] = [
+    ("/dev/console", 5, 1, 0o600),
+    ("/dev/tty1", 4, 1, 0o620),
+    ("/dev/tty", 5, 0, 0o666),
+    ("/dev/null", 1, 3, 0o666),
+    ("/dev/kmsg", 1, 11, 0o660),
+];
 
 /// Symlinks created after /dev and /var.
 pub const LINKS: [(&str, &str); 6] = [
@@ -70,7 +154,14 @@ pub fn apply(sys: &dyn Sys) -> Vec<String> {
             problems.push(format!("mount {} on {}: {e}", m.fstype, m.target));
         }
         if m.target == "/var" {
-            for (d, mode) in [("/var/cache", 0o755), ("/var/empty", 0o555), ("/var/lib", 0o755), ("/var/log", 0o755), ("/var/spool", 0o755), ("/var/tmp", 0o1777)] {
+            for (d, mode) in [
+                ("/var/cache", 0o755),
+                ("/var/empty", 0o555),
+                ("/var/lib", 0o755),
+                ("/var/log", 0o755),
+                ("/var/spool", 0o755),
+                ("/var/tmp", 0o1777),
+            ] {
                 let _ = sys.mkdir(d, mode);
             }
         }
@@ -106,9 +197,29 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(&order[..7], ["/proc", "/run", "/tmp", "/var", "/dev", "console", "/dev/mqueue"]);
-        assert!(calls.contains(&Call::Mknod { path: "/dev/console".into(), char_dev: true, major: 5, minor: 1, mode: 0o600 }));
-        assert!(calls.contains(&Call::Symlink { target: "/run".into(), path: "/var/run".into() }));
+        assert_eq!(
+            &order[..7],
+            [
+                "/proc",
+                "/run",
+                "/tmp",
+                "/var",
+                "/dev",
+                "console",
+                "/dev/mqueue"
+            ]
+        );
+        assert!(calls.contains(&Call::Mknod {
+            path: "/dev/console".into(),
+            char_dev: true,
+            major: 5,
+            minor: 1,
+            mode: 0o600
+        }));
+        assert!(calls.contains(&Call::Symlink {
+            target: "/run".into(),
+            path: "/var/run".into()
+        }));
     }
 
     #[test]

@@ -1,0 +1,39 @@
+#!/bin/sh
+# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d and powers off
+# LABELS: amd64
+# TIMEOUT: 900
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd qemu-system-x86_64 docker mmdebstrap
+
+# The packages (Debian base, kernel, init) are built once and shared by every VM case.
+"$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
+    tail -30 "$RT_RESULTS/packages.log"
+    exit 1
+}
+make_scratch
+# The example with absolute @pkg: paths, plus an init.d script that reports and powers off.
+sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/boot.yml"
+cat >> "$SCRATCH/boot.yml" <<'YML'
+files:
+  - path: etc/init.d/999-test
+    mode: "0755"
+    contents: |
+      #!/bin/sh
+      echo "E2E-MARKER modules=$(wc -l < /proc/modules) host=$(hostname)"
+      poweroff
+YML
+linuxkit build --dir "$SCRATCH" --name boot "$SCRATCH/boot.yml"
+size=$(stat -c %s "$SCRATCH/boot-initrd.img")
+echo "initrd size: $size bytes"
+assert_true "initrd under 60 MB" [ "$size" -lt 62914560 ]
+console=$(linuxkit run qemu --mem 1024 --networking user "$SCRATCH/boot" < /dev/null)
+echo "$console" | tail -20
+echo "$console" | assert_contains "init: coldplug: [0-9]+ modules loaded"
+echo "$console" | assert_contains "loaded module virtio_net"
+echo "$console" | assert_contains "E2E-MARKER modules=[1-9][0-9]* host=linuxkit-"
+echo "$console" | assert_contains "init: power off"
+boot_ms=$(echo "$console" | sed -n 's/.*init: boot complete in \([0-9]*\) ms.*/\1/p')
+echo "RT_BENCHMARK_RESULT: init boot ${boot_ms} ms (TCG)"
+exit 0
