@@ -72,6 +72,8 @@ pub struct BuildSettings {
     pub sbom_output: String,
     /// SOURCE_DATE_EPOCH.
     pub source_date_epoch: Option<u64>,
+    /// `--input-tar`.
+    pub input_tar: Option<PathBuf>,
 }
 
 /// A build failed.
@@ -151,6 +153,18 @@ pub fn load_config(inputs: &[Input], reporter: &dyn Reporter) -> Result<Config, 
 }
 
 fn check_formats(s: &BuildSettings) -> Result<Vec<String>, BuildError> {
+    if s.input_tar.is_some() && s.pull {
+        return Err(BuildError::Usage(
+            "--input-tar cannot be combined with --pull".into(),
+        ));
+    }
+    if let (Some(i), Some(o)) = (&s.input_tar, &s.output)
+        && i.as_os_str() == o.as_str()
+    {
+        return Err(BuildError::Usage(
+            "--input-tar and --o must be different files".into(),
+        ));
+    }
     let mut formats: Vec<String> = s
         .formats
         .iter()
@@ -224,6 +238,49 @@ impl<S: Sink> Sink for DockerfileAppender<S> {
     }
 }
 
+/// The configuration a previous build was made from: the `files` entry with `metadata` of
+/// the new configuration names where the old one stored its own.
+fn old_config(tar_path: &Path, config: &Config) -> Result<Config, BuildError> {
+    let usage = |m: String| BuildError::Usage(m);
+    let meta = config
+        .files
+        .iter()
+        .flatten()
+        .find(|f| !f.metadata.is_empty())
+        .ok_or_else(|| usage("--input-tar needs a `files` entry with `metadata: yaml` (the previous build's configuration is read from it)".into()))?;
+    let want = meta.path.trim_start_matches('/').to_owned();
+    let err = |source| BuildError::Output {
+        path: tar_path.display().to_string(),
+        source,
+    };
+    let mut a = tar::Archive::new(std::io::BufReader::new(File::open(tar_path).map_err(err)?));
+    for e in a.entries().map_err(err)? {
+        let mut e = e.map_err(err)?;
+        if e.path()
+            .map_err(err)?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            == want
+        {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).map_err(err)?;
+            let source = lk_spec::Source::named(&format!("{}:{want}", tar_path.display()));
+            let parsed = if meta.metadata == "json" {
+                return Err(usage(
+                    "--input-tar reads `metadata: yaml` files; json is not supported yet".into(),
+                ));
+            } else {
+                lk_spec::parse_config(&source, &text, None)
+            };
+            return parsed.map_err(|d| BuildError::Config(ValidateError::Invalid(d)));
+        }
+    }
+    Err(usage(format!(
+        "{} has no {want} (the metadata file of the previous build)",
+        tar_path.display()
+    )))
+}
+
 /// Writes a small output file (kernel, cmdline) under a temporary name, then renames it.
 fn write_output(path: &Path, data: &[u8]) -> Result<Output, BuildError> {
     let err = |source| BuildError::Output {
@@ -285,6 +342,10 @@ pub fn build(
         sbom_path: (!s.no_sbom).then(|| s.sbom_output.clone()),
         dockerfile: false,
         home: std::env::var_os("HOME").map(PathBuf::from),
+        input: match &s.input_tar {
+            Some(p) => Some((p.clone(), old_config(p, &config)?)),
+            None => None,
+        },
     };
     let mtime = s
         .source_date_epoch

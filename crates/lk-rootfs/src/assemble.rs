@@ -48,6 +48,9 @@ pub struct BuildInputs<'a> {
     pub dockerfile: bool,
     /// `$HOME` for `~/` in `files[].source`.
     pub home: Option<PathBuf>,
+    /// `--input-tar`: a previous build's tar output and the configuration it was built from;
+    /// sections whose images and settings are unchanged are copied from it.
+    pub input: Option<(PathBuf, Config)>,
 }
 
 impl std::fmt::Debug for BuildInputs<'_> {
@@ -113,6 +116,15 @@ pub enum AssembleError {
     /// Writing the output failed.
     #[error("writing the output")]
     Write(#[source] io::Error),
+    /// `--input-tar` could not be read.
+    #[error("reading the input tar {path}")]
+    InputTar {
+        /// The tar.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
 }
 
 struct CacheLayer {
@@ -595,14 +607,58 @@ impl<'a, 's> Assembler<'a, 's> {
     /// Writes the whole root filesystem.
     pub fn run(mut self) -> Result<(), AssembleError> {
         let config = self.inputs.config;
-        self.kernel()?;
+        let old = self.inputs.input.as_ref().map(|(_, c)| c);
+        let new_kernel = config
+            .kernel
+            .image
+            .as_ref()
+            .map(|r| r.value.canonical().to_owned());
+        match (
+            &new_kernel,
+            old.and_then(|o| o.kernel.image.as_ref())
+                .map(|r| r.value.canonical().to_owned()),
+        ) {
+            (Some(n), Some(o))
+                if *n == o
+                    && old.is_some_and(|o| {
+                        serde_json::to_value(&o.kernel).ok()
+                            == serde_json::to_value(&config.kernel).ok()
+                    }) =>
+            {
+                self.copy_input(n, "kernel")?;
+            }
+            _ => self.kernel()?,
+        }
         for (i, r) in config.init.iter().flatten().enumerate() {
-            let image = self.image(r.value.canonical(), &format!("init[{i}]"))?;
-            self.image_fs(image, "", &format!("init[{i}]"), FsKind::Init)?;
+            let location = format!("init[{i}]");
+            let same = old
+                .and_then(|o| o.init.as_ref())
+                .and_then(|l| l.get(i))
+                .is_some_and(|o| o.value.canonical() == r.value.canonical());
+            if same {
+                self.copy_input(r.value.canonical(), &location)?;
+                continue;
+            }
+            let image = self.image(r.value.canonical(), &location)?;
+            self.image_fs(image, "", &location, FsKind::Init)?;
         }
         self.volumes()?;
         for section in Section::ALL {
             for (i, entry) in config.section(section).iter().enumerate() {
+                let unchanged = old
+                    .and_then(|o| o.section(section).get(i))
+                    .is_some_and(|o| {
+                        serde_json::to_value(o).ok() == serde_json::to_value(entry).ok()
+                    });
+                if unchanged {
+                    let location = format!("{}[{i}]", section.name());
+                    let canonical = entry.image.value.canonical().to_owned();
+                    let root = self.copy_input(&canonical, &location)?;
+                    if let Some(root) = root {
+                        self.extracted.entry(canonical).or_insert(root);
+                    }
+                    continue;
+                }
                 self.container(section, i, entry)?;
             }
         }
@@ -622,6 +678,62 @@ impl<'a, 's> Assembler<'a, 's> {
             )?;
         }
         self.sink.finish().map_err(AssembleError::Write)
+    }
+
+    /// Copies the entries of the input tar with these origin records; returns where an
+    /// image filesystem was unpacked among them (`.../lower` or `.../rootfs`), if any.
+    fn copy_input(
+        &mut self,
+        source: &str,
+        location: &str,
+    ) -> Result<Option<String>, AssembleError> {
+        let Some((path, _)) = &self.inputs.input else {
+            return Ok(None);
+        };
+        let read_err = |e: io::Error| AssembleError::InputTar {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut a = tar::Archive::new(BufReader::new(file));
+        let mut root = None;
+        for entry in a.entries().map_err(read_err)? {
+            let mut entry = entry.map_err(read_err)?;
+            let mut origin = (String::new(), String::new());
+            if let Some(exts) = entry.pax_extensions().map_err(read_err)? {
+                for x in exts.flatten() {
+                    match (x.key(), x.value()) {
+                        (Ok("LINUXKIT.source"), Ok(v)) => origin.0 = v.to_owned(),
+                        (Ok("LINUXKIT.location"), Ok(v)) => origin.1 = v.to_owned(),
+                        _ => {}
+                    }
+                }
+            }
+            if origin.0 != source || origin.1 != location {
+                continue;
+            }
+            let Some((_, mut e)) = crate::flatten::convert_entry(&mut entry).map_err(read_err)?
+            else {
+                continue;
+            };
+            e.pax = vec![
+                ("LINUXKIT.source".into(), origin.0),
+                ("LINUXKIT.location".into(), origin.1),
+            ];
+            if root.is_none()
+                && let Some(i) = e.path.find("/lower/").or_else(|| e.path.find("/rootfs/"))
+                && e.path.starts_with("containers/")
+            {
+                let end = e.path[i + 1..]
+                    .find('/')
+                    .map_or(e.path.len(), |j| i + 1 + j);
+                root = Some(e.path[..end].to_owned());
+            }
+            self.sink
+                .add(&e, &mut entry)
+                .map_err(AssembleError::Write)?;
+        }
+        Ok(root)
     }
 
     fn kernel(&mut self) -> Result<(), AssembleError> {

@@ -171,6 +171,13 @@ fn xattrs<R: Read>(e: &mut tar::Entry<'_, R>) -> io::Result<Vec<(String, Vec<u8>
     Ok(out)
 }
 
+/// Converts one tar entry of an already flattened stream (e.g. a previous build's tar).
+pub(crate) fn convert_entry<R: Read>(
+    e: &mut tar::Entry<'_, R>,
+) -> io::Result<Option<(String, Entry)>> {
+    convert(0, e).map_err(io::Error::other)
+}
+
 /// What pass 1 found.
 struct Plan {
     winners: HashSet<At>,

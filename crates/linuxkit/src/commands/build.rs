@@ -48,12 +48,10 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<Exit> {
         no_sbom: args.no_sbom,
         sbom_output: args.sbom_output.clone(),
         source_date_epoch,
+        input_tar: args.input_tar.clone(),
     };
     let quiet = global.quiet || args.output.as_deref() == Some("-");
     let reporter = Lines { quiet };
-    if args.input_tar.is_some() {
-        return crate::not_implemented("build --input-tar", "a later step of the Build issue");
-    }
     let result = if args.dry_run {
         dry_run(&settings, &reporter)
     } else {
