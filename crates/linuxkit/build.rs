@@ -26,6 +26,17 @@ fn main() {
     if std::path::Path::new("/var/run/docker.sock").exists() {
         println!("cargo::rustc-cfg=has_docker_engine");
     }
+    // kernel+iso / kernel+erofs tests need the external image makers.
+    for (cfg, program) in [
+        ("has_xorriso", "/usr/bin/xorriso"),
+        ("has_mkfs_erofs", "/usr/bin/mkfs.erofs"),
+    ] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        println!("cargo::rerun-if-changed={program}");
+        if std::path::Path::new(program).exists() {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
     // QEMU boot tests need qemu-system-x86_64, a Debian kernel and a static busybox.
     println!("cargo::rustc-check-cfg=cfg(has_qemu_kernel)");
     println!("cargo::rerun-if-changed=/boot");

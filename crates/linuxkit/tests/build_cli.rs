@@ -400,3 +400,126 @@ fn builds_kernel_squashfs_that_unsquashfs_reads() {
         "boot/* is split off"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(all(has_docker_registry, has_xorriso, has_mkfs_erofs)),
+    ignore = "needs docker-registry, xorriso and erofs-utils (apt-get install docker-registry xorriso erofs-utils)"
+)]
+fn builds_kernel_iso_and_erofs_reproducibly() {
+    let f = fixture();
+    let dir = f.work.path();
+    std::fs::write(dir.join("lk.yml"), yaml(&f)).unwrap();
+    let cache = dir.join("cache");
+    let args = [
+        "--no-sbom",
+        "--format",
+        "kernel+iso",
+        "--format",
+        "kernel+erofs",
+    ];
+    let mut images = Vec::new();
+    for run in ["a", "b"] {
+        let out_dir = dir.join(run);
+        let mut a = args.to_vec();
+        let d = out_dir.to_string_lossy().into_owned();
+        a.extend(["--dir", &d, "lk.yml"]);
+        let out = linuxkit(dir, &cache, &a);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let names: Vec<String> = {
+            let mut n: Vec<String> = std::fs::read_dir(&out_dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(
+            names,
+            ["lk-cmdline", "lk-erofs.img", "lk-kernel", "lk.iso"],
+            "no staging leftovers"
+        );
+        images.push((
+            std::fs::read(out_dir.join("lk.iso")).unwrap(),
+            std::fs::read(out_dir.join("lk-erofs.img")).unwrap(),
+        ));
+    }
+    assert!(images[0] == images[1], "two builds give identical images");
+
+    // The ISO: Rock Ridge names, owners and modes as in the tree; no boot/.
+    let iso = dir.join("a/lk.iso");
+    let ls = Command::new("xorriso")
+        .args(["-no_rc", "-indev"])
+        .arg(&iso)
+        .args(["-find", "/", "-exec", "lsdl", "--"])
+        .output()
+        .unwrap();
+    assert!(ls.status.success(), "{}", text(&ls.stderr));
+    let ls = text(&ls.stdout);
+    for want in [
+        "'/init'",
+        "'/etc/motd'",
+        "'/containers/services/svc/lower/usr/bin/svc'",
+    ] {
+        assert!(ls.lines().any(|l| l.ends_with(want)), "{want} not in\n{ls}");
+    }
+    assert!(!ls.contains("'/boot/"), "boot/* is split off:\n{ls}");
+    let motd = ls.lines().find(|l| l.ends_with("'/etc/motd'")).unwrap();
+    assert!(motd.starts_with("-rw-r--r--"), "{motd}");
+    let extract = dir.join("motd-from-iso");
+    let x = Command::new("xorriso")
+        .args(["-no_rc", "-osirrox", "on", "-indev"])
+        .arg(&iso)
+        .args(["-extract", "/etc/motd"])
+        .arg(&extract)
+        .output()
+        .unwrap();
+    assert!(x.status.success(), "{}", text(&x.stderr));
+    assert_eq!(std::fs::read(&extract).unwrap(), b"hello");
+
+    // The EROFS image: fsck passes, and extracting it gives the files (dump.erofs exits 0
+    // even for missing paths, so the check is on the extracted tree).
+    let erofs = dir.join("a/lk-erofs.img");
+    let root = dir.join("erofs-root");
+    let fsck = Command::new("fsck.erofs")
+        .arg(format!("--extract={}", root.display()))
+        .args(["--no-preserve", "--force"])
+        .arg(&erofs)
+        .output()
+        .unwrap();
+    assert!(
+        fsck.status.success(),
+        "{}{}",
+        text(&fsck.stdout),
+        text(&fsck.stderr)
+    );
+    assert_eq!(std::fs::read(root.join("etc/motd")).unwrap(), b"hello");
+    for path in ["init", "containers/services/svc/lower/usr/bin/svc"] {
+        assert!(root.join(path).is_file(), "{path} missing");
+    }
+    assert!(!root.join("boot/kernel").exists(), "boot/* is split off");
+
+    // A missing image maker is a clear error with a hint, and leaves no partial image.
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args(["build", "--cache"])
+        .arg(&cache)
+        .args(["--format", "kernel+iso", "--dir", "c", "lk.yml"])
+        .env("LINUXKIT_XORRISO", "/nonexistent/xorriso")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("lk.iso") && err.contains("apt-get install xorriso"),
+        "{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.join("c"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.ends_with(".iso"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -27,9 +27,9 @@ pub const FORMATS: [(&str, bool); 20] = [
     ("iso-bios", false),
     ("iso-efi", false),
     ("iso-efi-initrd", false),
-    ("kernel+erofs", false),
+    ("kernel+erofs", true),
     ("kernel+initrd", true),
-    ("kernel+iso", false),
+    ("kernel+iso", true),
     ("kernel+squashfs", true),
     ("qcow2-bios", false),
     ("qcow2-efi", false),
@@ -418,8 +418,11 @@ pub fn build(
         None
     };
     let initrd_path = file("-initrd.img");
-    let mut squashfs_sink =
-        want("kernel+squashfs").then(|| lk_formats::squashfs::SquashfsSink::new(mtime));
+    let tree_formats: Vec<&str> = ["kernel+squashfs", "kernel+iso", "kernel+erofs"]
+        .into_iter()
+        .filter(|f| want(f))
+        .collect();
+    let mut tree_sink = (!tree_formats.is_empty()).then(lk_formats::tree::TreeSink::default);
     let mut initrd_sink = if want("kernel+initrd") || want("tar-kernel-initrd") {
         Some(InitrdSink::new(
             Staged::create(&initrd_path).map_err(out_err(&initrd_path))?,
@@ -441,8 +444,8 @@ pub fn build(
         if let Some(i) = initrd_sink.as_mut() {
             sinks.push(i);
         }
-        if let Some(q) = squashfs_sink.as_mut() {
-            sinks.push(q);
+        if let Some(t) = tree_sink.as_mut() {
+            sinks.push(t);
         }
         let mut tee = lk_formats::Tee(sinks);
         Assembler::new(&inputs, &mut tee).run()?;
@@ -500,12 +503,13 @@ pub fn build(
             }
         }
     }
-    if let Some(mut q) = squashfs_sink {
-        let boot = std::mem::take(&mut q.boot);
+    if let Some(mut tree) = tree_sink {
+        let boot = std::mem::take(&mut tree.boot);
         if boot.kernel.is_empty() {
-            return Err(BuildError::Usage(
-                "kernel+squashfs needs a `kernel` section with an image".into(),
-            ));
+            return Err(BuildError::Usage(format!(
+                "{} needs a `kernel` section with an image",
+                tree_formats.join(", ")
+            )));
         }
         if !want("kernel+initrd") {
             for (suffix, data) in [
@@ -515,14 +519,32 @@ pub fn build(
                 outputs.push(write_output(&file(suffix), data)?);
             }
         }
-        let img = file("-squashfs.img");
-        let mut st = Staged::create(&img).map_err(out_err(&img))?;
-        q.write_to(&mut st).map_err(out_err(&img))?;
-        let size = st.commit().map_err(out_err(&img))?;
-        outputs.push(Output {
-            path: img.display().to_string(),
-            size,
-        });
+        for f in &tree_formats {
+            let img = match *f {
+                "kernel+squashfs" => {
+                    let img = file("-squashfs.img");
+                    let mut st = Staged::create(&img).map_err(out_err(&img))?;
+                    lk_formats::squashfs::write_to(&tree, mtime, &mut st).map_err(out_err(&img))?;
+                    st.commit().map_err(out_err(&img))?;
+                    img
+                }
+                "kernel+iso" => {
+                    let img = file(".iso");
+                    lk_formats::iso::write(&tree, mtime, &img).map_err(out_err(&img))?;
+                    img
+                }
+                _ => {
+                    let img = file("-erofs.img");
+                    lk_formats::erofs::write(&tree, mtime, &img).map_err(out_err(&img))?;
+                    img
+                }
+            };
+            let size = std::fs::metadata(&img).map_err(out_err(&img))?.len();
+            outputs.push(Output {
+                path: img.display().to_string(),
+                size,
+            });
+        }
     }
     for o in &outputs {
         reporter.info(&format!("  {}", o.path));

@@ -1,0 +1,164 @@
+//! Writes a [`TreeSink`] out as a real directory for the external image makers (`xorriso`,
+//! `mkfs.erofs`) that only read directories. The directory is removed when the [`Stage`] is
+//! dropped, also on error.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::entry::Kind;
+use crate::tree::TreeSink;
+
+/// A staged tree under a temporary directory.
+#[derive(Debug)]
+pub struct Stage {
+    root: PathBuf,
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        // Directories may have been made read-only by their recorded modes.
+        let _ = make_writable(&self.root);
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn make_writable(dir: &Path) -> io::Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            make_writable(&e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// How much of the metadata the directory itself must carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fidelity {
+    /// Contents and types only; owners, modes and times are applied by the image maker.
+    Contents,
+    /// Also modes.
+    Modes,
+    /// Also owners (needs root unless every entry is owned by the caller) and modes.
+    Owners,
+}
+
+fn ctx(path: &Path, what: &str) -> impl FnOnce(io::Error) -> io::Error + use<> {
+    let path = path.display().to_string();
+    let what = what.to_owned();
+    move |e| io::Error::new(e.kind(), format!("{what} {path}: {e}"))
+}
+
+impl Stage {
+    /// Writes `tree` into a new directory `<parent>/.<name>.stage-<pid>`.
+    pub fn write(
+        tree: &TreeSink,
+        parent: &Path,
+        name: &str,
+        fidelity: Fidelity,
+    ) -> io::Result<Stage> {
+        let root = parent.join(format!(".{name}.stage-{}", std::process::id()));
+        if root.exists() {
+            let _ = make_writable(&root);
+            fs::remove_dir_all(&root).map_err(ctx(&root, "remove old staging dir"))?;
+        }
+        fs::create_dir(&root).map_err(ctx(&root, "create staging dir"))?;
+        let stage = Stage { root };
+        for d in tree.implied_dirs() {
+            let p = stage.root.join(&d);
+            fs::create_dir(&p).map_err(ctx(&p, "create"))?;
+        }
+        for (path, (e, data)) in &tree.entries {
+            let p = stage.root.join(path);
+            match &e.kind {
+                Kind::Dir => match fs::create_dir(&p) {
+                    Err(err) if err.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(ctx(&p, "create")(err));
+                    }
+                    _ => {}
+                },
+                Kind::File(_) | Kind::Hardlink(_) => {
+                    fs::write(&p, data).map_err(ctx(&p, "write"))?;
+                }
+                Kind::Symlink(t) => {
+                    std::os::unix::fs::symlink(t, &p).map_err(ctx(&p, "symlink"))?;
+                }
+                Kind::Char(ma, mi) | Kind::Block(ma, mi) => {
+                    let ty = if matches!(e.kind, Kind::Char(..)) {
+                        rustix::fs::FileType::CharacterDevice
+                    } else {
+                        rustix::fs::FileType::BlockDevice
+                    };
+                    rustix::fs::mknodat(
+                        rustix::fs::CWD,
+                        &p,
+                        ty,
+                        rustix::fs::Mode::from_raw_mode(0o600),
+                        rustix::fs::makedev(*ma, *mi),
+                    )
+                    .map_err(|err| {
+                        ctx(&p, "create device node (needs root)")(io::Error::from(err))
+                    })?;
+                }
+                Kind::Fifo => {
+                    rustix::fs::mknodat(
+                        rustix::fs::CWD,
+                        &p,
+                        rustix::fs::FileType::Fifo,
+                        rustix::fs::Mode::from_raw_mode(0o600),
+                        0,
+                    )
+                    .map_err(|err| ctx(&p, "create fifo")(io::Error::from(err)))?;
+                }
+            }
+        }
+        if fidelity != Fidelity::Contents {
+            // Owners first (chown clears set-id bits), then modes, deepest first so read-only
+            // directories do not stop the rest.
+            for (path, (e, _)) in tree.entries.iter().rev() {
+                let p = stage.root.join(path);
+                let (uid, gid) = (e.uid as u32, e.gid as u32);
+                if fidelity == Fidelity::Owners {
+                    std::os::unix::fs::lchown(&p, Some(uid), Some(gid))
+                        .map_err(ctx(&p, "set owner (needs root)"))?;
+                }
+                if !matches!(e.kind, Kind::Symlink(_)) {
+                    fs::set_permissions(&p, fs::Permissions::from_mode(e.mode & 0o7777))
+                        .map_err(ctx(&p, "set mode"))?;
+                }
+            }
+        }
+        Ok(stage)
+    }
+
+    /// The staged directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Runs an image maker, turning a missing program or a failure into an error that says which.
+pub(crate) fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd.output().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot run {program}: {e} (hint: {hint})"),
+        )
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(io::Error::other(format!(
+            "{program} failed ({}): {}",
+            out.status,
+            tail.join("\n")
+        )));
+    }
+    Ok(())
+}
