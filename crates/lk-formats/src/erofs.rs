@@ -11,7 +11,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::stage::{Fidelity, Stage, run};
+use crate::stage::{Fidelity, Stage, Target};
 use crate::tree::TreeSink;
 
 /// The program run; `LINUXKIT_MKFS_EROFS` overrides it.
@@ -46,11 +46,7 @@ fn is_root() -> bool {
 
 /// Writes `tree` as an EROFS image at `dest` (staging next to it); `mtime` dates everything.
 pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let t = Target::new(dest);
     let all_root = tree.entries.values().all(|(e, _)| e.uid == 0 && e.gid == 0);
     // With --all-root the owners need not be staged (and then no root is needed).
     let fidelity = if is_root() || !all_root {
@@ -58,15 +54,12 @@ pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
     } else {
         Fidelity::Modes
     };
-    let stage = Stage::write(tree, parent, &name, fidelity).map_err(|e| {
+    let stage = Stage::write(tree, &t.parent, &t.name, fidelity).map_err(|e| {
         io::Error::new(
             e.kind(),
             format!("kernel+erofs: {e} (hint: files owned by other users need a build as root)"),
         )
     })?;
-    // Written under a temporary name and renamed: a killed build leaves no partial image.
-    let part = parent.join(format!(".{name}.part-{}", std::process::id()));
-    let _ = std::fs::remove_file(&part);
     let mut cmd = Command::new(program());
     cmd.env("SOURCE_DATE_EPOCH", mtime.to_string())
         .arg("--quiet")
@@ -74,18 +67,11 @@ pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
     if all_root {
         cmd.arg("--all-root");
     }
-    cmd.arg(&part).arg(stage.root());
-    let result = run(
+    cmd.arg(&t.part).arg(stage.root());
+    t.run(
         &mut cmd,
         "install erofs-utils (Debian: apt-get install erofs-utils)",
-    );
-    match result.and_then(|()| std::fs::rename(&part, dest)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(e)
-        }
-    }
+    )
 }
 
 #[cfg(test)]

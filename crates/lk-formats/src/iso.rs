@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::entry::Kind;
-use crate::stage::{Fidelity, Stage, run};
+use crate::stage::{Fidelity, Stage, Target};
 use crate::tree::TreeSink;
 
 /// The program run; `LINUXKIT_XORRISO` overrides it.
@@ -69,36 +69,22 @@ fn options(tree: &TreeSink, mtime: u64) -> io::Result<String> {
 /// Writes `tree` as an ISO image at `dest` (staging next to it); `mtime` dates the volume,
 /// the root directory and parents the stream never named.
 pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stage = Stage::write(tree, parent, &name, Fidelity::Contents)?;
-    let opts = parent.join(format!(".{name}.xorriso-{}", std::process::id()));
+    let t = Target::new(dest);
+    let stage = Stage::write(tree, &t.parent, &t.name, Fidelity::Contents)?;
+    let opts = t
+        .parent
+        .join(format!(".{}.xorriso-{}", t.name, std::process::id()));
     std::fs::write(&opts, options(tree, mtime)?)?;
-    // Written under a temporary name and renamed: a killed build leaves no partial image.
-    let part = parent.join(format!(".{name}.part-{}", std::process::id()));
-    let _ = std::fs::remove_file(&part);
-    let result = run(
+    let result = t.run(
         Command::new(program())
             .env("SOURCE_DATE_EPOCH", mtime.to_string())
             .args(["-no_rc", "-report_about", "FAILURE", "-abort_on", "FAILURE"])
             .args(["-iso_rr_pattern", "off", "-disk_pattern", "off"])
             .arg("-outdev")
-            .arg(&part)
+            .arg(&t.part)
             .args(["-volid", "LINUXKIT", "-rockridge", "on", "-joliet", "off"])
-            .args([
-                "-hardlinks",
-                "off",
-                "-acl",
-                "off",
-                "-xattr",
-                "off",
-                "-md5",
-                "off",
-            ])
-            .arg("-map")
+            .args(["-hardlinks", "off", "-acl", "off", "-xattr", "off"])
+            .args(["-md5", "off", "-map"])
             .arg(stage.root())
             .arg("/")
             .arg("-options_from_file")
@@ -106,13 +92,7 @@ pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
         "install xorriso (Debian: apt-get install xorriso)",
     );
     let _ = std::fs::remove_file(&opts);
-    match result.and_then(|()| std::fs::rename(&part, dest)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(e)
-        }
-    }
+    result
 }
 
 #[cfg(test)]

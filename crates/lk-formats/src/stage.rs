@@ -141,8 +141,47 @@ impl Stage {
     }
 }
 
+/// Where an external image maker writes: a hidden name next to the destination, renamed into
+/// place only when the maker succeeded (a killed build leaves no partial image).
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) parent: PathBuf,
+    pub(crate) name: String,
+    pub(crate) part: PathBuf,
+    dest: PathBuf,
+}
+
+impl Target {
+    pub(crate) fn new(dest: &Path) -> Target {
+        let parent = dest.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let part = parent.join(format!(".{name}.part-{}", std::process::id()));
+        let _ = fs::remove_file(&part);
+        Target {
+            parent,
+            name,
+            part,
+            dest: dest.to_path_buf(),
+        }
+    }
+
+    /// Runs the maker (which writes `self.part`) and renames the result into place.
+    pub(crate) fn run(&self, cmd: &mut Command, hint: &str) -> io::Result<()> {
+        match run(cmd, hint).and_then(|()| fs::rename(&self.part, &self.dest)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = fs::remove_file(&self.part);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Runs an image maker, turning a missing program or a failure into an error that says which.
-pub(crate) fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
+fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd.output().map_err(|e| {
         io::Error::new(
