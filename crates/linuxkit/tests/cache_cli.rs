@@ -258,3 +258,81 @@ fn pushing_an_index_merges_platforms_the_registry_already_has() {
     archs.sort();
     assert_eq!(archs, ["amd64", "arm64"]);
 }
+
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn export_filesystem_flattens_layers() {
+    let reg = Registry::start();
+    let img = TestImage::new(
+        "amd64",
+        vec![
+            layer(&[("etc/keep", b"old"), ("etc/gone", b"x"), ("opt/a", b"a")]),
+            layer(&[
+                ("etc/keep", b"new"),
+                ("etc/.wh.gone", b""),
+                ("opt/.wh..wh..opq", b""),
+            ]),
+        ],
+        &[],
+        &["/bin/sh"],
+    );
+    push(&reg, "cli/fs", &img);
+    let dir = TempDir::new("cli-export-fs");
+    let name = format!("{}/cli/fs:v1", reg.host);
+    assert!(linuxkit(dir.path(), &["pull", &name]).status.success());
+    let tar_path = dir.path().join("fs.tar");
+    let out = linuxkit(
+        dir.path(),
+        &[
+            "export",
+            "--format",
+            "filesystem",
+            "--outfile",
+            tar_path.to_str().unwrap(),
+            &name,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut files = std::collections::BTreeMap::new();
+    let mut a = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = String::new();
+        std::io::Read::read_to_string(&mut e, &mut data).unwrap();
+        files.insert(path.trim_end_matches('/').to_owned(), data);
+    }
+    assert_eq!(files.get("etc/keep").map(String::as_str), Some("new"));
+    assert!(
+        !files.contains_key("etc/gone"),
+        "whiteout honoured: {files:?}"
+    );
+    assert!(
+        !files.contains_key("opt/a"),
+        "opaque directory honoured: {files:?}"
+    );
+    assert!(!files.keys().any(|k| k.contains(".wh.")), "{files:?}");
+    // Not in the cache: an error naming the image, and no output file.
+    let missing = dir.path().join("missing.tar");
+    let out = linuxkit(
+        dir.path(),
+        &[
+            "export",
+            "--format",
+            "filesystem",
+            "--outfile",
+            missing.to_str().unwrap(),
+            "example.com/none:1",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("example.com/none:1"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!missing.exists() && !missing.with_extension("partial").exists());
+}

@@ -75,6 +75,15 @@ pub enum ImageError {
         /// The architecture asked for, when the engine has another one.
         arch: Option<String>,
     },
+    /// An image's layers could not be flattened.
+    #[error("flattening {image}")]
+    Flatten {
+        /// The image.
+        image: String,
+        /// The cause.
+        #[source]
+        source: lk_rootfs::FlattenError,
+    },
     /// `cache push` of something the cache does not have.
     #[error("image {0} is not in the cache")]
     NotCached(String),
@@ -406,6 +415,28 @@ pub fn export(
     cache
         .export(&full, platform, format, ref_name, out)
         .map_err(s.cache_err())
+}
+
+/// `cache export --format filesystem`: the image's flattened filesystem as a PAX tar.
+pub fn export_filesystem(
+    s: &ImageSettings,
+    name: &str,
+    platform: &Platform,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ImageError> {
+    let cache = s.cache()?;
+    let full = lk_spec::reference::reference_expand(name);
+    let resolved = cache.resolve(&full, platform).map_err(s.cache_err())?;
+    let image = lk_rootfs::ImageContent {
+        canonical: full.clone(),
+        resolved: &resolved,
+        cache: &cache,
+    };
+    let mut tar = lk_formats::tar::TarSink::new(out);
+    lk_rootfs::export_filesystem(&image, &mut tar).map_err(|source| ImageError::Flatten {
+        image: full,
+        source,
+    })
 }
 
 /// `cache import`: loads an OCI layout tar or `docker save` archive.

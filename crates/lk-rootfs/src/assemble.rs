@@ -1072,3 +1072,28 @@ pub fn images_of(config: &Config) -> BTreeMap<String, lk_spec::ImageRef> {
     }
     out
 }
+
+/// Forwards flattened entries to a sink unchanged (no prefix, no origin records).
+struct ToSink<'a>(&'a mut dyn Sink);
+
+impl Emit for ToSink<'_> {
+    fn link_targets(&mut self, paths: &[String]) {
+        self.0.link_targets(paths);
+    }
+
+    fn entry(&mut self, e: Entry, data: &mut dyn Read) -> io::Result<()> {
+        self.0.add(&e, data)
+    }
+}
+
+/// `cache export --format filesystem`: the image's layers flattened (whiteouts, opaque
+/// directories and hard links resolved as in a build) into `out`, then `out.finish()`.
+pub fn export_filesystem(image: &ImageContent<'_>, out: &mut dyn Sink) -> Result<(), FlattenError> {
+    let open = |i: usize| open_layer(image, i);
+    flatten(
+        image.resolved.manifest.layers.len(),
+        &open,
+        &mut ToSink(&mut *out),
+    )?;
+    out.finish().map_err(FlattenError::Write)
+}

@@ -11,5 +11,5 @@ pub mod flatten;
 mod path;
 mod sbom;
 
-pub use assemble::{AssembleError, Assembler, BuildInputs, ImageContent};
+pub use assemble::{AssembleError, Assembler, BuildInputs, ImageContent, export_filesystem};
 pub use flatten::{Emit, FlattenError, flatten};

@@ -116,14 +116,9 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             image,
         } => {
             let format = match format.as_str() {
-                "oci" => lk_ops::cache::ExportFormat::Oci,
-                "docker" => lk_ops::cache::ExportFormat::Docker,
-                "filesystem" => {
-                    return crate::not_implemented(
-                        "cache export --format filesystem",
-                        "the Build issue (layer flattening)",
-                    );
-                }
+                "oci" => Some(lk_ops::cache::ExportFormat::Oci),
+                "docker" => Some(lk_ops::cache::ExportFormat::Docker),
+                "filesystem" => None,
                 other => anyhow::bail!("--format {other}: use oci, docker or filesystem"),
             };
             let platform = match platform {
@@ -134,14 +129,15 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             let s = settings(global, dir, &[]);
             if outfile == "-" {
                 let mut out = std::io::stdout().lock();
-                cache::export(&s, image, &platform, format, name.as_deref(), &mut out)?;
+                export(&s, image, &platform, format, name.as_deref(), &mut out)?;
             } else {
                 let path = PathBuf::from(outfile);
                 let temp = path.with_extension("partial");
                 let file = std::fs::File::create(&temp)
                     .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", temp.display()))?;
                 let mut f = std::io::BufWriter::new(file);
-                let result = cache::export(&s, image, &platform, format, name.as_deref(), &mut f);
+                let result = export(&s, image, &platform, format, name.as_deref(), &mut f)
+                    .and_then(|()| std::io::Write::flush(&mut f).map_err(Into::into));
                 drop(f);
                 if let Err(e) = result {
                     let _ = std::fs::remove_file(&temp);
@@ -168,4 +164,20 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// One export in the chosen format (`None`: the flattened filesystem).
+fn export(
+    s: &lk_ops::cache::ImageSettings,
+    image: &str,
+    platform: &Platform,
+    format: Option<lk_ops::cache::ExportFormat>,
+    name: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    match format {
+        Some(f) => cache::export(s, image, platform, f, name, out)?,
+        None => cache::export_filesystem(s, image, platform, out)?,
+    }
+    Ok(())
 }
