@@ -141,7 +141,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
                 drop(f);
                 if let Err(e) = result {
                     let _ = std::fs::remove_file(&temp);
-                    return Err(e.into());
+                    return Err(e);
                 }
                 std::fs::rename(&temp, &path)?;
             }
