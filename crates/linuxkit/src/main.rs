@@ -63,7 +63,11 @@ fn main() -> ExitCode {
             "a later wave (providers)",
         ),
         Command::Serve(_) => not_implemented("serve", "a later wave"),
-        Command::Metadata(_) => not_implemented("metadata", "a later wave"),
+        Command::Metadata(cli::MetadataCommand::Create { file, data }) => {
+            lk_ops::metadata::write_iso(file, data.as_bytes())
+                .map(|_| Exit::Success)
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))
+        }
     };
     match result {
         Ok(exit) => exit.into(),

@@ -94,7 +94,6 @@ fn unimplemented_commands_fail_with_status_2() {
         &["pkg", "builder", "du"],
         &["push", "aws", "x"],
         &["serve"],
-        &["metadata", "create", "a.iso", "data"],
     ] {
         let out = linuxkit(args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -180,4 +179,36 @@ fn version_prints_name_and_version() {
 fn quiet_and_verbose_conflict() {
     let out = linuxkit(&["-q", "-v", "2", "version"], None);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn metadata_create_writes_the_config_iso() {
+    let dir = lk_testutil::TempDir::new("metadata-create");
+    let iso = dir.path().join("meta.iso");
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .args(["metadata", "create"])
+        .arg(&iso)
+        .arg("{\"hostname\":\"vm1\"}")
+        .env("SOURCE_DATE_EPOCH", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&iso).unwrap();
+    assert_eq!(bytes.len(), 22 * 2048);
+    assert_eq!(&bytes[16 * 2048 + 1..16 * 2048 + 6], b"CD001");
+    assert_eq!(&bytes[16 * 2048 + 40..16 * 2048 + 46], b"CIDATA");
+    assert_eq!(&bytes[21 * 2048..21 * 2048 + 18], b"{\"hostname\":\"vm1\"}");
+    if std::path::Path::new("/usr/bin/xorriso").exists() {
+        let ls = Command::new("xorriso")
+            .args(["-no_rc", "-indev"])
+            .arg(&iso)
+            .args(["-ls", "/", "--"])
+            .output()
+            .unwrap();
+        assert!(
+            text(&ls.stdout).contains("'CONFIG'"),
+            "{}",
+            text(&ls.stdout)
+        );
+    }
 }

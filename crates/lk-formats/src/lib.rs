@@ -7,12 +7,14 @@
 //! | [`tar`] | PAX tar writer (`tar`, `docker`) |
 //! | [`cpio`] | newc cpio writer with real hard links |
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
+//! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
 //! | [`tree`] | collects the rootfs minus `boot/` for the formats below |
 //! | [`squashfs`] | `kernel+squashfs`: a gzip squashfs of the tree (backhand) |
 //! | [`iso`] | `kernel+iso`: a Rock Ridge ISO 9660 of the tree (`xorriso`) |
 //! | [`erofs`] | `kernel+erofs`: an EROFS image of the tree (`mkfs.erofs`) |
 //! | `stage` | the tree as a temporary directory for the external image makers |
 
+pub mod config_iso;
 pub mod cpio;
 pub mod entry;
 pub mod erofs;

@@ -8,10 +8,13 @@
 //! | [`build`] | YAML -> pinned images -> root filesystem stream -> output files |
 //! | [`cache`] | the image cache: pull, ls, rm, clean, push, export, import |
 //! | [`docker`] | the `docker` CLI as an image source |
+//! | [`metadata`] | the metadata ISO (`metadata create`, `run --data`) |
+//! | [`run`] | what to boot, accelerator, QEMU |
 
 pub mod build;
 pub mod cache;
 pub mod docker;
+pub mod metadata;
 pub mod pkg;
 pub mod run;
 pub mod validate;

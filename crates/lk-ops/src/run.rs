@@ -36,6 +36,8 @@ pub struct RunSettings {
     pub devices: Vec<String>,
     /// `--gui`.
     pub gui: bool,
+    /// `--data` / `--data-file` contents: written to `<state>/data.iso` and attached.
+    pub data: Option<Vec<u8>>,
 }
 
 /// Why `run` could not start.
@@ -176,8 +178,17 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         Some(a) => a.clone(),
         None => lk_run::accel::detect(&qemu).to_owned(),
     };
+    let mut cdroms = Vec::new();
+    if let Some(data) = &s.data {
+        let iso = state.join("data.iso");
+        std::fs::create_dir_all(&state)
+            .and_then(|()| crate::metadata::write_iso(&iso, data))
+            .map_err(|e| RunSetupError::Usage(format!("writing {}: {e}", iso.display())))?;
+        cdroms.push(iso);
+    }
     Ok(QemuConfig {
         qemu,
+        cdroms,
         accel,
         mem_mb: s.mem_mb,
         cpus: s.cpus,

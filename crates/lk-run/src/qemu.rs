@@ -71,6 +71,9 @@ pub struct QemuConfig {
     pub state: PathBuf,
     /// Extra `-device` values.
     pub devices: Vec<String>,
+    /// Read-only CD-ROM images (the metadata ISO), on a virtio-scsi controller so a guest
+    /// kernel with only virtio drivers sees them as `/dev/sr*`.
+    pub cdroms: Vec<PathBuf>,
     /// Show a window instead of the serial console.
     pub gui: bool,
 }
@@ -254,6 +257,20 @@ impl QemuConfig {
                 format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
             ]),
         }
+        if !self.cdroms.is_empty() {
+            a.extend(["-device".to_owned(), "virtio-scsi-pci,id=lkscsi".to_owned()]);
+        }
+        for (i, cd) in self.cdroms.iter().enumerate() {
+            a.extend([
+                "-drive".to_owned(),
+                format!(
+                    "if=none,id=lkcd{i},file={},format=raw,media=cdrom,readonly=on",
+                    cd.display()
+                ),
+                "-device".to_owned(),
+                format!("scsi-cd,bus=lkscsi.0,drive=lkcd{i}"),
+            ]);
+        }
         for d in &self.devices {
             a.extend(["-device".to_owned(), d.clone()]);
         }
@@ -428,8 +445,22 @@ mod tests {
             networking: Networking::User(vec!["8080:80".into(), "5353:53/udp".into()]),
             state: std::env::temp_dir().join(format!("lk-qemu-test-{}", std::process::id())),
             devices: vec![],
+            cdroms: vec![],
             gui: false,
         }
+    }
+
+    #[test]
+    fn cdroms_go_on_virtio_scsi() {
+        let mut c = cfg();
+        c.cdroms = vec!["/s/data.iso".into()];
+        std::fs::create_dir_all(&c.state).unwrap();
+        let a = c.args().unwrap().join(" ");
+        assert!(
+            a.contains("-device virtio-scsi-pci,id=lkscsi -drive if=none,id=lkcd0,file=/s/data.iso,format=raw,media=cdrom,readonly=on -device scsi-cd,bus=lkscsi.0,drive=lkcd0"),
+            "{a}"
+        );
+        let _ = std::fs::remove_dir_all(&c.state);
     }
 
     #[test]

@@ -7,12 +7,14 @@ use crate::cli::{Global, QemuArgs};
 use crate::output;
 
 pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
-    if a.data.is_some() || a.data_file.is_some() {
-        return crate::not_implemented(
-            "run qemu --data/--data-file",
-            "the metadata ISO writer (later in the VM-system issue)",
-        );
-    }
+    let data = match (&a.data, &a.data_file) {
+        (Some(d), _) => Some(d.clone().into_bytes()),
+        (None, Some(f)) => Some(
+            std::fs::read(f)
+                .map_err(|e| anyhow::anyhow!("cannot read --data-file {}: {e}", f.display()))?,
+        ),
+        (None, None) => None,
+    };
     if a.detached {
         return crate::not_implemented("run qemu --detached", "later in the VM-system issue");
     }
@@ -34,6 +36,7 @@ pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
         qemu: a.qemu.clone(),
         devices: a.device.clone(),
         gui: a.gui,
+        data,
     };
     let cfg = configure(&s)?;
     output::info(
