@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d and powers off
+# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d, reads run --data from the metadata CD and powers off
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
@@ -22,17 +22,19 @@ files:
     contents: |
       #!/bin/sh
       echo "E2E-MARKER modules=$(wc -l < /proc/modules) host=$(hostname)"
+      mkdir -p /run/cd && mount -t iso9660 -o ro /dev/sr0 /run/cd && echo "DATA-MARKER $(cat /run/cd/config)"
       poweroff
 YML
 linuxkit build --dir "$SCRATCH" --name boot "$SCRATCH/boot.yml"
 size=$(stat -c %s "$SCRATCH/boot-initrd.img")
 echo "initrd size: $size bytes"
 assert_true "initrd under 60 MB" [ "$size" -lt 62914560 ]
-console=$(linuxkit run qemu --mem 1024 --networking user "$SCRATCH/boot" < /dev/null)
+console=$(linuxkit run qemu --mem 1024 --networking user --data '{"e2e":"metadata"}' "$SCRATCH/boot" < /dev/null)
 echo "$console" | tail -20
 echo "$console" | assert_contains "init: coldplug: [0-9]+ modules loaded"
 echo "$console" | assert_contains "loaded module virtio_net"
 echo "$console" | assert_contains "E2E-MARKER modules=[1-9][0-9]* host=linuxkit-"
+echo "$console" | assert_contains 'DATA-MARKER \{"e2e":"metadata"\}'
 echo "$console" | assert_contains "init: power off"
 boot_ms=$(echo "$console" | sed -n 's/.*init: boot complete in \([0-9]*\) ms.*/\1/p')
 echo "RT_BENCHMARK_RESULT: init boot ${boot_ms} ms (TCG)"
