@@ -204,7 +204,8 @@ pub struct QemuArgs {
     /// QEMU binary.
     #[arg(long)]
     pub qemu: Option<PathBuf>,
-    /// Run in the background.
+    /// Run in the background (QEMU -daemonize): prints the pid and returns; the console goes to
+    /// <state>/console.log and the pid to <state>/qemu.pid (LinuxKit rejects this flag).
     #[arg(long)]
     pub detached: bool,
     /// Networking: user (default), tap,<if>, bridge,<br>, none.

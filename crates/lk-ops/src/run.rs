@@ -36,6 +36,8 @@ pub struct RunSettings {
     pub devices: Vec<String>,
     /// `--gui`.
     pub gui: bool,
+    /// `--detached`.
+    pub detached: bool,
     /// `--data` / `--data-file` contents: written to `<state>/data.iso` and attached.
     pub data: Option<Vec<u8>>,
 }
@@ -189,6 +191,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
     Ok(QemuConfig {
         qemu,
         cdroms,
+        detached: s.detached,
         accel,
         mem_mb: s.mem_mb,
         cpus: s.cpus,

@@ -76,6 +76,8 @@ pub struct QemuConfig {
     pub cdroms: Vec<PathBuf>,
     /// Show a window instead of the serial console.
     pub gui: bool,
+    /// Run in the background (`-daemonize`), the console going to `<state>/console.log`.
+    pub detached: bool,
 }
 
 /// How the guest ended.
@@ -89,6 +91,8 @@ pub enum RunOutcome {
     Failed(i32),
     /// Stopped by a signal (Ctrl-C).
     Interrupted,
+    /// Started in the background with this process id.
+    Detached(u32),
 }
 
 /// Running QEMU failed.
@@ -274,7 +278,15 @@ impl QemuConfig {
         for d in &self.devices {
             a.extend(["-device".to_owned(), d.clone()]);
         }
-        if self.gui {
+        if self.detached {
+            a.extend([
+                "-display".to_owned(),
+                "none".to_owned(),
+                "-serial".to_owned(),
+                format!("file:{}", self.state.join("console.log").display()),
+                "-daemonize".to_owned(),
+            ]);
+        } else if self.gui {
             a.extend(["-serial".to_owned(), "stdio".to_owned()]);
         } else {
             a.extend(["-nographic".to_owned()]);
@@ -321,6 +333,40 @@ fn create_disks(cfg: &QemuConfig) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Starts QEMU daemonized; returns once the VM runs, with the pid QEMU wrote.
+fn run_detached(
+    cfg: &QemuConfig,
+    args: &[String],
+    argv: Vec<String>,
+) -> Result<RunOutcome, RunError> {
+    let pidfile = cfg.state.join("qemu.pid");
+    let _ = std::fs::remove_file(&pidfile);
+    let out = Command::new(&cfg.qemu)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| RunError::Program {
+            argv: argv.clone(),
+            reason: format!("{e} (install qemu-system-x86)"),
+        })?;
+    if !out.status.success() {
+        return Err(RunError::Program {
+            argv,
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let pid = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| RunError::Program {
+            argv,
+            reason: format!("QEMU started but wrote no pid to {}", pidfile.display()),
+        })?;
+    Ok(RunOutcome::Detached(pid))
+}
+
 /// Runs QEMU with the console on our stdout (and `<state>/console.log`); returns how the
 /// guest ended. A kernel panic on the console ends the run with [`RunOutcome::Panic`].
 pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunError> {
@@ -343,6 +389,9 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
     let argv: Vec<String> = std::iter::once(cfg.qemu.display().to_string())
         .chain(args.iter().cloned())
         .collect();
+    if cfg.detached {
+        return run_detached(cfg, &args, argv);
+    }
     let mut log =
         std::fs::File::create(cfg.state.join("console.log")).map_err(|source| RunError::State {
             path: cfg.state.display().to_string(),
@@ -447,7 +496,26 @@ mod tests {
             devices: vec![],
             cdroms: vec![],
             gui: false,
+            detached: false,
         }
+    }
+
+    #[test]
+    fn detached_daemonizes_with_the_console_in_the_state_dir() {
+        let mut c = cfg();
+        c.detached = true;
+        std::fs::create_dir_all(&c.state).unwrap();
+        let a = c.args().unwrap().join(" ");
+        let log = c.state.join("console.log");
+        assert!(
+            a.ends_with(&format!(
+                "-display none -serial file:{} -daemonize",
+                log.display()
+            )),
+            "{a}"
+        );
+        assert!(!a.contains("-nographic"), "{a}");
+        let _ = std::fs::remove_dir_all(&c.state);
     }
 
     #[test]

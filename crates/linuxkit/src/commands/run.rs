@@ -15,9 +15,6 @@ pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
         ),
         (None, None) => None,
     };
-    if a.detached {
-        return crate::not_implemented("run qemu --detached", "later in the VM-system issue");
-    }
     if a.squashfs {
         return crate::not_implemented("run qemu --squashfs", "later in the VM-system issue");
     }
@@ -37,6 +34,7 @@ pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
         devices: a.device.clone(),
         gui: a.gui,
         data,
+        detached: a.detached,
     };
     let cfg = configure(&s)?;
     output::info(
@@ -62,5 +60,12 @@ pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
             Ok(Exit::Failure)
         }
         RunOutcome::Interrupted => Ok(Exit::Failure),
+        RunOutcome::Detached(pid) => {
+            output::data(&format!(
+                "started in the background: pid {pid}, console in {}",
+                cfg.state.join("console.log").display()
+            ));
+            Ok(Exit::Success)
+        }
     }
 }

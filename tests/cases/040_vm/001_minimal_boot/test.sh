@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d, reads run --data from the metadata CD and powers off
+# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d, reads run --data from the metadata CD and powers off, in the foreground and --detached
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
@@ -36,6 +36,16 @@ echo "$console" | assert_contains "loaded module virtio_net"
 echo "$console" | assert_contains "E2E-MARKER modules=[1-9][0-9]* host=linuxkit-"
 echo "$console" | assert_contains 'DATA-MARKER \{"e2e":"metadata"\}'
 echo "$console" | assert_contains "init: power off"
+# The same image in the background: --detached returns at once with the pid; the console
+# goes to the state directory.
+started=$(linuxkit run qemu --mem 1024 --detached --state "$SCRATCH/bg-state" --data bg "$SCRATCH/boot" < /dev/null)
+echo "$started" | assert_contains "started in the background: pid [0-9]+"
+pid=$(cat "$SCRATCH/bg-state/qemu.pid")
+waited=0
+while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 300 ]; do sleep 1; waited=$((waited + 1)); done
+assert_true "detached VM powered off" [ "$waited" -lt 300 ]
+assert_contains "DATA-MARKER bg" < "$SCRATCH/bg-state/console.log"
+assert_contains "init: power off" < "$SCRATCH/bg-state/console.log"
 boot_ms=$(echo "$console" | sed -n 's/.*init: boot complete in \([0-9]*\) ms.*/\1/p')
 echo "RT_BENCHMARK_RESULT: init boot ${boot_ms} ms (TCG)"
 exit 0
