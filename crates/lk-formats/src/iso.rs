@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::entry::Kind;
-use crate::stage::{Fidelity, Stage, Target};
+use crate::stage::{Fidelity, Stage, Target, remove_leftovers};
 use crate::tree::TreeSink;
 
 /// The program run; `LINUXKIT_XORRISO` overrides it.
@@ -74,6 +74,7 @@ pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
     let opts = t
         .parent
         .join(format!(".{}.xorriso-{}", t.name, std::process::id()));
+    remove_leftovers(&t.parent, &format!(".{}.xorriso-", t.name));
     std::fs::write(&opts, options(tree, mtime)?)?;
     let result = t.run(
         Command::new(program())

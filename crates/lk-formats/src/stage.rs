@@ -36,6 +36,32 @@ fn make_writable(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes `<parent>/<prefix><pid>` entries whose process is gone (or is us).
+pub(crate) fn remove_leftovers(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists() {
+            continue; // another build is running
+        }
+        let p = e.path();
+        if p.is_dir() {
+            let _ = make_writable(&p);
+            let _ = fs::remove_dir_all(&p);
+        } else {
+            let _ = fs::remove_file(&p);
+        }
+    }
+}
+
 /// How much of the metadata the directory itself must carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fidelity {
@@ -62,10 +88,8 @@ impl Stage {
         fidelity: Fidelity,
     ) -> io::Result<Stage> {
         let root = parent.join(format!(".{name}.stage-{}", std::process::id()));
-        if root.exists() {
-            let _ = make_writable(&root);
-            fs::remove_dir_all(&root).map_err(ctx(&root, "remove old staging dir"))?;
-        }
+        // What a killed build of the same output left behind (it would be overwritten anyway).
+        remove_leftovers(parent, &format!(".{name}.stage-"));
         fs::create_dir(&root).map_err(ctx(&root, "create staging dir"))?;
         let stage = Stage { root };
         for d in tree.implied_dirs() {
@@ -159,7 +183,7 @@ impl Target {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let part = parent.join(format!(".{name}.part-{}", std::process::id()));
-        let _ = fs::remove_file(&part);
+        remove_leftovers(&parent, &format!(".{name}.part-"));
         Target {
             parent,
             name,
@@ -200,4 +224,28 @@ fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_of_dead_builds_are_removed_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("lk-stage-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        // pid 1 is alive; u32::MAX - 1 is not a process.
+        let dead = dir.join(format!(".x.iso.stage-{}", u32::MAX - 1));
+        let live = dir.join(".x.iso.stage-1");
+        let other = dir.join(".y.iso.stage-4294967294");
+        for d in [&dead, &live, &other] {
+            fs::create_dir_all(d.join("sub")).unwrap();
+        }
+        fs::set_permissions(dead.join("sub"), fs::Permissions::from_mode(0o500)).unwrap();
+        remove_leftovers(&dir, ".x.iso.stage-");
+        assert!(!dead.exists());
+        assert!(live.exists() && other.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
