@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             &format!("push {}", args.first().map_or("", String::as_str)),
             "a later wave (providers)",
         ),
-        Command::Serve(_) => not_implemented("serve", "a later wave"),
+        Command::Serve(args) => commands::serve::run(&cli.global, args),
         Command::Metadata(cli::MetadataCommand::Create { file, data }) => {
             lk_ops::metadata::write_iso(file, data.as_bytes())
                 .map(|_| Exit::Success)

@@ -93,7 +93,6 @@ fn unimplemented_commands_fail_with_status_2() {
         &["run", "hyperkit", "x"],
         &["pkg", "builder", "du"],
         &["push", "aws", "x"],
-        &["serve"],
     ] {
         let out = linuxkit(args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

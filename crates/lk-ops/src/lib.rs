@@ -10,6 +10,7 @@
 //! | [`docker`] | the `docker` CLI as an image source |
 //! | [`metadata`] | the metadata ISO (`metadata create`, `run --data`) |
 //! | [`run`] | what to boot, accelerator, QEMU |
+//! | [`serve`] | the static file server of `linuxkit serve` |
 
 pub mod build;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod docker;
 pub mod metadata;
 pub mod pkg;
 pub mod run;
+pub mod serve;
 pub mod validate;
 
 pub use lk_oci::{Digest, Platform};

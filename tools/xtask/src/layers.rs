@@ -2,8 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// Network crates: only lk-registry may use them.
-const NET: &[&str] = &["ureq", "reqwest", "oci-client", "tokio", "hyper"];
+/// Network crates: only lk-registry (client) and lk-serve (file server) may use them.
+const NET: &[&str] = &[
+    "ureq",
+    "reqwest",
+    "oci-client",
+    "tokio",
+    "hyper",
+    "tiny_http",
+];
 
 /// Crates that print or draw progress: only the binaries may use them.
 const UI: &[&str] = &["clap", "indicatif"];
@@ -23,6 +30,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
         false,
     ),
     ("lk-registry", &["lk-oci"], true, false),
+    ("lk-serve", &[], true, false),
     (
         "lk-resolve",
         &["lk-oci", "lk-cache", "lk-registry", "lk-spec"],
@@ -41,6 +49,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
             "lk-formats",
             "lk-pkg",
             "lk-run",
+            "lk-serve",
         ],
         false,
         false,

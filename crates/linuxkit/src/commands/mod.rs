@@ -4,5 +4,6 @@ pub mod build;
 pub mod cache;
 pub mod pkg;
 pub mod run;
+pub mod serve;
 pub mod validate;
 pub mod version;
