@@ -1,6 +1,11 @@
 //! Privileged operations of the in-VM programs behind [`Sys`], so their logic is tested
 //! unprivileged against [`Fake`], which records every call. [`Real`] uses nix's safe
-//! wrappers; this crate is the only guest crate allowed `unsafe` (it needs none so far).
+//! wrappers; this crate is the only guest crate allowed `unsafe`, used once: taking ownership
+//! of descriptors received with `SCM_RIGHTS` ([`fdpass`]).
+
+#![allow(unsafe_code)]
+
+pub mod fdpass;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

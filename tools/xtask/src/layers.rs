@@ -58,6 +58,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("xtask", &[], false, false),
     ("lk-guest-sys", &[], false, false),
     ("lk-init", &["lk-guest-sys"], false, false),
+    ("lk-memlogd", &["lk-guest-sys"], false, false),
     ("lk-testutil", &["lk-oci", "lk-registry"], false, false),
     ("rtf", &[], false, true),
 ];

@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d, reads run --data from the metadata CD and powers off, in the foreground and --detached
+# SUMMARY: examples/minimal.yml from our packages boots in QEMU (TCG here), coldplugs virtio, runs init.d, logs through memlogd, reads run --data from the metadata CD and powers off, in the foreground and --detached
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
@@ -22,6 +22,9 @@ files:
     contents: |
       #!/bin/sh
       echo "E2E-MARKER modules=$(wc -l < /proc/modules) host=$(hostname)"
+      logwrite -n e2e echo memlogd-line > /dev/null
+      for i in 1 2 3 4 5; do n=$(logread | grep -c ';e2e.out;memlogd-line'); [ "$n" = 1 ] && break; sleep 1; done
+      echo "LOG-MARKER $n"
       mkdir -p /run/cd && mount -t iso9660 -o ro /dev/sr0 /run/cd && echo "DATA-MARKER $(cat /run/cd/config)"
       poweroff
 YML
@@ -34,6 +37,7 @@ echo "$console" | tail -20
 echo "$console" | assert_contains "init: coldplug: [0-9]+ modules loaded"
 echo "$console" | assert_contains "loaded module virtio_net"
 echo "$console" | assert_contains "E2E-MARKER modules=[1-9][0-9]* host=linuxkit-"
+echo "$console" | assert_contains "LOG-MARKER 1"
 echo "$console" | assert_contains 'DATA-MARKER \{"e2e":"metadata"\}'
 echo "$console" | assert_contains "init: power off"
 # The same image in the background: --detached returns at once with the pid; the console
