@@ -22,8 +22,8 @@ files:
     contents: |
       #!/bin/sh
       echo "E2E-MARKER modules=$(wc -l < /proc/modules) host=$(hostname)"
-      logwrite -n e2e echo memlogd-line > /dev/null
-      for i in 1 2 3 4 5; do n=$(logread | grep -c ';e2e.out;memlogd-line'); [ "$n" = 1 ] && break; sleep 1; done
+      /usr/bin/logwrite -n e2e echo memlogd-line > /dev/null
+      for i in 1 2 3 4 5; do n=$(/usr/bin/logread | grep -c ';e2e.out;memlogd-line'); [ "$n" = 1 ] && break; sleep 1; done
       echo "LOG-MARKER $n"
       mkdir -p /run/cd && mount -t iso9660 -o ro /dev/sr0 /run/cd && echo "DATA-MARKER $(cat /run/cd/config)"
       poweroff
