@@ -1,6 +1,23 @@
 //! Go `flag`-style options (`-name value`, `--name value`, `-name=value`, bools alone), as
 //! LinuxKit's memlogd, logread and logwrite take them.
 
+/// Runs a program's `run(args)` (args without argv[0]); an error is printed as
+/// `<program>: <error>` and gives status 1, `Ok(code)` is the exit status.
+pub fn main_with(
+    program: &str,
+    run: impl FnOnce(&[String]) -> Result<u8, String>,
+) -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{program}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parsed options and the remaining arguments.
 #[derive(Debug, Default)]
 pub struct Flags {

@@ -10,14 +10,7 @@ use lk_memlogd::args::Flags;
 use lk_memlogd::{Entry, Mode, QUERY_SOCKET};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "logread: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    lk_memlogd::args::main_with("logread", |args| run(args).map(|()| 0))
 }
 
 fn run(args: &[String]) -> Result<(), String> {

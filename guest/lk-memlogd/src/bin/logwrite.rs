@@ -13,14 +13,7 @@ use lk_memlogd::LOG_SOCKET;
 use lk_memlogd::args::Flags;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "logwrite: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    lk_memlogd::args::main_with("logwrite", run)
 }
 
 /// A pipe whose read end went to memlogd under `name`; None when memlogd is not there.
