@@ -3,7 +3,9 @@
 # then the end-to-end cases under tests/cases through rtf (its `N passed, N failed, N skipped`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-targets --locked
+# Unit and integration tests; the benchmarks (cargo bench) are not tests and need the
+# loopback registry, so they are not run here.
+cargo test --workspace --lib --bins --tests --locked
 cargo build --locked -p linuxkit -p rtf
 echo
 echo "== end-to-end cases (rtf)"
