@@ -431,6 +431,21 @@ impl Client {
         }
     }
 
+    /// A GET's response when it succeeded; 404 is [`RegistryError::NotFound`] naming `what`.
+    fn found(
+        url: &str,
+        what: String,
+        resp: Response<ureq::Body>,
+    ) -> Result<Response<ureq::Body>, RegistryError> {
+        if resp.status().as_u16() == 404 {
+            return Err(RegistryError::NotFound { reference: what });
+        }
+        if !resp.status().is_success() {
+            return Err(Self::status_error("GET", url, resp));
+        }
+        Ok(resp)
+    }
+
     /// One request to `/v2/<repo>/<kind>/<reference>` with the access it needs.
     #[allow(clippy::too_many_arguments)]
     fn call(
@@ -460,7 +475,7 @@ impl Client {
         repo: &Repository,
         reference: &str,
     ) -> Result<Manifest, RegistryError> {
-        let (url, mut resp) = self.call(
+        let (url, resp) = self.call(
             Method::Get,
             repo,
             "manifests",
@@ -469,14 +484,7 @@ impl Client {
             &[("Accept", ACCEPT_MANIFESTS)],
             None,
         )?;
-        if resp.status().as_u16() == 404 {
-            return Err(RegistryError::NotFound {
-                reference: format!("{repo}:{reference}"),
-            });
-        }
-        if !resp.status().is_success() {
-            return Err(Self::status_error("GET", &url, resp));
-        }
+        let mut resp = Self::found(&url, format!("{repo}:{reference}"), resp)?;
         let media_type = resp
             .headers()
             .get("content-type")
@@ -588,7 +596,7 @@ impl Client {
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, RegistryError> {
-        let (url, mut resp) = self.call(
+        let (url, resp) = self.call(
             Method::Get,
             repo,
             "blobs",
@@ -597,14 +605,7 @@ impl Client {
             &[],
             None,
         )?;
-        if resp.status().as_u16() == 404 {
-            return Err(RegistryError::NotFound {
-                reference: format!("{repo}@{digest}"),
-            });
-        }
-        if !resp.status().is_success() {
-            return Err(Self::status_error("GET", &url, resp));
-        }
+        let mut resp = Self::found(&url, format!("{repo}@{digest}"), resp)?;
         let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
         let mut hasher = Hasher::new();
         let mut buf = vec![0u8; 256 * 1024];
