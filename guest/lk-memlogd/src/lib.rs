@@ -9,6 +9,7 @@
 //!   `max_lines` entries; a follower that falls behind loses entries instead of stalling memlogd.
 
 pub mod args;
+pub mod client;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};

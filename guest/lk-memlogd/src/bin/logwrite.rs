@@ -4,42 +4,13 @@
 //! `logwrite [-socket P] [-n name] command [args...]`; the name defaults to the command.
 //! Exits with the command's status. Without memlogd the output still reaches the console.
 
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixDatagram;
 use std::process::{Command, ExitCode, Stdio};
 
-use lk_memlogd::LOG_SOCKET;
 use lk_memlogd::args::Flags;
+use lk_memlogd::{LOG_SOCKET, client};
 
 fn main() -> ExitCode {
     lk_memlogd::args::main_with("logwrite", run)
-}
-
-/// A pipe whose read end went to memlogd under `name`; None when memlogd is not there.
-fn to_memlogd(sock: Option<&UnixDatagram>, name: &str) -> Option<std::io::PipeWriter> {
-    let sock = sock?;
-    let (r, w) = std::io::pipe().ok()?;
-    lk_guest_sys::fdpass::send_fds(sock, name.as_bytes(), &[r.as_fd()]).ok()?;
-    Some(w)
-}
-
-fn tee(mut from: impl Read, mut console: impl Write, mut log: Option<std::io::PipeWriter>) {
-    let mut buf = [0u8; 8192];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                let _ = console.write_all(&buf[..n]);
-                let _ = console.flush();
-                if let Some(l) = log.as_mut()
-                    && l.write_all(&buf[..n]).is_err()
-                {
-                    log = None;
-                }
-            }
-        }
-    }
 }
 
 fn run(args: &[String]) -> Result<u8, String> {
@@ -49,11 +20,9 @@ fn run(args: &[String]) -> Result<u8, String> {
     };
     let socket = f.get("socket").unwrap_or(LOG_SOCKET);
     let name = f.get("n").unwrap_or(cmd).to_owned();
-    let sock = UnixDatagram::unbound()
-        .ok()
-        .filter(|s| s.connect(socket).is_ok());
-    let out_log = to_memlogd(sock.as_ref(), &format!("{name}.out"));
-    let err_log = to_memlogd(sock.as_ref(), &name);
+    let sock = client::connect(Some(socket));
+    let out_log = client::pipe_to(sock.as_ref(), &format!("{name}.out"));
+    let err_log = client::pipe_to(sock.as_ref(), &name);
     let mut child = Command::new(cmd)
         .args(cmd_args)
         .stdout(Stdio::piped())
@@ -64,10 +33,10 @@ fn run(args: &[String]) -> Result<u8, String> {
     let err = child.stderr.take();
     std::thread::scope(|s| {
         if let Some(o) = out {
-            s.spawn(move || tee(o, std::io::stdout(), out_log));
+            s.spawn(move || client::tee(o, std::io::stdout(), out_log));
         }
         if let Some(e) = err {
-            s.spawn(move || tee(e, std::io::stderr(), err_log));
+            s.spawn(move || client::tee(e, std::io::stderr(), err_log));
         }
     });
     let status = child.wait().map_err(|e| e.to_string())?;
