@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Builds the in-VM binaries statically (glibc, crt-static) and puts them where their
-# packages expect them (git-ignored): pkg/init/init, pkg/memlogd/usr/bin/{memlogd,logread,logwrite}.
+# packages expect them (git-ignored): pkg/init/{init,usr/bin/service},
+# pkg/memlogd/usr/bin/{memlogd,logread,logwrite}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked \
-    --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-memlogd
+    --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-service -p lk-memlogd
 out=target/guest/x86_64-unknown-linux-gnu/release
-for b in init memlogd logread logwrite; do
+for b in init service memlogd logread logwrite; do
     if ldd "$out/$b" 2>&1 | grep -q '=>'; then
         echo "error: $out/$b is not static" >&2
         exit 1
     fi
 done
 install -m 0755 "$out/init" pkg/init/init
+install -d pkg/init/usr/bin
+install -m 0755 "$out/service" pkg/init/usr/bin/service
 install -d pkg/memlogd/usr/bin
 for b in memlogd logread logwrite; do install -m 0755 "$out/$b" "pkg/memlogd/usr/bin/$b"; done

@@ -58,7 +58,18 @@ pub enum Call {
     },
     Hostname(String),
     Sync,
+    Reboot(PowerAction),
+}
+
+/// What the machine does at the end of a shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerAction {
+    /// `reboot(RB_POWER_OFF)` (`poweroff`, SIGUSR2 to PID 1).
     PowerOff,
+    /// `reboot(RB_AUTOBOOT)` (`reboot`, SIGTERM; ctrl-alt-del, SIGINT).
+    Restart,
+    /// `reboot(RB_HALT_SYSTEM)` (`halt`, SIGUSR1).
+    Halt,
 }
 
 /// What the init needs from the kernel.
@@ -97,8 +108,8 @@ pub trait Sys {
     fn set_hostname(&self, name: &str) -> io::Result<()>;
     /// `sync`.
     fn sync(&self);
-    /// `reboot(RB_POWER_OFF)`.
-    fn power_off(&self) -> io::Result<()>;
+    /// `reboot(2)` with the mode for `action`.
+    fn reboot(&self, action: PowerAction) -> io::Result<()>;
 }
 
 fn errno(e: nix::Error) -> io::Error {
@@ -206,8 +217,14 @@ impl Sys for Real {
         nix::unistd::sync();
     }
 
-    fn power_off(&self) -> io::Result<()> {
-        match nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF) {
+    fn reboot(&self, action: PowerAction) -> io::Result<()> {
+        use nix::sys::reboot::RebootMode;
+        let mode = match action {
+            PowerAction::PowerOff => RebootMode::RB_POWER_OFF,
+            PowerAction::Restart => RebootMode::RB_AUTOBOOT,
+            PowerAction::Halt => RebootMode::RB_HALT_SYSTEM,
+        };
+        match nix::sys::reboot::reboot(mode) {
             Ok(never) => match never {},
             Err(e) => Err(errno(e)),
         }
@@ -339,8 +356,8 @@ impl Sys for Fake {
     fn sync(&self) {
         self.record(Call::Sync);
     }
-    fn power_off(&self) -> io::Result<()> {
-        self.record(Call::PowerOff);
+    fn reboot(&self, action: PowerAction) -> io::Result<()> {
+        self.record(Call::Reboot(action));
         Ok(())
     }
 }

@@ -1,24 +1,35 @@
 //! `/init`: PID 1 of LinuxKit images.
 //!
-//! Boot steps (mounts, module coldplug, hostname, /etc/init.d) come from the `lk_init`
-//! library. After them, until the service supervisor lands, init keeps a login shell on the
-//! console (respawned when it exits). It reaps every orphan, and on SIGTERM, SIGINT, SIGUSR1 or
-//! SIGUSR2 (what `poweroff`/`reboot` send) stops all processes, syncs and powers off.
+//! Moves the initramfs onto a tmpfs (so containers can pivot_root), then runs the boot steps
+//! of the `lk_init` library (mounts, module coldplug, hostname) and `/etc/init.d/*` in name
+//! order: the init package links `service` there, which runs the onboot containers and
+//! starts the services supervisor. Afterwards it reaps orphans. SIGUSR2 (`poweroff`),
+//! SIGTERM (`reboot`), SIGUSR1 (`halt`) and SIGINT (ctrl-alt-del) shut down: `/etc/shutdown.d/*`
+//! in name order (onshutdown containers, stopping the services), SIGTERM to everything, 5 s,
+//! SIGKILL, sync, unmount disks, then the reboot syscall for that signal.
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lk_guest_sys::{Real, Sys};
+use lk_guest_sys::{PowerAction, Real, Sys};
+use lk_init::{reroot, shutdown};
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
-fn log(start: Instant, msg: &str) {
-    let t = start.elapsed().as_secs_f64();
-    let _ = writeln!(std::io::stderr(), "[{t:>9.3}] init: {msg}");
+/// Seconds since boot.
+fn uptime() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+        .unwrap_or(0.0)
+}
+
+fn log(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "[{:>9.3}] init: {msg}", uptime());
 }
 
 fn console() -> Stdio {
@@ -29,37 +40,70 @@ fn console() -> Stdio {
         .map_or_else(|_| Stdio::inherit(), Stdio::from)
 }
 
-fn shell() -> Option<Child> {
-    let (program, args): (&str, &[&str]) = if std::path::Path::new("/bin/busybox").exists() {
-        ("/bin/busybox", &["setsid", "-c", "/bin/sh", "-l"])
-    } else if std::path::Path::new("/bin/sh").exists() {
-        ("/bin/sh", &["-l"])
-    } else {
-        return None;
-    };
-    Command::new(program)
-        .args(args)
-        .env("HOME", "/root")
-        .env("TERM", "linux")
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .stdin(console())
-        .stdout(console())
-        .stderr(console())
-        .spawn()
-        .ok()
+/// Runs the scripts of a hook directory in order, each to completion.
+fn run_hooks(scripts: &[String], started: f64) {
+    for s in scripts {
+        log(&format!("running {s}"));
+        match Command::new(s)
+            .env("LINUXKIT_INIT_UPTIME", format!("{started:.6}"))
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(Stdio::null())
+            .stdout(console())
+            .stderr(console())
+            .status()
+        {
+            Ok(st) if !st.success() => log(&format!("{s} exited with {st}")),
+            Err(e) => log(&format!("{s}: {e}")),
+            _ => {}
+        }
+    }
 }
 
-fn shutdown(start: Instant, sys: &dyn Sys) -> ! {
-    log(start, "shutting down");
+/// Reaps every exited child; false once there are no children left.
+fn reap_all() -> bool {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return true,
+            Err(Errno::ECHILD) => return false,
+            Err(_) => return true,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn end(sys: &dyn Sys, action: PowerAction, started: f64) -> ! {
+    log(&format!("shutting down ({})", shutdown::describe(action)));
+    let hooks = sys
+        .list("/etc/shutdown.d")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| format!("/etc/shutdown.d/{n}"))
+        .collect::<Vec<_>>();
+    run_hooks(&hooks, started);
     let _ = kill(Pid::from_raw(-1), Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while reap_all() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    let _ = reap_all();
     sys.sync();
-    log(start, "power off");
-    let _ = sys.power_off();
+    for (target, lazy) in shutdown::unmounts(&sys.read("/proc/mounts").unwrap_or_default()) {
+        let flags = if lazy {
+            nix::mount::MntFlags::MNT_DETACH
+        } else {
+            nix::mount::MntFlags::empty()
+        };
+        if let Err(e) = nix::mount::umount2(target.as_str(), flags) {
+            log(&format!("umount {target}: {e}"));
+        }
+    }
+    sys.sync();
+    log(shutdown::describe(action));
+    let _ = sys.reboot(action);
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -67,6 +111,7 @@ fn shutdown(start: Instant, sys: &dyn Sys) -> ! {
 
 fn main() {
     let start = Instant::now();
+    let started = uptime();
     if std::process::id() != 1 {
         let _ = writeln!(
             std::io::stderr(),
@@ -75,51 +120,34 @@ fn main() {
         std::process::exit(1);
     }
     let sys = Real;
+    match reroot::run() {
+        Ok(Some(m)) => log(&format!(
+            "root moved to tmpfs: {} files, {} directories, {} MiB in {} ms",
+            m.entries,
+            m.dirs,
+            m.bytes >> 20,
+            start.elapsed().as_millis()
+        )),
+        Ok(None) => {}
+        Err(e) => log(&format!(
+            "moving the root to tmpfs failed: {e} (containers cannot pivot_root)"
+        )),
+    }
     let signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGUSR2]);
-    let scripts = lk_init::boot::run(&sys, &mut |m| log(start, &m));
-    for s in scripts {
-        log(start, &format!("running {s}"));
-        match Command::new(&s)
-            .stdin(Stdio::null())
-            .stdout(console())
-            .stderr(console())
-            .status()
-        {
-            Ok(st) if !st.success() => log(start, &format!("{s} exited with {st}")),
-            Err(e) => log(start, &format!("{s}: {e}")),
-            _ => {}
-        }
-    }
-    log(
-        start,
-        &format!("boot complete in {} ms", start.elapsed().as_millis()),
-    );
-    let mut console_shell = shell();
-    if console_shell.is_none() {
-        log(start, "no /bin/sh: nothing to run on the console");
-    }
+    let scripts = lk_init::boot::run(&sys, &mut |m| log(&m));
+    run_hooks(&scripts, started);
+    log(&format!(
+        "boot complete in {} ms",
+        start.elapsed().as_millis()
+    ));
     let Ok(mut signals) = signals else {
-        log(start, "cannot watch signals; powering off");
-        shutdown(start, &sys);
+        log("cannot watch signals; powering off");
+        end(&sys, PowerAction::PowerOff, started);
     };
     for sig in signals.forever() {
         if sig != SIGCHLD {
-            shutdown(start, &sys);
+            end(&sys, shutdown::action_for(sig), started);
         }
-        // Reap every exited child (orphans included).
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(status) => {
-                    let pid = status.pid().map(Pid::as_raw);
-                    if console_shell
-                        .as_ref()
-                        .is_some_and(|c| Some(c.id() as i32) == pid)
-                    {
-                        console_shell = shell();
-                    }
-                }
-            }
-        }
+        let _ = reap_all();
     }
 }

@@ -28,7 +28,7 @@ const fn f(nosuid: bool, nodev: bool, noexec: bool, relatime: bool) -> MountFlag
 }
 
 /// The mount table, in order.
-pub const MOUNTS: [MountSpec; 13] = [
+pub const MOUNTS: [MountSpec; 14] = [
     MountSpec {
         target: "/proc",
         fstype: "proc",
@@ -117,6 +117,19 @@ pub const MOUNTS: [MountSpec; 13] = [
         target: "/sys/fs/bpf",
         fstype: "bpf",
         flags: f(false, true, false, false),
+        data: "",
+        optional: true,
+    },
+    // The root filesystem becomes read-only last, once every mount point
+    // exists (silently: an ISO root already is); all writable
+    // state lives in the tmpfs mounts above, container overlays and disks.
+    MountSpec {
+        target: "/",
+        fstype: "",
+        flags: MountFlags {
+            remount_ro: true,
+            ..f(false, false, false, false)
+        },
         data: "",
         optional: true,
     },
@@ -209,6 +222,7 @@ mod tests {
                 "/dev/mqueue"
             ]
         );
+        assert_eq!(order.last().map(String::as_str), Some("/"));
         assert!(calls.contains(&Call::Mknod {
             path: "/dev/console".into(),
             char_dev: true,

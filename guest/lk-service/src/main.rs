@@ -1,8 +1,8 @@
 //! `service`: runs LinuxKit's containers inside the VM and controls them.
 //!
 //! Also called through symlinks in `/etc/init.d` and `/etc/shutdown.d`, as in LinuxKit: a name
-//! containing `onboot` runs `service onboot`, `onshutdown` runs `service onshutdown`, and
-//! `services` runs `service system-init`.
+//! containing `onboot` runs `service onboot`, `onshutdown` runs `service onshutdown`,
+//! `stop-services` runs `service shutdown` and `services` runs `service system-init`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -304,6 +304,8 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     let implied = if argv0.contains("onshutdown") {
         Some("onshutdown")
+    } else if argv0.contains("stop-services") {
+        Some("shutdown")
     } else if argv0.contains("onboot") {
         Some("onboot")
     } else if argv0.contains("services") {
