@@ -4,7 +4,7 @@
 # pkg/memlogd/usr/bin/{memlogd,logread,logwrite}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked \
+RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --release --locked \
     --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-service -p lk-memlogd
 out=target/guest/x86_64-unknown-linux-gnu/release
 for b in init service memlogd logread logwrite; do

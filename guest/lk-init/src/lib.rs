@@ -5,7 +5,7 @@
 //! | [`mounts`] | the mount table and device nodes as data, applied through `Sys` |
 //! | [`modules`] | coldplug: device modaliases matched against modules.alias, loaded with dependencies |
 //! | [`boot`] | the boot sequence and its log |
-//! | [`reroot`] | moving the initramfs onto a tmpfs so containers can pivot_root |
+//! | [`reroot`] | re-rooting off the initramfs so containers can pivot_root |
 //! | [`shutdown`] | signal to power action, filesystems to unmount |
 
 pub mod boot;

@@ -1,6 +1,6 @@
 //! `/init`: PID 1 of LinuxKit images.
 //!
-//! Moves the initramfs onto a tmpfs (so containers can pivot_root), then runs the boot steps
+//! Re-roots off the initramfs (so containers can pivot_root), then runs the boot steps
 //! of the `lk_init` library (mounts, module coldplug, hostname) and `/etc/init.d/*` in name
 //! order: the init package links `service` there, which runs the onboot containers and
 //! starts the services supervisor. Afterwards it reaps orphans. SIGUSR2 (`poweroff`),
@@ -121,16 +121,10 @@ fn main() {
     }
     let sys = Real;
     match reroot::run() {
-        Ok(Some(m)) => log(&format!(
-            "root moved to tmpfs: {} files, {} directories, {} MiB in {} ms",
-            m.entries,
-            m.dirs,
-            m.bytes >> 20,
-            start.elapsed().as_millis()
-        )),
-        Ok(None) => {}
+        Ok(true) => log("root re-mounted off the initramfs (containers can pivot_root)"),
+        Ok(false) => {}
         Err(e) => log(&format!(
-            "moving the root to tmpfs failed: {e} (containers cannot pivot_root)"
+            "re-rooting off the initramfs failed: {e} (containers cannot pivot_root)"
         )),
     }
     let signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGUSR2]);

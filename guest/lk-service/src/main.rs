@@ -318,6 +318,20 @@ fn main() -> ExitCode {
         args.push(sub.to_owned());
     }
     let cli = Cli::parse_from(args);
+    // libcontainer reports the cause of a failure (a mount, a missing file) through tracing.
+    let debug = lk_service::cmdline()
+        .split_whitespace()
+        .any(|w| w == "linuxkit.runc_debug=1");
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(if debug {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::WARN
+        })
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
