@@ -7,6 +7,7 @@
 //! | [`netif`] | its interfaces, over rtnetlink |
 //! | [`runtime`] | the OCI runtime trait: libcontainer (embedded) and runc |
 //! | [`bundle`] | the spec a bundle runs with (absolute root, a cgroup path) |
+//! | [`devbind`] | the host's `/dev` in a libcontainer container |
 //! | [`logs`] | where container output goes: memlogd, else files under /run/log and /var/log |
 //! | [`sequence`] | onboot/onshutdown: each bundle in name order, to completion |
 //! | [`supervisor`] | the services daemon: start, restart with backoff, stop, the control socket |
@@ -15,6 +16,7 @@
 
 pub mod bundle;
 pub mod control;
+pub mod devbind;
 pub mod logs;
 pub mod netif;
 pub mod prepare;

@@ -89,6 +89,14 @@ enum Cmd {
     },
     /// Stop every service and the supervisor.
     Shutdown,
+    /// (internal) Attach a clone of SOURCE on /dev in the mount namespace of PID.
+    #[command(hide = true)]
+    AttachDev {
+        /// The container's init process.
+        pid: i32,
+        /// The tree to clone (the host's /dev).
+        source: PathBuf,
+    },
 }
 
 fn runtime_name(cli: &Cli) -> String {
@@ -292,7 +300,19 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             let code = rt.exec(name, command)?;
             Ok(u8::try_from(code).unwrap_or(1))
         }
-        Cmd::Shutdown => call(cli, &Request::Shutdown).map(|_| 0),
+        Cmd::Shutdown => {
+            if !Path::new(&cli.socket).exists() {
+                return Ok(0); // no supervisor: nothing to stop
+            }
+            call(cli, &Request::Shutdown).map(|_| 0)
+        }
+        Cmd::AttachDev { pid, source } => {
+            lk_service::devbind::attach_here(*pid, source).map_err(|e| Error::Io {
+                path: source.clone(),
+                source: e,
+            })?;
+            Ok(0)
+        }
     }
 }
 

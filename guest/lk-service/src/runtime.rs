@@ -91,6 +91,7 @@ impl Runtime for Libcontainer {
             path: self.root.clone(),
             source: e,
         })?;
+        let dev = crate::devbind::take_from_bundle(bundle)?;
         let container = ContainerBuilder::new(id.to_owned(), SyscallType::default())
             .with_executor(DefaultExecutor {})
             .with_root_path(&self.root)
@@ -105,10 +106,17 @@ impl Runtime for Libcontainer {
             .with_detach(true)
             .build()
             .map_err(|e| runtime_err(id, "create", e))?;
-        container
+        let pid = container
             .pid()
             .map(|p| p.as_raw())
-            .ok_or_else(|| runtime_err(id, "create", "no init process"))
+            .ok_or_else(|| runtime_err(id, "create", "no init process"))?;
+        if let Some(source) = dev
+            && let Err(e) = crate::devbind::attach(pid, &source)
+        {
+            let _ = self.delete(id);
+            return Err(e);
+        }
+        Ok(pid)
     }
 
     fn start(&self, id: &str) -> Result<(), Error> {
