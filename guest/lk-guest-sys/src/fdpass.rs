@@ -1,14 +1,14 @@
-//! Passing file descriptors over Unix datagram sockets (`SCM_RIGHTS`): how `service`,
-//! `logwrite` and the init hand log streams to memlogd.
+//! Passing file descriptors over Unix sockets (`SCM_RIGHTS`): how `service` and `logwrite`
+//! hand log streams to memlogd (datagrams), and how `service exec` hands its terminal to the
+//! supervisor (stream).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixDatagram;
 
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 
 /// Sends one datagram carrying `payload` and `fds`.
-pub fn send_fds(sock: &UnixDatagram, payload: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+pub fn send_fds(sock: &impl AsRawFd, payload: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
     let cmsg = [ControlMessage::ScmRights(&raw)];
     sendmsg::<()>(
@@ -22,7 +22,7 @@ pub fn send_fds(sock: &UnixDatagram, payload: &[u8], fds: &[BorrowedFd<'_>]) -> 
 }
 
 /// Receives one datagram: its payload and the descriptors it carried (at most 16).
-pub fn recv_fds(sock: &UnixDatagram) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+pub fn recv_fds(sock: &impl AsRawFd) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut buf = vec![0u8; 4096];
     let mut space = nix::cmsg_space!([RawFd; 16]);
     let (n, raw) = {
@@ -57,6 +57,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::os::fd::AsFd;
+    use std::os::unix::net::UnixDatagram;
 
     #[test]
     fn a_pipe_end_travels_with_its_name() {

@@ -3,6 +3,7 @@
 //! under `/run`, which the getty and sshd containers bind, so the CLI works there too.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -36,6 +37,14 @@ pub enum Request {
     },
     /// Stop every service and exit the supervisor (shutdown).
     Shutdown,
+    /// Run a command in a running service with the stdin, stdout and stderr that come with
+    /// the request (`SCM_RIGHTS`); answered when it exits.
+    Exec {
+        /// Service name.
+        name: String,
+        /// Command and arguments.
+        args: Vec<String>,
+    },
 }
 
 /// One service as `service list` shows it.
@@ -67,6 +76,9 @@ pub struct Response {
     /// The runtime the daemon uses (`libcontainer` or `runc`).
     #[serde(default)]
     pub runtime: String,
+    /// Exit code of an exec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
 }
 
 impl Response {
@@ -77,19 +89,29 @@ impl Response {
             error: e.to_string(),
             services: Vec::new(),
             runtime: String::new(),
+            exit_code: None,
         }
     }
 }
 
 /// Sends one request and reads the answer.
 pub fn call(socket: &str, req: &Request) -> Result<Response, Error> {
-    let mut conn = UnixStream::connect(socket).map_err(|e| {
+    call_with_fds(socket, req, &[])
+}
+
+/// Sends one request carrying descriptors and reads the answer.
+pub fn call_with_fds(
+    socket: &str,
+    req: &Request,
+    fds: &[BorrowedFd<'_>],
+) -> Result<Response, Error> {
+    let conn = UnixStream::connect(socket).map_err(|e| {
         Error::Control(format!(
             "{socket}: {e} (is the supervisor running? /etc/init.d starts it with `service system-init`)"
         ))
     })?;
     let line = serde_json::to_string(req).map_err(|e| Error::Control(e.to_string()))?;
-    conn.write_all(format!("{line}\n").as_bytes())
+    lk_guest_sys::fdpass::send_fds(&conn, format!("{line}\n").as_bytes(), fds)
         .map_err(|e| Error::Control(format!("{socket}: {e}")))?;
     let mut answer = String::new();
     BufReader::new(conn)
@@ -99,14 +121,14 @@ pub fn call(socket: &str, req: &Request) -> Result<Response, Error> {
         .map_err(|e| Error::Control(format!("{socket}: bad answer {answer:?}: {e}")))
 }
 
-/// Reads one request from a connection (the daemon side).
-pub fn read_request(conn: &UnixStream) -> Result<Request, String> {
+/// Reads one request, and the descriptors sent with it, from a connection (the daemon side).
+pub fn read_request(conn: &UnixStream) -> Result<(Request, Vec<OwnedFd>), String> {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut line = String::new();
-    BufReader::new(conn)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    serde_json::from_str(&line).map_err(|e| format!("bad request {line:?}: {e}"))
+    let (bytes, fds) = lk_guest_sys::fdpass::recv_fds(conn).map_err(|e| e.to_string())?;
+    let line = String::from_utf8_lossy(&bytes);
+    let req =
+        serde_json::from_str(line.trim_end()).map_err(|e| format!("bad request {line:?}: {e}"))?;
+    Ok((req, fds))
 }
 
 /// Writes the answer (the daemon side).

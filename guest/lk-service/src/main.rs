@@ -5,6 +5,7 @@
 //! `stop-services` runs `service shutdown` and `services` runs `service system-init`.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -283,22 +284,24 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         }),
         Cmd::Logs { follow, name } => logs(name, *follow),
         Cmd::Exec { name, command } => {
-            let r = call(cli, &Request::List)?;
-            if !r
-                .services
-                .iter()
-                .any(|s| &s.name == name && s.pid.is_some())
-            {
-                return Err(Error::Usage(format!("service {name:?} is not running")));
+            // The supervisor runs it (from the root namespaces, where the container's cgroup
+            // is writable) with our terminal, and answers with its exit code.
+            let r = control::call_with_fds(
+                &cli.socket,
+                &Request::Exec {
+                    name: name.clone(),
+                    args: command.clone(),
+                },
+                &[
+                    std::io::stdin().as_fd(),
+                    std::io::stdout().as_fd(),
+                    std::io::stderr().as_fd(),
+                ],
+            )?;
+            if !r.ok {
+                return Err(Error::Control(r.error));
             }
-            let rt = runtime::by_name(if r.runtime.is_empty() {
-                "libcontainer"
-            } else {
-                &r.runtime
-            })?;
-            lk_service::reap::become_subreaper();
-            let code = rt.exec(name, command)?;
-            Ok(u8::try_from(code).unwrap_or(1))
+            Ok(r.exit_code.map_or(1, |c| u8::try_from(c).unwrap_or(1)))
         }
         Cmd::Shutdown => {
             if !Path::new(&cli.socket).exists() {

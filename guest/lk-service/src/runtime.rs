@@ -33,9 +33,9 @@ pub trait Runtime {
     fn kill(&self, id: &str, signal: i32) -> Result<(), Error>;
     /// Deletes the container's state (it must have stopped; `force` kills it first).
     fn delete(&self, id: &str) -> Result<(), Error>;
-    /// Runs `args` inside the running container with our own stdio (a terminal stays a
-    /// terminal); returns its exit code.
-    fn exec(&self, id: &str, args: &[String]) -> Result<i32, Error>;
+    /// Starts `args` inside the running container with the given streams (a terminal stays
+    /// a terminal); returns its pid, which the caller reaps.
+    fn exec(&self, id: &str, args: &[String], io: Io) -> Result<i32, Error>;
 }
 
 /// Picks a runtime by name.
@@ -142,7 +142,7 @@ impl Runtime for Libcontainer {
             .map_err(|e| runtime_err(id, "delete", e))
     }
 
-    fn exec(&self, id: &str, args: &[String]) -> Result<i32, Error> {
+    fn exec(&self, id: &str, args: &[String], io: Io) -> Result<i32, Error> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
         use libcontainer::workload::default::DefaultExecutor;
@@ -150,13 +150,28 @@ impl Runtime for Libcontainer {
             .with_executor(DefaultExecutor {})
             .with_root_path(&self.root)
             .map_err(|e| runtime_err(id, "state directory", e))?
+            .with_stdin(io.stdin)
+            .with_stdout(io.stdout)
+            .with_stderr(io.stderr)
             .as_tenant()
             .with_container_args(args.to_vec())
-            .with_detach(false)
+            .with_detach(true)
             .build()
             .map_err(|e| runtime_err(id, "exec", e))?;
-        crate::reap::wait_for(pid.as_raw()).map_err(|e| runtime_err(id, "exec", e))
+        Ok(pid.as_raw())
     }
+}
+
+/// Reads and removes a pid file runc wrote.
+fn read_pid(id: &str, pid_file: &Path) -> Result<i32, Error> {
+    let text = std::fs::read_to_string(pid_file).map_err(|e| Error::Io {
+        path: pid_file.to_owned(),
+        source: e,
+    })?;
+    let _ = std::fs::remove_file(pid_file);
+    text.trim()
+        .parse()
+        .map_err(|e| runtime_err(id, "runc pid file", e))
 }
 
 /// The `runc` binary.
@@ -230,14 +245,7 @@ impl Runtime for Runc {
         if !status.success() {
             return Err(runtime_err(id, "runc create", status));
         }
-        let text = std::fs::read_to_string(&pid_file).map_err(|e| Error::Io {
-            path: pid_file.clone(),
-            source: e,
-        })?;
-        let _ = std::fs::remove_file(&pid_file);
-        text.trim()
-            .parse()
-            .map_err(|e| runtime_err(id, "runc pid file", e))
+        read_pid(id, &pid_file)
     }
 
     fn start(&self, id: &str) -> Result<(), Error> {
@@ -252,18 +260,24 @@ impl Runtime for Runc {
         self.run(id, "delete", &["delete", "--force", id])
     }
 
-    fn exec(&self, id: &str, args: &[String]) -> Result<i32, Error> {
-        let tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-        let mut c = self.command();
-        c.arg("exec");
-        if tty {
-            c.arg("--tty");
-        }
-        let status = c
+    fn exec(&self, id: &str, args: &[String], io: Io) -> Result<i32, Error> {
+        let pid_file = self.root.join(format!("{id}.exec.pid"));
+        let status = self
+            .command()
+            .arg("exec")
+            .arg("--detach")
+            .arg("--pid-file")
+            .arg(&pid_file)
             .arg(id)
             .args(args)
+            .stdin(Stdio::from(io.stdin))
+            .stdout(Stdio::from(io.stdout))
+            .stderr(Stdio::from(io.stderr))
             .status()
             .map_err(|e| runtime_err(id, "runc exec", e))?;
-        Ok(status.code().unwrap_or(128))
+        if !status.success() {
+            return Err(runtime_err(id, "runc exec", status));
+        }
+        read_pid(id, &pid_file)
     }
 }

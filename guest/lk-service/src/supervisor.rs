@@ -104,6 +104,8 @@ pub struct Supervisor {
     state_dir: PathBuf,
     first_start_logged: bool,
     init_start: Option<f64>,
+    /// Running execs and the connection waiting for each one's exit code.
+    execs: BTreeMap<i32, UnixStream>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -159,6 +161,7 @@ impl Supervisor {
             init_start: std::env::var("LINUXKIT_INIT_UPTIME")
                 .ok()
                 .and_then(|v| v.parse().ok()),
+            execs: BTreeMap::new(),
         }
     }
 
@@ -330,7 +333,66 @@ impl Supervisor {
 
     fn reap(&mut self) {
         for (pid, code) in reap::exited() {
-            self.on_exit(pid, code);
+            match self.execs.remove(&pid) {
+                Some(conn) => crate::control::write_response(
+                    &conn,
+                    &Response {
+                        exit_code: Some(code),
+                        ..self.answer(Vec::new())
+                    },
+                ),
+                None => self.on_exit(pid, code),
+            }
+        }
+    }
+
+    fn answer(&self, services: Vec<Status>) -> Response {
+        Response {
+            ok: true,
+            error: String::new(),
+            services,
+            runtime: self.rt.name().to_owned(),
+            exit_code: None,
+        }
+    }
+
+    /// Starts an exec with the client's streams; the connection gets its exit code later.
+    fn exec(
+        &mut self,
+        name: &str,
+        args: &[String],
+        fds: Vec<std::os::fd::OwnedFd>,
+        conn: UnixStream,
+    ) {
+        let result = self
+            .known(name)
+            .and_then(|()| {
+                self.pid_of(name)
+                    .map(|_| ())
+                    .ok_or_else(|| Response::error(format!("service {name:?} is not running")))
+            })
+            .and_then(|()| {
+                let [stdin, stdout, stderr]: [std::os::fd::OwnedFd; 3] =
+                    fds.try_into().map_err(|_| {
+                        Response::error("exec needs stdin, stdout and stderr with the request")
+                    })?;
+                self.rt
+                    .exec(
+                        name,
+                        args,
+                        Io {
+                            stdin,
+                            stdout,
+                            stderr,
+                        },
+                    )
+                    .map_err(Response::error)
+            });
+        match result {
+            Ok(pid) => {
+                self.execs.insert(pid, conn);
+            }
+            Err(r) => crate::control::write_response(&conn, &r),
         }
     }
 
@@ -434,23 +496,16 @@ impl Supervisor {
 
     /// Answers one request; the bool says the daemon should exit.
     pub fn handle(&mut self, req: &Request) -> (Response, bool) {
-        let one = |sv: &Supervisor, name: &str| Response {
-            ok: true,
-            error: String::new(),
-            services: sv
-                .statuses()
-                .into_iter()
-                .filter(|s| s.name == name)
-                .collect(),
-            runtime: sv.rt.name().to_owned(),
+        let one = |sv: &Supervisor, name: &str| {
+            sv.answer(
+                sv.statuses()
+                    .into_iter()
+                    .filter(|s| s.name == name)
+                    .collect(),
+            )
         };
         let result = match req {
-            Request::List => Ok(Response {
-                ok: true,
-                error: String::new(),
-                services: self.statuses(),
-                runtime: self.rt.name().to_owned(),
-            }),
+            Request::List => Ok(self.answer(self.statuses())),
             Request::Start { name } => self.known(name).map(|()| {
                 if self.pid_of(name).is_none() {
                     if let Some(s) = self.services.get_mut(name) {
@@ -473,18 +528,13 @@ impl Supervisor {
                 self.launch(name);
                 one(self, name)
             }),
+            Request::Exec { .. } => Err(Response::error(
+                "exec requests come with their streams over the control socket",
+            )),
             Request::Shutdown => {
                 let all: Vec<String> = self.services.keys().cloned().collect();
                 self.stop(&all);
-                return (
-                    Response {
-                        ok: true,
-                        error: String::new(),
-                        services: self.statuses(),
-                        runtime: self.rt.name().to_owned(),
-                    },
-                    true,
-                );
+                return (self.answer(self.statuses()), true);
             }
         };
         let mut r = result.unwrap_or_else(|e| e);
@@ -524,7 +574,11 @@ impl Supervisor {
                     Ok((conn, _)) => {
                         let _ = conn.set_nonblocking(false);
                         let (resp, exit) = match crate::control::read_request(&conn) {
-                            Ok(req) => self.handle(&req),
+                            Ok((Request::Exec { name, args }, fds)) => {
+                                self.exec(&name, &args, fds, conn);
+                                continue;
+                            }
+                            Ok((req, _)) => self.handle(&req),
                             Err(e) => (Response::error(e), false),
                         };
                         crate::control::write_response(&conn, &resp);
@@ -588,8 +642,8 @@ mod tests {
             self.calls.borrow_mut().push(format!("delete {id}"));
             Ok(())
         }
-        fn exec(&self, _id: &str, _args: &[String]) -> Result<i32, Error> {
-            Ok(0)
+        fn exec(&self, id: &str, _args: &[String], _io: Io) -> Result<i32, Error> {
+            Err(Error::Usage(format!("no exec in {id}")))
         }
     }
 

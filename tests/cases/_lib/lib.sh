@@ -13,3 +13,55 @@ make_scratch() {
     SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/lk-e2e.XXXXXX")
     trap 'rm -rf "$SCRATCH"' EXIT
 }
+
+# Console driving for VM cases: the console's input is a FIFO the test writes to, its output
+# a file the test waits on (no terminal needed; QEMU reads the serial input from stdin).
+#   vm_start DIR IMAGE [run options...]   boots in the background (VM_PID, VM_LOG)
+#   vm_wait REGEX SECONDS                  waits until the console shows REGEX
+#   vm_send LINE                           types LINE and Enter
+#   vm_end SECONDS                         waits for QEMU to exit; VM_STATUS is its status
+# The console echoes what is typed (wrapped at 80 columns), so a marker to wait for is
+# printed in a way its typed form does not contain: echo "DONE""-1" prints DONE-1.
+vm_start() {
+    _dir=$1
+    _image=$2
+    shift 2
+    VM_LOG="$_dir/console.log"
+    mkfifo "$_dir/console.in"
+    exec 9<>"$_dir/console.in"
+    linuxkit run qemu "$@" "$_image" < "$_dir/console.in" > "$VM_LOG" 2>&1 &
+    VM_PID=$!
+}
+
+vm_wait() {
+    _i=0
+    while [ "$_i" -lt "$2" ]; do
+        grep -Eq "$1" "$VM_LOG" && return 0
+        kill -0 "$VM_PID" 2>/dev/null || break
+        sleep 1
+        _i=$((_i + 1))
+    done
+    echo "console did not show /$1/ within $2 s; last lines:"
+    tail -25 "$VM_LOG"
+    return 1
+}
+
+vm_send() {
+    printf '%s\n' "$1" >&9
+}
+
+vm_end() {
+    _i=0
+    while kill -0 "$VM_PID" 2>/dev/null && [ "$_i" -lt "$1" ]; do
+        sleep 1
+        _i=$((_i + 1))
+    done
+    if kill -0 "$VM_PID" 2>/dev/null; then
+        kill "$VM_PID"
+        VM_STATUS=timeout
+    else
+        wait "$VM_PID"
+        VM_STATUS=$?
+    fi
+    exec 9>&-
+}
