@@ -206,9 +206,17 @@ fn system_init(cli: &Cli) -> Result<u8, Error> {
 }
 
 fn logs(name: &str, follow: bool) -> Result<u8, Error> {
+    // `<name>` and `<name>.out` for services; `onboot.<NNN>-<name>[.out]` (and shutdown.)
+    // for onboot and onshutdown containers, named with or without their number.
     let matches = |source: &str| {
         let base = source.strip_suffix(".out").unwrap_or(source);
-        base == name || base.rsplit_once('.').is_some_and(|(_, id)| id == name)
+        base == name
+            || base.rsplit_once('.').is_some_and(|(_, id)| {
+                id == name
+                    || id.split_once('-').is_some_and(|(n, rest)| {
+                        n.bytes().all(|b| b.is_ascii_digit()) && rest == name
+                    })
+            })
     };
     let stdout = std::io::stdout();
     if Path::new(lk_memlogd::QUERY_SOCKET).exists() {
@@ -341,7 +349,9 @@ fn main() -> ExitCode {
         args.push(sub.to_owned());
     }
     let cli = Cli::parse_from(args);
-    // libcontainer reports the cause of a failure (a mount, a missing file) through tracing.
+    // libcontainer reports the cause of a failure (a mount, a missing file) through tracing;
+    // its warnings (controllers it does not manage, no seccomp support) only with
+    // linuxkit.runc_debug=1. What its container-side code logs lands in the container's log.
     let debug = lk_service::cmdline()
         .split_whitespace()
         .any(|w| w == "linuxkit.runc_debug=1");
@@ -349,7 +359,7 @@ fn main() -> ExitCode {
         .with_max_level(if debug {
             tracing::Level::DEBUG
         } else {
-            tracing::Level::WARN
+            tracing::Level::ERROR
         })
         .with_writer(std::io::stderr)
         .with_target(false)
