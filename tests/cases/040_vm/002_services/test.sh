@@ -42,7 +42,7 @@ YML
 linuxkit build --dir "$SCRATCH" --name services "$SCRATCH/services.yml"
 vm_start "$SCRATCH" "$SCRATCH/services" --mem 1024
 vm_wait 'ns: getty\) [^ ]*# ' 180
-vm_wait 'crasher exited with status 3; restarting' 60
+vm_wait 'crasher exited with status 3; restarting in 2000 ms' 60
 vm_send 'service list; echo LIST""-DONE'
 vm_wait '^LIST-DONE' 30
 vm_send 'service logs crasher | head -1; service logs hello; echo LOGS""-DONE'
