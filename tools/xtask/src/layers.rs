@@ -59,6 +59,8 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-guest-sys", &[], false, false),
     ("lk-init", &["lk-guest-sys"], false, false),
     ("lk-memlogd", &["lk-guest-sys"], false, false),
+    // clap only in its `service` binary (src/main.rs).
+    ("lk-service", &["lk-guest-sys", "lk-memlogd"], false, true),
     ("lk-testutil", &["lk-oci", "lk-registry"], false, false),
     ("rtf", &[], false, true),
 ];
