@@ -1,0 +1,1 @@
+export PS1="(ns: sshd) $PS1"
