@@ -1,0 +1,62 @@
+#!/bin/sh
+# SUMMARY: examples/services.yml (sysctl, dhcpcd, format, mount, sshd, httpd): the host fetches a page through a published port, logs in over ssh with its own key and runs `service list`; a file on the formatted disk survives a second boot of the same disk
+# LABELS: amd64
+# TIMEOUT: 900
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd qemu-system-x86_64 docker mmdebstrap curl ssh ssh-keygen
+
+"$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
+    tail -30 "$RT_RESULTS/packages.log"
+    exit 1
+}
+make_scratch
+# The example as is; its `files:` entry takes ~/.ssh/id_ed25519.pub, so HOME is a scratch
+# home with a key made for this test.
+mkdir -p "$SCRATCH/home/.ssh"
+ssh-keygen -q -t ed25519 -N "" -f "$SCRATCH/home/.ssh/id_ed25519"
+sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/services.yml" > "$SCRATCH/services.yml"
+HOME="$SCRATCH/home" linuxkit build --dir "$SCRATCH" --name services "$SCRATCH/services.yml"
+ssh_vm() {
+    ssh -p 2222 -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o BatchMode=yes root@127.0.0.1 "$@"
+}
+boot() {
+    mkdir -p "$SCRATCH/boot$1"
+    vm_start "$SCRATCH/boot$1" "$SCRATCH/services" --mem 1024 --publish 8080:80 --publish 2222:22 \
+        --disk "file=$SCRATCH/data.qcow2,size=1G"
+    vm_wait 'service: started httpd' 300
+    vm_wait 'service: started sshd' 60
+    vm_wait 'ns: getty\) [^ ]*# ' 120
+}
+
+boot 1
+page=$(curl -s -m 30 --retry 5 --retry-delay 2 --retry-all-errors http://127.0.0.1:8080/)
+echo "page: $page"
+echo "$page" | assert_contains 'boots: 1<'
+list=$(ssh_vm service list)
+echo "$list"
+echo "$list" | assert_contains 'sshd +running'
+echo "$list" | assert_contains 'httpd +running'
+echo "$list" | assert_contains 'dhcpcd +running'
+ssh_vm 'grep -c . /hostroot/etc/hostname 2>/dev/null; cat /etc/resolv.conf' | assert_contains 'nameserver 10\.0\.2\.3'
+vm_send 'poweroff'
+vm_end 300
+first=$(cat "$VM_LOG")
+assert_true "first boot powered off (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
+echo "$first" | assert_contains 'lk-sysctl|vm.max_map_count = 262144'
+echo "$first" | assert_contains 'eth0: leased 10\.0\.2\.15'
+echo "$first" | assert_contains 'format: /dev/[a-z]+1 is ext4 labelled DATA'
+echo "$first" | assert_contains 'mountie: /dev/[a-z]+1 mounted on /var/external'
+
+boot 2
+page=$(curl -s -m 30 --retry 5 --retry-delay 2 --retry-all-errors http://127.0.0.1:8080/)
+echo "page: $page"
+echo "$page" | assert_contains 'boots: 2<'
+vm_send 'poweroff'
+vm_end 300
+second=$(cat "$VM_LOG")
+assert_true "second boot powered off (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
+echo "$second" | assert_contains 'already has a partition table or a filesystem; left alone'
+exit 0
