@@ -8,10 +8,20 @@ linuxkit() {
     "$LINUXKIT" "$@"
 }
 
-# make_scratch: sets SCRATCH to a new directory removed when the test exits.
+# make_scratch: sets SCRATCH to a new directory removed when the test exits (a VM started
+# with vm_start that is still running then is stopped first).
 make_scratch() {
     SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/lk-e2e.XXXXXX")
-    trap 'rm -rf "$SCRATCH"' EXIT
+    trap '_lk_cleanup' EXIT
+}
+
+_lk_cleanup() {
+    if [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null; then
+        [ -f "$VM_PIDFILE" ] && kill "$(cat "$VM_PIDFILE")" 2>/dev/null
+        kill "$VM_PID" 2>/dev/null
+        sleep 1
+    fi
+    rm -rf "$SCRATCH"
 }
 
 # Console driving for VM cases: the console's input is a FIFO the test writes to, its output
@@ -27,6 +37,7 @@ vm_start() {
     _image=$2
     shift 2
     VM_LOG="$_dir/console.log"
+    VM_PIDFILE="$_image-state/qemu.pid"
     mkfifo "$_dir/console.in"
     exec 9<>"$_dir/console.in"
     linuxkit run qemu "$@" "$_image" < "$_dir/console.in" > "$VM_LOG" 2>&1 &
@@ -57,7 +68,8 @@ vm_end() {
         _i=$((_i + 1))
     done
     if kill -0 "$VM_PID" 2>/dev/null; then
-        kill "$VM_PID"
+        [ -f "$VM_PIDFILE" ] && kill "$(cat "$VM_PIDFILE")" 2>/dev/null
+        kill "$VM_PID" 2>/dev/null
         VM_STATUS=timeout
     else
         wait "$VM_PID"
