@@ -18,9 +18,18 @@ mkdir -p "$SCRATCH/home/.ssh"
 ssh-keygen -q -t ed25519 -N "" -f "$SCRATCH/home/.ssh/id_ed25519"
 sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/services.yml" > "$SCRATCH/services.yml"
 LINUXKIT_CACHE=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache} HOME="$SCRATCH/home" linuxkit build --dir "$SCRATCH" --name services "$SCRATCH/services.yml"
-ssh_vm() {
+ssh_once() {
     ssh -p 2222 -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o BatchMode=yes root@127.0.0.1 "$@"
+}
+# sshd may still be making its host key: QEMU accepts the connection and resets it.
+ssh_vm() {
+    _n=0
+    until ssh_once "$@"; do
+        _n=$((_n + 1))
+        [ "$_n" -lt 20 ] || return 1
+        sleep 3
+    done
 }
 boot() {
     mkdir -p "$SCRATCH/boot$1"
