@@ -23,6 +23,8 @@ pub struct MountFlags {
     pub noexec: bool,
     pub relatime: bool,
     pub remount_ro: bool,
+    /// `MS_REC | MS_SHARED`: make the tree shared (mount propagation between namespaces).
+    pub rec_shared: bool,
 }
 
 /// One recorded call (for tests).
@@ -139,6 +141,9 @@ impl Sys for Real {
         flags.set(MsFlags::MS_RELATIME, f.relatime);
         if f.remount_ro {
             flags |= MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        }
+        if f.rec_shared {
+            flags |= MsFlags::MS_REC | MsFlags::MS_SHARED;
         }
         let data = (!data.is_empty()).then_some(data);
         let fstype = (!fstype.is_empty()).then_some(fstype);

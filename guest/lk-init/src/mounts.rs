@@ -24,11 +24,12 @@ const fn f(nosuid: bool, nodev: bool, noexec: bool, relatime: bool) -> MountFlag
         noexec,
         relatime,
         remount_ro: false,
+        rec_shared: false,
     }
 }
 
 /// The mount table, in order.
-pub const MOUNTS: [MountSpec; 14] = [
+pub const MOUNTS: [MountSpec; 15] = [
     MountSpec {
         target: "/proc",
         fstype: "proc",
@@ -133,6 +134,18 @@ pub const MOUNTS: [MountSpec; 14] = [
         data: "",
         optional: true,
     },
+    // Everything shared, as LinuxKit does: a container that binds a directory with
+    // `rshared` (the mount package on /var) makes mounts visible to the host and to others.
+    MountSpec {
+        target: "/",
+        fstype: "",
+        flags: MountFlags {
+            rec_shared: true,
+            ..f(false, false, false, false)
+        },
+        data: "",
+        optional: true,
+    },
 ];
 
 /// Device nodes created after /dev: (path, major, minor, mode).
@@ -222,7 +235,7 @@ mod tests {
                 "/dev/mqueue"
             ]
         );
-        assert_eq!(order.last().map(String::as_str), Some("/"));
+        assert_eq!(order[order.len() - 2..], ["/", "/"]);
         assert!(calls.contains(&Call::Mknod {
             path: "/dev/console".into(),
             char_dev: true,
