@@ -76,7 +76,9 @@ fn every_package_label_gives_its_golden_config() {
 }
 
 fn config(name: &str) -> serde_json::Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pkg").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../pkg")
+        .join(name);
     let (config, _) = oci_for(&dir).expect("a config label");
     serde_json::from_str(&config).unwrap()
 }
@@ -112,7 +114,12 @@ fn packages_get_what_they_rely_on() {
         let c = config(name);
         assert_eq!(namespaces(&c), ["mount"], "{name}");
         let m = mounts(&c);
-        for bind in ["/run:/run", "/usr/bin/service:/usr/bin/service", "/etc:/hostroot/etc", "/dev:/dev"] {
+        for bind in [
+            "/run:/run",
+            "/usr/bin/service:/usr/bin/service",
+            "/etc:/hostroot/etc",
+            "/dev:/dev",
+        ] {
             assert!(m.iter().any(|x| x == bind), "{name} lacks {bind}: {m:?}");
         }
     }
@@ -121,14 +128,21 @@ fn packages_get_what_they_rely_on() {
     assert!(!namespaces(&c).contains(&"network".to_owned()));
     assert!(mounts(&c).contains(&"/run/resolvconf/resolv.conf:/etc/resolv.conf".to_owned()));
     let caps = c["process"]["capabilities"]["bounding"].to_string();
-    assert!(caps.contains("CAP_NET_ADMIN") && caps.contains("CAP_NET_RAW"), "{caps}");
+    assert!(
+        caps.contains("CAP_NET_ADMIN") && caps.contains("CAP_NET_RAW"),
+        "{caps}"
+    );
     // mount: shared propagation so its mounts reach the host.
     let c = config("mount");
     assert_eq!(c["linux"]["rootfsPropagation"], "shared");
     assert!(mounts(&c).contains(&"/var:/var".to_owned()));
     // format: block devices.
     let c = config("format");
-    assert!(c["linux"]["resources"]["devices"].to_string().contains("\"type\":\"b\""));
+    assert!(
+        c["linux"]["resources"]["devices"]
+            .to_string()
+            .contains("\"type\":\"b\"")
+    );
     // sysctl: read-only root, host pid namespace.
     let c = config("sysctl");
     assert_eq!(c["root"]["readonly"], true);
