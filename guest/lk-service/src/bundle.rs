@@ -18,6 +18,20 @@ pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 /// Where the runnable copies live.
 pub const STATE: &str = "/run/lk-service/bundles";
 
+/// The bundles in a section directory (subdirectories with a `config.json`), by name.
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join("config.json").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// Reads `<bundle>/config.json` and returns the spec to run.
 pub fn spec_for(bundle: &Path, cgroup_group: &str, id: &str) -> Result<Spec, Error> {
     let path = bundle.join("config.json");

@@ -199,6 +199,40 @@ impl Runc {
         c
     }
 
+    /// `runc <what> <flags> --pid-file F <id> <args>` with the container's streams; returns
+    /// the pid runc wrote.
+    fn spawn_with_io(
+        &self,
+        id: &str,
+        what: &str,
+        flags: &[&str],
+        args: &[String],
+        io: Io,
+    ) -> Result<i32, Error> {
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::Io {
+            path: self.root.clone(),
+            source: e,
+        })?;
+        let pid_file = self.root.join(format!("{id}.{what}.pid"));
+        let status = self
+            .command()
+            .arg(what)
+            .args(flags)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(id)
+            .args(args)
+            .stdin(Stdio::from(io.stdin))
+            .stdout(Stdio::from(io.stdout))
+            .stderr(Stdio::from(io.stderr))
+            .status()
+            .map_err(|e| runtime_err(id, &format!("runc {what}"), e))?;
+        if !status.success() {
+            return Err(runtime_err(id, &format!("runc {what}"), status));
+        }
+        read_pid(id, &pid_file)
+    }
+
     fn run(&self, id: &str, what: &str, args: &[&str]) -> Result<(), Error> {
         let out = self
             .command()
@@ -224,28 +258,8 @@ impl Runtime for Runc {
     }
 
     fn create(&self, id: &str, bundle: &Path, io: Io) -> Result<i32, Error> {
-        let pid_file = self.root.join(format!("{id}.pid"));
-        std::fs::create_dir_all(&self.root).map_err(|e| Error::Io {
-            path: self.root.clone(),
-            source: e,
-        })?;
-        let status = self
-            .command()
-            .arg("create")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(&pid_file)
-            .arg(id)
-            .stdin(Stdio::from(io.stdin))
-            .stdout(Stdio::from(io.stdout))
-            .stderr(Stdio::from(io.stderr))
-            .status()
-            .map_err(|e| runtime_err(id, "runc create", e))?;
-        if !status.success() {
-            return Err(runtime_err(id, "runc create", status));
-        }
-        read_pid(id, &pid_file)
+        let bundle = bundle.display().to_string();
+        self.spawn_with_io(id, "create", &["--bundle", &bundle], &[], io)
     }
 
     fn start(&self, id: &str) -> Result<(), Error> {
@@ -261,23 +275,6 @@ impl Runtime for Runc {
     }
 
     fn exec(&self, id: &str, args: &[String], io: Io) -> Result<i32, Error> {
-        let pid_file = self.root.join(format!("{id}.exec.pid"));
-        let status = self
-            .command()
-            .arg("exec")
-            .arg("--detach")
-            .arg("--pid-file")
-            .arg(&pid_file)
-            .arg(id)
-            .args(args)
-            .stdin(Stdio::from(io.stdin))
-            .stdout(Stdio::from(io.stdout))
-            .stderr(Stdio::from(io.stderr))
-            .status()
-            .map_err(|e| runtime_err(id, "runc exec", e))?;
-        if !status.success() {
-            return Err(runtime_err(id, "runc exec", status));
-        }
-        read_pid(id, &pid_file)
+        self.spawn_with_io(id, "exec", &["--detach"], args, io)
     }
 }

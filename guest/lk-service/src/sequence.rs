@@ -43,16 +43,7 @@ impl Sequence {
 
     /// The bundle names, sorted.
     pub fn bundles(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.path().join("config.json").is_file())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        bundle::list(&self.dir)
     }
 
     /// Runs them all; returns `(id, exit code or error)` for each.

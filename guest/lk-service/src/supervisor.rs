@@ -126,15 +126,7 @@ impl Supervisor {
         policy: Backoff,
         state_dir: &Path,
     ) -> Supervisor {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.path().join("config.json").is_file())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
+        let names = bundle::list(dir);
         let services = names
             .into_iter()
             .map(|n| {

@@ -8,6 +8,15 @@ linuxkit() {
     "$LINUXKIT" "$@"
 }
 
+# build_packages: this repository's packages into the cache (scripts/packages.sh; a package
+# already built is skipped, so the VM cases share them). Fails the test with the log's end.
+build_packages() {
+    "$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
+        tail -30 "$RT_RESULTS/packages.log"
+        exit 1
+    }
+}
+
 # make_scratch: sets SCRATCH to a new directory removed when the test exits (a VM started
 # with vm_start that is still running then is stopped first).
 make_scratch() {

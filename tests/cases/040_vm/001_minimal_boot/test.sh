@@ -7,11 +7,7 @@ set -e
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
 rt_require_cmd qemu-system-x86_64 docker mmdebstrap
 
-# The packages (Debian base, kernel, init) are built once and shared by every VM case.
-"$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
-    tail -30 "$RT_RESULTS/packages.log"
-    exit 1
-}
+build_packages
 make_scratch
 # The example with absolute @pkg: paths, plus an init.d script that reports and powers off.
 sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/boot.yml"

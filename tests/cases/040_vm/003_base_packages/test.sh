@@ -7,10 +7,7 @@ set -e
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
 rt_require_cmd qemu-system-x86_64 docker mmdebstrap curl ssh ssh-keygen
 
-"$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
-    tail -30 "$RT_RESULTS/packages.log"
-    exit 1
-}
+build_packages
 make_scratch
 # The example as is; its `files:` entry takes ~/.ssh/id_ed25519.pub, so HOME is a scratch
 # home with a key made for this test.
