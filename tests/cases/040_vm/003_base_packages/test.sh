@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: examples/services.yml (sysctl, dhcpcd, format, mount, sshd, httpd): the host fetches a page through a published port, logs in over ssh with its own key and runs `service list`; a file on the formatted disk survives a second boot of the same disk
+# SUMMARY: examples/services.yml (sysctl, dhcpcd, rngd, format, mount, sshd, httpd): the host fetches a page through a published port, logs in over ssh with its own key and runs `service list`; a file on the formatted disk survives a second boot of the same disk
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
@@ -46,6 +46,7 @@ echo "$list"
 echo "$list" | assert_contains 'sshd +running'
 echo "$list" | assert_contains 'httpd +running'
 echo "$list" | assert_contains 'dhcpcd +running'
+echo "$list" | assert_contains 'rngd +running'
 ssh_vm 'grep -c . /hostroot/etc/hostname 2>/dev/null; cat /etc/resolv.conf' | assert_contains 'nameserver 10\.0\.2\.3'
 vm_send 'poweroff'
 vm_end 300
@@ -53,6 +54,7 @@ first=$(cat "$VM_LOG")
 assert_true "first boot powered off (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
 echo "$first" | assert_contains 'lk-sysctl|vm.max_map_count = 262144'
 echo "$first" | assert_contains 'eth0: leased 10\.0\.2\.15'
+echo "$first" | assert_contains 'rngd: entropy pool (full|at)'
 echo "$first" | assert_contains 'format: /dev/[a-z]+1 is ext4 labelled DATA'
 echo "$first" | assert_contains 'mountie: /dev/[a-z]+1 mounted on /var/external'
 
