@@ -21,16 +21,35 @@ fn is_dev_bind(m: &oci_spec::runtime::Mount) -> bool {
     bind && m.destination() == Path::new("/dev")
 }
 
-/// Removes a bind of something onto `/dev` from the spec; returns its source.
+/// Replaces a bind of something onto `/dev` in the spec by a tmpfs (where the runtime can
+/// make its device nodes even when the root is read-only; the bind replaced LinuxKit's
+/// default `/dev` tmpfs); returns the bind's source.
 pub fn take(spec: &mut Spec) -> Option<PathBuf> {
     let mounts = spec.mounts().clone()?;
     let source = mounts
         .iter()
         .find(|m| is_dev_bind(m))
         .and_then(|m| m.source().clone())?;
-    spec.set_mounts(Some(
-        mounts.into_iter().filter(|m| !is_dev_bind(m)).collect(),
-    ));
+    let has_tmpfs = mounts
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev") && !is_dev_bind(m));
+    let mut out = Vec::with_capacity(mounts.len());
+    for m in mounts {
+        if !is_dev_bind(&m) {
+            out.push(m);
+        } else if !has_tmpfs {
+            let mut t = m.clone();
+            t.set_typ(Some("tmpfs".to_owned()));
+            t.set_source(Some(PathBuf::from("tmpfs")));
+            t.set_options(Some(
+                ["nosuid", "strictatime", "mode=755", "size=65536k"]
+                    .map(String::from)
+                    .to_vec(),
+            ));
+            out.push(t);
+        }
+    }
+    spec.set_mounts(Some(out));
     Some(source)
 }
 
@@ -111,5 +130,21 @@ mod tests {
             .collect();
         assert_eq!(left, ["/dev:tmpfs", "/dev/pts:devpts", "/sys:bind"]);
         assert_eq!(take(&mut spec), None);
+    }
+
+    #[test]
+    fn a_dev_bind_that_replaced_the_tmpfs_becomes_one() {
+        let mut spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+                "root":{"path":"rootfs","readonly":true},
+                "mounts":[{"destination":"/dev","type":"bind","source":"/dev","options":["rw","rbind","rshared"]},
+                          {"destination":"/proc","type":"proc","source":"proc"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(take(&mut spec), Some(PathBuf::from("/dev")));
+        let m = &spec.mounts().as_ref().unwrap()[0];
+        assert_eq!(m.destination(), Path::new("/dev"));
+        assert_eq!(m.typ().as_deref(), Some("tmpfs"));
+        assert_eq!(spec.mounts().as_ref().unwrap().len(), 2);
     }
 }
