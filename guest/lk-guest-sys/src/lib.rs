@@ -8,6 +8,7 @@
 
 pub mod fdpass;
 pub mod mountapi;
+pub mod netlink;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ pub enum Call {
         params: String,
     },
     Hostname(String),
+    LinkUp(String),
     Sync,
     Reboot(PowerAction),
 }
@@ -110,6 +112,8 @@ pub trait Sys {
     fn load_module(&self, path: &Path, params: &str) -> io::Result<()>;
     /// `sethostname`.
     fn set_hostname(&self, name: &str) -> io::Result<()>;
+    /// Sets a network link up (rtnetlink).
+    fn link_up(&self, name: &str) -> io::Result<()>;
     /// `sync`.
     fn sync(&self);
     /// `reboot(2)` with the mode for `action`.
@@ -218,6 +222,10 @@ impl Sys for Real {
 
     fn set_hostname(&self, name: &str) -> io::Result<()> {
         nix::unistd::sethostname(name).map_err(errno)
+    }
+
+    fn link_up(&self, name: &str) -> io::Result<()> {
+        netlink::set_up(name)
     }
 
     fn sync(&self) {
@@ -358,6 +366,10 @@ impl Sys for Fake {
     }
     fn set_hostname(&self, name: &str) -> io::Result<()> {
         self.record(Call::Hostname(name.into()));
+        Ok(())
+    }
+    fn link_up(&self, name: &str) -> io::Result<()> {
+        self.record(Call::LinkUp(name.into()));
         Ok(())
     }
     fn sync(&self) {

@@ -2,15 +2,10 @@
 //! wireguard, dummy, bridge, ...) in the container's network namespace or in the root one
 //! and then move it, or move an existing root-namespace link into the container.
 
-use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
-};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
-use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 use crate::Error;
 use crate::runtime_json::Interface;
@@ -74,30 +69,6 @@ pub fn plan(i: &Interface, pid: i32) -> Result<Action, Error> {
     })
 }
 
-fn request(msg: RouteNetlinkMessage, create: bool) -> std::io::Result<()> {
-    let mut socket = Socket::new(NETLINK_ROUTE)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    if create {
-        header.flags |= NLM_F_CREATE | NLM_F_EXCL;
-    }
-    let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(msg));
-    nl.finalize();
-    let mut buf = vec![0; nl.buffer_len()];
-    nl.serialize(&mut buf);
-    socket.send(&buf, 0)?;
-    let mut reply = vec![0; 8192];
-    let n = socket.recv(&mut &mut reply[..], 0)?;
-    let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&reply[..n])
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    match parsed.payload {
-        NetlinkPayload::Error(e) if e.code.is_some() => Err(e.to_io()),
-        _ => Ok(()),
-    }
-}
-
 fn named(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.attributes.push(LinkAttribute::IfName(name.to_owned()));
@@ -110,7 +81,7 @@ fn move_link(name: &str, pid: i32) -> std::io::Result<()> {
     m.header.index = index;
     m.attributes
         .push(LinkAttribute::NetNsPid(pid.unsigned_abs()));
-    request(RouteNetlinkMessage::SetLink(m), false)
+    lk_guest_sys::netlink::request(RouteNetlinkMessage::SetLink(m), false)
 }
 
 /// Carries out one action; returns the line LinuxKit prints for it.
@@ -141,7 +112,8 @@ pub fn apply(a: &Action) -> Result<String, Error> {
                 m.attributes
                     .push(LinkAttribute::NetNsPid(pid.unsigned_abs()));
             }
-            request(RouteNetlinkMessage::NewLink(m), true).map_err(|e| fail(name, e))?;
+            lk_guest_sys::netlink::request(RouteNetlinkMessage::NewLink(m), true)
+                .map_err(|e| fail(name, e))?;
             if *in_root {
                 move_link(name, *pid).map_err(|e| fail(name, e))?;
             }
