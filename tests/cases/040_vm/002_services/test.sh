@@ -46,6 +46,8 @@ vm_send 'service logs crasher | head -1; service logs hello; echo LOGS""-DONE'
 vm_wait '^LOGS-DONE' 30
 vm_send 'echo "COUNT=$(/proc/1/root/usr/bin/logread | grep -c crasher.out\;CRASH-RUN)"'
 vm_wait '^COUNT=' 30
+vm_send 'echo "LO=$(ip -4 addr show lo | grep -c 127.0.0.1) KMSG=$(/proc/1/root/usr/bin/logread | grep -c ";kmsg;")"'
+vm_wait '^LO=' 30
 vm_send 'service exec sleeper sh -c "echo EXEC-\$((40 + 2)) in \$(hostname)"; echo "exec"" status $?"'
 vm_wait '^exec status [0-9]+' 60
 vm_send 'service stop sleeper; echo STOP""-DONE'
@@ -70,6 +72,8 @@ between 'service logs crasher' '^LOGS-DONE' | assert_contains '^CRASH-RUN'
 between 'service logs crasher' '^LOGS-DONE' | assert_contains '^ONBOOT-MARKER pid='
 between 'service logs crasher' '^LOGS-DONE' | assert_contains '^onboot-stderr'
 echo "$console" | assert_contains '^COUNT=[1-9]'
+# Loopback is up with its address; the kernel log is in memlogd.
+echo "$console" | assert_contains '^LO=1 KMSG=[1-9]'
 echo "$console" | assert_contains 'EXEC-42 in linuxkit-'
 echo "$console" | assert_contains 'exec status 0'
 # sleep is PID 1 of its pid namespace, which ignores SIGTERM: killed after the grace period.
