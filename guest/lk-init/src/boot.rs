@@ -52,11 +52,6 @@ pub fn run(sys: &dyn Sys, log: &mut dyn FnMut(String)) -> Vec<String> {
         },
         None => log("no modules for this kernel in /lib/modules or /usr/lib/modules".into()),
     }
-    // Devices that appear later (hot-added disks and NICs): the kernel runs /sbin/mdev for
-    // each uevent, and the init image's /etc/mdev.conf loads the module for its modalias.
-    if let Err(e) = sys.write("/proc/sys/kernel/hotplug", "/sbin/mdev") {
-        log(format!("hotplug helper: {e}"));
-    }
     // Loopback up: the kernel adds 127.0.0.1/8 and ::1 to it.
     if let Err(e) = sys.link_up("lo") {
         log(format!("loopback: {e}"));
@@ -95,10 +90,6 @@ mod tests {
         );
         assert!(log.iter().any(|l| l.starts_with("no modules")), "{log:?}");
         assert!(sys.calls.borrow().contains(&Call::LinkUp("lo".into())));
-        assert!(sys.calls.borrow().contains(&Call::Write {
-            path: "/proc/sys/kernel/hotplug".into(),
-            data: "/sbin/mdev".into()
-        }));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! | [`mounts`] | the mount table and device nodes as data, applied through `Sys` |
 //! | [`modules`] | coldplug: device modaliases matched against modules.alias, loaded with dependencies |
 //! | [`boot`] | the boot sequence and its log |
+//! | [`hotplug`] | uevent listener: modules for devices that appear after boot |
 //! | [`reroot`] | re-rooting off the initramfs so containers can pivot_root |
 //! | [`shutdown`] | signal to power action, filesystems to unmount |
 
 pub mod boot;
+pub mod hotplug;
 pub mod modules;
 pub mod mounts;
 pub mod reroot;

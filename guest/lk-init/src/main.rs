@@ -129,6 +129,21 @@ fn main() {
     }
     let signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGUSR2]);
     let scripts = lk_init::boot::run(&sys, &mut |m| log(&m));
+    // Modules for devices that appear from now on.
+    std::thread::spawn(|| {
+        let sys = Real;
+        let Some(dir) = lk_init::boot::modules_dir(&sys) else {
+            return;
+        };
+        match lk_init::modules::ModuleIndex::load(&sys, &dir) {
+            Ok(index) => {
+                if let Err(e) = lk_init::hotplug::listen(&sys, &index, &mut |m| log(&m)) {
+                    log(&format!("hotplug: {e}"));
+                }
+            }
+            Err(e) => log(&format!("hotplug: reading {}: {e}", dir.display())),
+        }
+    });
     run_hooks(&scripts, started);
     log(&format!(
         "boot complete in {} ms",
