@@ -129,7 +129,9 @@ fn main() {
     }
     let signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGUSR2]);
     let scripts = lk_init::boot::run(&sys, &mut |m| log(&m));
-    // Modules for devices that appear from now on.
+    run_hooks(&scripts, started);
+    // Modules for devices that appear from now on (started after the boot hooks so that
+    // reading the module index does not compete with them; coldplug covered boot time).
     std::thread::spawn(|| {
         let sys = Real;
         let Some(dir) = lk_init::boot::modules_dir(&sys) else {
@@ -144,7 +146,6 @@ fn main() {
             Err(e) => log(&format!("hotplug: reading {}: {e}", dir.display())),
         }
     });
-    run_hooks(&scripts, started);
     log(&format!(
         "boot complete in {} ms",
         start.elapsed().as_millis()
