@@ -72,6 +72,24 @@ impl Default for Libcontainer {
 }
 
 impl Libcontainer {
+    /// A builder for container `id` in our state directory with the given streams.
+    fn builder(
+        &self,
+        id: &str,
+        io: Io,
+    ) -> Result<libcontainer::container::builder::ContainerBuilder, Error> {
+        use libcontainer::container::builder::ContainerBuilder;
+        use libcontainer::syscall::syscall::SyscallType;
+        use libcontainer::workload::default::DefaultExecutor;
+        Ok(ContainerBuilder::new(id.to_owned(), SyscallType::default())
+            .with_executor(DefaultExecutor {})
+            .with_root_path(&self.root)
+            .map_err(|e| runtime_err(id, "state directory", e))?
+            .with_stdin(io.stdin)
+            .with_stdout(io.stdout)
+            .with_stderr(io.stderr))
+    }
+
     fn load(&self, id: &str) -> Result<libcontainer::container::Container, Error> {
         libcontainer::container::Container::load(self.root.join(id))
             .map_err(|e| runtime_err(id, "loading its state", e))
@@ -84,21 +102,13 @@ impl Runtime for Libcontainer {
     }
 
     fn create(&self, id: &str, bundle: &Path, io: Io) -> Result<i32, Error> {
-        use libcontainer::container::builder::ContainerBuilder;
-        use libcontainer::syscall::syscall::SyscallType;
-        use libcontainer::workload::default::DefaultExecutor;
         std::fs::create_dir_all(&self.root).map_err(|e| Error::Io {
             path: self.root.clone(),
             source: e,
         })?;
         let dev = crate::devbind::take_from_bundle(bundle)?;
-        let container = ContainerBuilder::new(id.to_owned(), SyscallType::default())
-            .with_executor(DefaultExecutor {})
-            .with_root_path(&self.root)
-            .map_err(|e| runtime_err(id, "state directory", e))?
-            .with_stdin(io.stdin)
-            .with_stdout(io.stdout)
-            .with_stderr(io.stderr)
+        let container = self
+            .builder(id, io)?
             .validate_id()
             .map_err(|e| runtime_err(id, "container id", e))?
             .as_init(bundle)
@@ -143,16 +153,8 @@ impl Runtime for Libcontainer {
     }
 
     fn exec(&self, id: &str, args: &[String], io: Io) -> Result<i32, Error> {
-        use libcontainer::container::builder::ContainerBuilder;
-        use libcontainer::syscall::syscall::SyscallType;
-        use libcontainer::workload::default::DefaultExecutor;
-        let pid = ContainerBuilder::new(id.to_owned(), SyscallType::default())
-            .with_executor(DefaultExecutor {})
-            .with_root_path(&self.root)
-            .map_err(|e| runtime_err(id, "state directory", e))?
-            .with_stdin(io.stdin)
-            .with_stdout(io.stdout)
-            .with_stderr(io.stderr)
+        let pid = self
+            .builder(id, io)?
             .as_tenant()
             .with_container_args(args.to_vec())
             .with_detach(true)
