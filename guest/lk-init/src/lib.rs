@@ -6,6 +6,7 @@
 //! | [`modules`] | coldplug: device modaliases matched against modules.alias, loaded with dependencies |
 //! | [`boot`] | the boot sequence and its log |
 //! | [`hotplug`] | uevent listener: modules for devices that appear after boot |
+//! | [`powerbutton`] | the ACPI power button shuts the machine down |
 //! | [`reroot`] | re-rooting off the initramfs so containers can pivot_root |
 //! | [`shutdown`] | signal to power action, filesystems to unmount |
 
@@ -13,5 +14,6 @@ pub mod boot;
 pub mod hotplug;
 pub mod modules;
 pub mod mounts;
+pub mod powerbutton;
 pub mod reroot;
 pub mod shutdown;

@@ -4,7 +4,7 @@
 //! of the `lk_init` library (mounts, module coldplug, hostname) and `/etc/init.d/*` in name
 //! order: the init package links `service` there, which runs the onboot containers and
 //! starts the services supervisor. Afterwards it reaps orphans. SIGUSR2 (`poweroff`),
-//! SIGTERM (`reboot`), SIGUSR1 (`halt`) and SIGINT (ctrl-alt-del) shut down: `/etc/shutdown.d/*`
+//! SIGTERM (`reboot`), SIGUSR1 (`halt`), SIGINT (ctrl-alt-del) and the ACPI power button shut down: `/etc/shutdown.d/*`
 //! in name order (onshutdown containers, stopping the services), SIGTERM to everything, 5 s,
 //! SIGKILL, sync, unmount disks, then the reboot syscall for that signal.
 
@@ -146,6 +146,15 @@ fn main() {
             Err(e) => log(&format!("hotplug: reading {}: {e}", dir.display())),
         }
     });
+    // The ACPI power button: a press is a clean poweroff (SIGUSR2 to ourselves).
+    for dev in lk_init::powerbutton::devices(std::path::Path::new("/sys/class/input")) {
+        std::thread::spawn(move || {
+            if lk_init::powerbutton::wait_for_press(&dev).is_ok() {
+                log("power button pressed");
+                let _ = kill(Pid::from_raw(1), Signal::SIGUSR2);
+            }
+        });
+    }
     log(&format!(
         "boot complete in {} ms",
         start.elapsed().as_millis()

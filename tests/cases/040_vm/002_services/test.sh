@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: onboot, services and onshutdown containers under the supervisor: onboot output on the console and in the log, a crashing service restarted with backoff, `service list|logs|exec|stop` and logread from the getty shell, clean poweroff running onshutdown
+# SUMMARY: onboot, services and onshutdown containers under the supervisor: onboot output on the console and in the log, a crashing service restarted with backoff, `service list|logs|exec|stop` and logread from the getty shell, the ACPI power button shutting down cleanly through onshutdown
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
@@ -52,7 +52,10 @@ vm_send 'service exec sleeper sh -c "echo EXEC-\$((40 + 2)) in \$(hostname)"; ec
 vm_wait '^exec status [0-9]+' 60
 vm_send 'service stop sleeper; echo STOP""-DONE'
 vm_wait '^STOP-DONE' 60
-vm_send 'poweroff'
+# Shut down with the ACPI power button: Ctrl-A c is QEMU's monitor on the console.
+printf '\001c' >&9
+sleep 1
+vm_send 'system_powerdown'
 vm_end 300
 console=$(cat "$VM_LOG")
 echo "$console" | grep -E 'service:|init:|MARKER|EXEC|exec status|running|restarting|stopped' | tail -40
@@ -79,6 +82,7 @@ echo "$console" | assert_contains 'exec status 0'
 # sleep is PID 1 of its pid namespace, which ignores SIGTERM: killed after the grace period.
 echo "$console" | assert_contains 'service: sleeper stopped \(status 1(43|37)\)'
 echo "$console" | assert_contains 'sleeper +stopped'
+echo "$console" | assert_contains 'init: power button pressed'
 echo "$console" | assert_contains 'ONSHUTDOWN-MARKER'
 echo "$console" | assert_contains 'service: getty stopped'
 echo "$console" | assert_contains 'init: power off'
