@@ -1,4 +1,4 @@
-//! Module coldplug: every device's `modalias` under /sys/bus is matched against the kernel's
+//! Module coldplug: every device's `modalias` under /sys/bus (and /sys/class) is matched against the kernel's
 //! `modules.alias` (shell globs), and matching modules are loaded with their dependencies
 //! from `modules.dep`, dependencies first — what udev/mdev do at boot, without a hard-coded
 //! module list. Repeated until no new module loads (virtio_pci makes virtio devices appear).
@@ -177,11 +177,22 @@ pub fn loaded_modules(sys: &dyn Sys) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every device modalias under /sys/bus/*/devices/*.
+/// Every device modalias under /sys/bus/*/devices/* and, for devices on no bus (input
+/// devices, whose handlers such as evdev are modules), /sys/class/*/*.
 pub fn modaliases(sys: &dyn Sys) -> Vec<String> {
     let mut out = Vec::new();
-    for bus in sys.list("/sys/bus").unwrap_or_default() {
-        let devices = format!("/sys/bus/{bus}/devices");
+    let dirs = sys
+        .list("/sys/bus")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|bus| format!("/sys/bus/{bus}/devices"))
+        .chain(
+            sys.list("/sys/class")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|class| format!("/sys/class/{class}")),
+        );
+    for devices in dirs {
         for dev in sys.list(&devices).unwrap_or_default() {
             if let Ok(a) = sys.read(&format!("{devices}/{dev}/modalias")) {
                 let a = a.trim();
@@ -255,6 +266,19 @@ mod tests {
         );
         sys.file("/proc/modules", "");
         sys
+    }
+
+    #[test]
+    fn class_devices_count_too() {
+        // The ACPI power button's input device is on no bus; evdev matches it by class.
+        let sys = fake();
+        sys.file(
+            "/sys/class/input/input0/modalias",
+            "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw\n",
+        );
+        assert!(
+            modaliases(&sys).contains(&"input:b0019v0000p0001e0000-e0,1,k74,ramlsfw".to_owned())
+        );
     }
 
     #[test]
