@@ -120,6 +120,14 @@ pub trait Sys {
     fn reboot(&self, action: PowerAction) -> io::Result<()>;
 }
 
+/// Seconds since boot (CLOCK_BOOTTIME): the stamp of init's and service's console lines, so
+/// they compare with the kernel's.
+pub fn uptime() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+        .unwrap_or(0.0)
+}
+
 fn errno(e: nix::Error) -> io::Error {
     io::Error::from(e)
 }

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lk_guest_sys::{PowerAction, Real, Sys};
+use lk_guest_sys::{PowerAction, Real, Sys, uptime};
 use lk_init::{reroot, shutdown};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
@@ -20,13 +20,6 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
-
-/// Seconds since boot.
-fn uptime() -> f64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
-        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
-        .unwrap_or(0.0)
-}
 
 fn log(msg: &str) {
     let _ = writeln!(std::io::stderr(), "[{:>9.3}] init: {msg}", uptime());

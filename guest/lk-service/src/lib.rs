@@ -104,13 +104,7 @@ pub fn runtime_from_cmdline(cmdline: &str) -> &str {
         .unwrap_or("libcontainer")
 }
 
-/// Seconds since boot (CLOCK_BOOTTIME), for log lines comparable with the kernel's and the
-/// init's.
-pub fn uptime() -> f64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
-        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
-        .unwrap_or(0.0)
-}
+pub use lk_guest_sys::uptime;
 
 /// One line on our stderr (the console), stamped with the uptime.
 pub fn say(msg: &str) {
