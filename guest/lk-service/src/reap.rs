@@ -19,7 +19,8 @@ pub fn become_subreaper() {
     let _ = nix::sys::prctl::set_child_subreaper(true);
 }
 
-/// Blocks until `pid` exits; reaps any other child that exits meanwhile. Returns its code.
+/// Blocks until `pid` exits; reaps any other child that exits meanwhile. Returns its code
+/// (an error when it was not our child, so its status cannot be known).
 pub fn wait_for(pid: i32) -> std::io::Result<i32> {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
@@ -30,11 +31,14 @@ pub fn wait_for(pid: i32) -> std::io::Result<i32> {
             }
             Ok(_) | Err(Errno::EINTR) => {}
             Err(Errno::ECHILD) => {
-                // Not our child (e.g. reaped elsewhere): poll until it is gone.
+                // Not our child (reaped elsewhere): wait until it is gone, but its status
+                // is lost, so say so rather than invent one.
                 while nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok() {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                return Ok(0);
+                return Err(std::io::Error::other(format!(
+                    "pid {pid} was not our child: its exit status is unknown"
+                )));
             }
             Err(e) => return Err(e.into()),
         }
