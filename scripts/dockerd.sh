@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine is running: installs docker.io when missing (as root on
-# Debian), starts dockerd in the background when no daemon answers, and waits until it does.
+# Makes sure a Docker engine is running (scripts/setup.sh installs docker.io): starts
+# dockerd in the background when no daemon answers, and waits until it does.
 # Used by .ci/run and the README's commands. Prints the reason and exits 1 when it cannot.
 set -euo pipefail
 
@@ -8,14 +8,8 @@ if docker info >/dev/null 2>&1; then
     exit 0
 fi
 if ! command -v dockerd >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >/dev/null 2>&1 || {
-            apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >/dev/null
-        }
-    else
-        echo "dockerd is not installed: run 'sudo apt-get install docker.io'" >&2
-        exit 1
-    fi
+    echo "dockerd is not installed: run 'sudo scripts/setup.sh' (it installs docker.io)" >&2
+    exit 1
 fi
 if [ "$(id -u)" != 0 ]; then
     echo "no Docker engine is running and starting one needs root: run 'sudo dockerd &' or 'sudo $0'" >&2

@@ -5,13 +5,8 @@
 # Log in on the console: you get a root shell; `poweroff` ends the VM (Ctrl-A x quits QEMU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    pkgs="git ca-certificates mmdebstrap qemu-system-x86 qemu-utils"
-    apt-get install -y -q --no-install-recommends $pkgs >/dev/null 2>&1 || {
-        apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $pkgs >/dev/null
-    }
-fi
+# Installs what is missing (as root) or, as another user, checks that it is there.
+if [ "$(id -u)" = 0 ]; then ./scripts/setup.sh; else ./scripts/setup.sh --check; fi
 cargo build --release --locked -p linuxkit
 LK=$PWD/target/release/linuxkit
 "$LK" version

@@ -8,9 +8,7 @@ lk=${1:-target/release/linuxkit}
 ./scripts/dockerd.sh
 ./scripts/build-guest.sh
 if [ ! -f pkg/debian-base/rootfs.tar ]; then
-    if ! command -v mmdebstrap >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
-    fi
+    command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing: run scripts/setup.sh" >&2; exit 1; }
     pkg/debian-base/mkrootfs.sh
 fi
 # The base first; packages that use it name it with @lkt:pkg:../debian-base.

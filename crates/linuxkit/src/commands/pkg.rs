@@ -46,7 +46,7 @@ fn build_cmd(global: &Global, args: &PkgArgs, push: bool) -> anyhow::Result<Exit
         Err(e @ lk_ops::pkg::PkgBuildError::NoDocker(_)) => {
             output::error(&anyhow::Error::new(e));
             output::hint(
-                "start a Docker engine: `sudo scripts/dockerd.sh` (installs docker.io if needed), or `sudo dockerd &`",
+                "start a Docker engine: `sudo scripts/dockerd.sh` (after `sudo scripts/setup.sh`, which installs docker.io), or `sudo dockerd &`",
             );
             return Ok(Exit::Failure);
         }
