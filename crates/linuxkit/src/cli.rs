@@ -456,39 +456,12 @@ pub struct VersionArgs {
 }
 
 impl QemuArgs {
-    /// `linuxkit run PATH` on Linux: QEMU with the default flags.
-    pub fn defaults(path: &str) -> QemuArgs {
-        QemuArgs {
-            accel: std::env::var("LINUXKIT_QEMU_ACCEL")
-                .ok()
-                .filter(|a| !a.is_empty()),
-            ..QemuArgs::empty(path)
-        }
-    }
-
-    fn empty(path: &str) -> QemuArgs {
-        QemuArgs {
-            path: path.to_owned(),
-            cpus: 1,
-            mem: 1024,
-            disk: vec![],
-            accel: None,
-            iso: false,
-            uefi: false,
-            squashfs: false,
-            kernel: false,
-            state: None,
-            data: None,
-            data_file: None,
-            fw: None,
-            arch: None,
-            qemu: None,
-            detached: false,
-            networking: None,
-            publish: vec![],
-            gui: false,
-            device: vec![],
-        }
+    /// `linuxkit run PATH` on Linux: QEMU with the defaults `run qemu PATH` has (clap's
+    /// own, environment fallbacks included).
+    pub fn defaults(path: &str) -> Result<QemuArgs, clap::Error> {
+        use clap::{Args, FromArgMatches};
+        let cmd = QemuArgs::augment_args(clap::Command::new("qemu"));
+        QemuArgs::from_arg_matches(&cmd.try_get_matches_from(["qemu", path])?)
     }
 }
 
@@ -499,5 +472,12 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_path_has_the_qemu_defaults() {
+        let q = super::QemuArgs::defaults("img").unwrap();
+        assert_eq!((q.path.as_str(), q.cpus, q.mem), ("img", 1, 1024));
+        assert!(q.disk.is_empty() && !q.uefi && q.networking.is_none());
     }
 }

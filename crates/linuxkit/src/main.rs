@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod exit;
 mod output;
 mod progress;
 
@@ -10,27 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-
-/// How the process ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// 0
-    Success,
-    /// 1: the command failed (bad input, failed build, ...).
-    Failure,
-    /// 2: the command exists but is not implemented yet.
-    NotImplemented,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> ExitCode {
-        match e {
-            Exit::Success => ExitCode::SUCCESS,
-            Exit::Failure => ExitCode::from(1),
-            Exit::NotImplemented => ExitCode::from(2),
-        }
-    }
-}
+pub(crate) use crate::exit::{Exit, not_implemented};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,16 +19,24 @@ fn main() -> ExitCode {
         output::error(&anyhow::anyhow!("--quiet and --verbose cannot be combined"));
         return Exit::Failure.into();
     }
+    // The environment is read here, once, and passed down.
+    let env = match lk_ops::Env::from_vars(|k| std::env::var(k).ok()) {
+        Ok(env) => env,
+        Err(e) => {
+            output::error(&e.into());
+            return Exit::Failure.into();
+        }
+    };
+    let g = &cli.global;
     let result = match &cli.command {
-        Command::Validate(args) => commands::validate::run(&cli.global, args),
+        Command::Validate(args) => commands::validate::run(g, args),
         Command::Version(args) => commands::version::run(args),
-        Command::Build(args) => commands::build::run(&cli.global, args),
+        Command::Build(args) => commands::build::run(g, &env, args),
         Command::Run(run) => match (&run.backend, &run.path) {
-            (Some(cli::RunBackend::Qemu(q)), _) => commands::run::qemu(&cli.global, q),
-            (None, Some(path)) => {
-                let q = cli::QemuArgs::defaults(path);
-                commands::run::qemu(&cli.global, &q)
-            }
+            (Some(cli::RunBackend::Qemu(q)), _) => commands::run::qemu(g, &env, q),
+            (None, Some(path)) => cli::QemuArgs::defaults(path)
+                .map_err(anyhow::Error::from)
+                .and_then(|q| commands::run::qemu(g, &env, &q)),
             (None, None) => Err(anyhow::anyhow!(
                 "give an image path or prefix, or a backend: linuxkit run qemu PATH"
             )),
@@ -56,15 +45,15 @@ fn main() -> ExitCode {
                 "a later wave (other backends)",
             ),
         },
-        Command::Pkg(cmd) => commands::pkg::run(&cli.global, cmd),
-        Command::Cache(args) => commands::cache::run(&cli.global, args),
+        Command::Pkg(cmd) => commands::pkg::run(g, &env, cmd),
+        Command::Cache(args) => commands::cache::run(g, &env, args),
         Command::Push(cli::ProviderCommand::Provider(args)) => not_implemented(
             &format!("push {}", args.first().map_or("", String::as_str)),
             "a later wave (providers)",
         ),
-        Command::Serve(args) => commands::serve::run(&cli.global, args),
+        Command::Serve(args) => commands::serve::run(g, args),
         Command::Metadata(cli::MetadataCommand::Create { file, data }) => {
-            lk_ops::metadata::write_iso(file, data.as_bytes())
+            lk_ops::metadata::write_iso(file, data.as_bytes(), env.now_or_epoch())
                 .map(|_| Exit::Success)
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))
         }
@@ -76,14 +65,4 @@ fn main() -> ExitCode {
             Exit::Failure.into()
         }
     }
-}
-
-pub(crate) fn not_implemented(command: &str, when: &str) -> anyhow::Result<Exit> {
-    output::error(&anyhow::anyhow!(
-        "`linuxkit {command}` is not implemented yet"
-    ));
-    output::hint(&format!(
-        "it arrives with {when}; `linuxkit validate` checks configuration files today"
-    ));
-    Ok(Exit::NotImplemented)
 }

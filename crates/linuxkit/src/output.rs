@@ -42,6 +42,15 @@ pub fn error(err: &anyhow::Error) {
     }
 }
 
+/// Prints an error chain and its hint, if any; the command failed.
+pub fn failure(hint_text: Option<&str>, err: anyhow::Error) -> crate::Exit {
+    error(&err);
+    if let Some(h) = hint_text {
+        hint(h);
+    }
+    crate::Exit::Failure
+}
+
 /// Prints a hint line.
 pub fn hint(text: &str) {
     eprintln!("hint: {text}");

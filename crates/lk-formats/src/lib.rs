@@ -3,6 +3,10 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | `format` | [`Format`]: every LinuxKit format as data (files, source, kernel, bootable) |
+//! | `plan` | [`OutputPlan`] -> [`Outputs`] (the one sink of a build) -> [`Artifacts`] |
+//! | `error` | [`FormatError`], naming the format and file, with hints as data |
+//! | [`staged`] | files written under a temporary name, renamed when complete |
 //! | [`entry`] | the entry model and the `Sink` trait |
 //! | [`tar`] | PAX tar writer (`tar`, `docker`) |
 //! | [`cpio`] | newc cpio writer with real hard links |
@@ -18,11 +22,18 @@ pub mod config_iso;
 pub mod cpio;
 pub mod entry;
 pub mod erofs;
+mod error;
+mod format;
 pub mod initrd;
 pub mod iso;
+mod plan;
 pub mod squashfs;
 mod stage;
+pub mod staged;
 pub mod tar;
 pub mod tree;
 
 pub use entry::{Entry, Kind, Sink, Tee};
+pub use error::FormatError;
+pub use format::{Format, Source};
+pub use plan::{Artifact, Artifacts, Destination, OutputPlan, Outputs, Role};

@@ -204,26 +204,17 @@ impl Target {
     }
 }
 
-/// Runs an image maker, turning a missing program or a failure into an error that says which.
+/// Runs an image maker; a missing program or a failure is the shared [`ToolError`]
+/// (carried in the I/O error), with the install hint when the program is missing.
 fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot run {program}: {e} (hint: {hint})"),
-        )
-    })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(io::Error::other(format!(
-            "{program} failed ({}): {}",
-            out.status,
-            tail.join("\n")
-        )));
+    match lk_util::tool::output(cmd) {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_installed() => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{e} (hint: {hint})"),
+        )),
+        Err(e) => Err(io::Error::other(e)),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use lk_ops::build::{BuildSettings, build};
 use lk_ops::cache::ImageSettings;
 use lk_ops::validate::Input;
-use lk_ops::{Quiet, Silent};
+use lk_ops::{Env, Quiet, Silent};
 use lk_registry::{Client, ClientOptions, Repository};
 use lk_testutil::TempDir;
 use lk_testutil::image::{TestImage, layer, noise};
@@ -56,6 +56,8 @@ fn main() {
         let t = Instant::now();
         build(
             &settings(&args[i + 1], &args[i + 2], &args[i + 3]),
+            &Env::default(),
+            &mut std::io::sink(),
             &Quiet,
             &Silent,
         )
@@ -146,7 +148,15 @@ fn main() {
         cache.to_str().unwrap(),
         out.to_str().unwrap(),
     );
-    build(&settings(y, ca, o), &Quiet, &Silent).expect("cold build");
+    let env = Env::default();
+    build(
+        &settings(y, ca, o),
+        &env,
+        &mut std::io::sink(),
+        &Quiet,
+        &Silent,
+    )
+    .expect("cold build");
     drop(reg); // warm builds need no registry
     let exe = std::env::current_exe().unwrap();
     let mut best = f64::MAX;

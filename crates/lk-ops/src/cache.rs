@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 pub use lk_cache::ExportFormat;
 use lk_cache::{Cache, CacheError, RemoveReport};
-use lk_oci::{Descriptor, Digest, Document, Platform};
-use lk_registry::{Client, ClientOptions, Credentials, Mirrors, RegistryError};
-use lk_resolve::{Progress, PullError, PullOptions, Puller, repository};
+use lk_oci::{Digest, Document, Platform};
+use lk_registry::{Client, ClientOptions, Credentials, Mirrors};
+pub use lk_resolve::Pushed;
+use lk_resolve::{Progress, PullError, PullOptions, Puller, PushError, PushRequest, repository};
 use lk_spec::ImageRef;
 use lk_spec::reference::reference_expand_with_tag;
 
@@ -26,6 +27,8 @@ pub struct ImageSettings {
     pub platforms: Vec<Platform>,
     /// Concurrent blob downloads.
     pub concurrency: usize,
+    /// The docker CLI (`LINUXKIT_DOCKER`; `docker` when unset).
+    pub docker: Option<String>,
 }
 
 /// Why an image command failed.
@@ -49,15 +52,9 @@ pub enum ImageError {
     /// Pulling failed.
     #[error(transparent)]
     Pull(#[from] PullError),
-    /// The registry failed.
-    #[error("pushing {image}")]
-    Push {
-        /// The image.
-        image: String,
-        /// The cause.
-        #[source]
-        source: RegistryError,
-    },
+    /// Pushing failed.
+    #[error(transparent)]
+    Push(#[from] PushError),
     /// The local Docker engine failed.
     #[error("reading {image} from the local Docker engine")]
     Docker {
@@ -65,7 +62,7 @@ pub enum ImageError {
         image: String,
         /// The cause.
         #[source]
-        source: crate::docker::DockerError,
+        source: lk_pkg::docker::DockerError,
     },
     /// The engine does not have the image (for the architecture).
     #[error("the local Docker engine has no image {image}{}", arch.as_ref().map(|a| format!(" for {a}")).unwrap_or_default())]
@@ -90,24 +87,30 @@ pub enum ImageError {
 }
 
 /// The default cache directory: `$HOME/.linuxkit/cache`.
-pub fn default_cache_dir() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(
+pub fn default_cache_dir(env: &crate::Env) -> PathBuf {
+    env.home.as_ref().map_or_else(
         || PathBuf::from(".linuxkit/cache"),
-        |h| Path::new(&h).join(".linuxkit/cache"),
+        |h| h.join(".linuxkit/cache"),
     )
 }
 
 impl ImageSettings {
-    /// Mirrors from `LINUXKIT_MIRROR` (space or comma separated) then `--mirror` (later wins).
+    /// The mirrors (`LINUXKIT_MIRROR`'s first, then `--mirror`; later wins).
     pub fn mirrors(&self) -> Result<Mirrors, ImageError> {
-        let mut all: Vec<String> = std::env::var("LINUXKIT_MIRROR")
-            .unwrap_or_default()
-            .split([' ', ','])
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        all.extend(self.mirrors.iter().cloned());
-        Mirrors::new(&all).map_err(ImageError::Mirror)
+        Mirrors::new(&self.mirrors).map_err(ImageError::Mirror)
+    }
+
+    /// The docker CLI of these settings.
+    pub fn docker(&self) -> lk_pkg::docker::Docker {
+        lk_pkg::docker::Docker::new(self.docker.as_deref().unwrap_or("docker"))
+    }
+
+    /// The architecture images are resolved for: the first `--platform`, else the host's.
+    pub fn target_arch(&self) -> String {
+        self.platforms.first().map_or_else(
+            || lk_resolve::host_arch().to_owned(),
+            |p| p.architecture.clone(),
+        )
     }
 
     /// A registry client for these settings.
@@ -189,16 +192,17 @@ pub fn pull(
     Ok(out)
 }
 
-/// Makes the images available (cache first, registry if needed) and returns them pinned.
-pub fn ensure(
+/// The resolve stage: every image of `config` available (cache first, registry if needed,
+/// always asking the registry with `always`) and pinned.
+pub fn resolve(
     s: &ImageSettings,
-    refs: &[ImageRef],
+    config: lk_spec::Config,
     always: bool,
     progress: &dyn Progress,
-) -> Result<Vec<lk_cache::ResolvedImage>, ImageError> {
+) -> Result<lk_image::Resolved, ImageError> {
     let cache = s.cache()?;
     let client = s.client()?;
-    Ok(Puller::new(&client, &cache).pull_all(refs, &s.pull_options(always), progress)?)
+    Ok(Puller::new(&client, &cache).resolve(config, &s.pull_options(always), progress)?)
 }
 
 /// One row of `cache ls`.
@@ -292,17 +296,6 @@ fn published(
     Ok(out)
 }
 
-/// What `cache push` did for one image.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pushed {
-    /// Remote name.
-    pub name: String,
-    /// Root digest.
-    pub digest: Digest,
-    /// False when the registry already had it and `--override` was not given.
-    pub uploaded: bool,
-}
-
 /// `cache push`: uploads cached images (blobs the registry lacks, then manifests, then the
 /// index), skipping images the registry already has unless `override_existing`.
 pub fn push(
@@ -316,87 +309,13 @@ pub fn push(
     let client = s.client()?;
     let mut out = Vec::new();
     for n in names {
-        let local_name = image_name(n)?.canonical().to_owned();
-        let root = cache
-            .find(&local_name)
-            .map_err(s.cache_err())?
-            .ok_or_else(|| ImageError::NotCached(local_name.clone()))?;
-        let target = image_name(remote_name.unwrap_or(n))?;
-        let repo = repository(&target);
-        let tag = target.tag().unwrap_or("latest").to_owned();
-        let push_err = |source| ImageError::Push {
-            image: target.canonical().to_owned(),
-            source,
+        let request = PushRequest {
+            local: image_name(n)?,
+            target: image_name(remote_name.unwrap_or(n))?,
+            with_arch_tags,
+            override_existing,
         };
-        if !override_existing
-            && let Ok(Some(remote)) = client.head_manifest(&repo, &tag)
-            && remote.digest == root.digest
-        {
-            out.push(Pushed {
-                name: target.canonical().to_owned(),
-                digest: root.digest.clone(),
-                uploaded: false,
-            });
-            continue;
-        }
-        let mount_from = image_name(n)
-            .ok()
-            .filter(|r| r.domain() == target.domain() && r.repository() != target.repository())
-            .map(|r| r.repository().to_owned());
-        let mut manifests: Vec<Descriptor> = Vec::new();
-        match cache.document(&root).map_err(s.cache_err())? {
-            Document::Index(index) => {
-                for m in index.manifests {
-                    if cache.has_blob(&m.digest, m.size) {
-                        manifests.push(m);
-                    }
-                }
-            }
-            Document::Manifest(_) => manifests.push(root.clone()),
-        }
-        for m in &manifests {
-            if let Document::Manifest(man) = cache.document(m).map_err(s.cache_err())? {
-                for b in std::iter::once(&man.config).chain(&man.layers) {
-                    let mut reader = cache.open_blob(&b.digest).map_err(s.cache_err())?;
-                    client
-                        .push_blob(&repo, &b.digest, b.size, &mut reader, mount_from.as_deref())
-                        .map_err(push_err)?;
-                }
-            }
-            if m.digest != root.digest {
-                let bytes = cache.read_bytes(&m.digest).map_err(s.cache_err())?;
-                client
-                    .put_manifest(&repo, m.digest.as_str(), &m.media_type, &bytes)
-                    .map_err(push_err)?;
-                if with_arch_tags && let Some(p) = &m.platform {
-                    client
-                        .put_manifest(
-                            &repo,
-                            &format!("{tag}-{}", p.architecture),
-                            &m.media_type,
-                            &bytes,
-                        )
-                        .map_err(push_err)?;
-                }
-            }
-        }
-        let mut bytes = cache.read_bytes(&root.digest).map_err(s.cache_err())?;
-        let mut digest = root.digest.clone();
-        if lk_oci::is_index(&root.media_type)
-            && let Some(merged) =
-                merge_with_remote(&client, &repo, &tag, &bytes).map_err(push_err)?
-        {
-            digest = Digest::of(&merged);
-            bytes = merged;
-        }
-        client
-            .put_manifest(&repo, &tag, &root.media_type, &bytes)
-            .map_err(push_err)?;
-        out.push(Pushed {
-            name: target.canonical().to_owned(),
-            digest,
-            uploaded: true,
-        });
+        out.push(lk_resolve::push(&client, &cache, &request)?);
     }
     Ok(out)
 }
@@ -427,15 +346,12 @@ pub fn export_filesystem(
     let cache = s.cache()?;
     let full = lk_spec::reference::reference_expand(name);
     let resolved = cache.resolve(&full, platform).map_err(s.cache_err())?;
-    let image = lk_rootfs::ImageContent {
-        canonical: full.clone(),
-        resolved: &resolved,
-        cache: &cache,
-    };
     let mut tar = lk_formats::tar::TarSink::new(out);
-    lk_rootfs::export_filesystem(&image, &mut tar).map_err(|source| ImageError::Flatten {
-        image: full,
-        source,
+    lk_rootfs::export_filesystem(&cache, &resolved, &mut tar).map_err(|source| {
+        ImageError::Flatten {
+            image: full,
+            source,
+        }
     })
 }
 
@@ -446,51 +362,6 @@ pub fn import(
 ) -> Result<lk_cache::ImportReport, ImageError> {
     let cache = s.cache()?;
     cache.import(input).map_err(s.cache_err())
-}
-
-/// When the registry already has an index under `tag`, keeps its entries for platforms
-/// ours does not have (a package built for amd64 on one machine and arm64 on another ends
-/// up with both). Returns the merged index bytes, or None when there is nothing to merge.
-pub fn merge_with_remote(
-    client: &Client,
-    repo: &lk_registry::Repository,
-    tag: &str,
-    ours: &[u8],
-) -> Result<Option<Vec<u8>>, RegistryError> {
-    let remote = match client.get_manifest(repo, tag) {
-        Ok(m) => m,
-        Err(RegistryError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let (Ok(Document::Index(theirs)), Ok(Document::Index(mut mine))) = (
-        Document::parse(&remote.media_type, &remote.bytes),
-        Document::parse("", ours),
-    ) else {
-        return Ok(None);
-    };
-    let covered = |d: &Descriptor| {
-        mine.manifests
-            .iter()
-            .any(|m| match (&m.platform, &d.platform) {
-                (Some(a), Some(b)) => {
-                    a.os == b.os && a.architecture == b.architecture && a.variant == b.variant
-                }
-                _ => m.digest == d.digest,
-            })
-    };
-    let mut extra: Vec<Descriptor> = theirs
-        .manifests
-        .into_iter()
-        .filter(|d| !d.is_attestation() && !covered(d))
-        .collect();
-    if extra.is_empty() {
-        return Ok(None);
-    }
-    extra.append(&mut mine.manifests);
-    mine.manifests = extra;
-    Ok(Some(
-        serde_json::to_vec(&mine).unwrap_or_else(|_| ours.to_vec()),
-    ))
 }
 
 /// `cache import DIR`: loads an OCI image layout directory.
@@ -506,7 +377,7 @@ pub fn pull_from_docker(
     names: &[String],
     arch: &str,
 ) -> Result<Vec<(String, Digest)>, ImageError> {
-    let docker = crate::docker::Docker::default();
+    let docker = s.docker();
     let cache = s.cache()?;
     let mut out = Vec::new();
     for n in names {

@@ -7,20 +7,20 @@
 //! | [`validate`] | read, merge and check YAML files (no network) |
 //! | [`build`] | YAML -> pinned images -> root filesystem stream -> output files |
 //! | [`cache`] | the image cache: pull, ls, rm, clean, push, export, import |
-//! | [`docker`] | the `docker` CLI as an image source |
 //! | [`metadata`] | the metadata ISO (`metadata create`, `run --data`) |
 //! | [`run`] | what to boot, accelerator, QEMU |
 //! | [`serve`] | the static file server of `linuxkit serve` |
 
 pub mod build;
 pub mod cache;
-pub mod docker;
+mod env;
 pub mod metadata;
 pub mod pkg;
 pub mod run;
 pub mod serve;
 pub mod validate;
 
+pub use env::{Env, EnvError};
 pub use lk_oci::{Digest, Platform};
 pub use lk_resolve::{Progress, Quiet, host_arch};
 

@@ -15,14 +15,13 @@ pub fn show_tags(
         .collect()
 }
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::Write as _;
+use std::collections::BTreeMap;
 
 use lk_oci::{Descriptor, Document, Index, MEDIA_OCI_INDEX, Platform};
 
 use crate::Reporter;
 use crate::cache::{self, ImageError, ImageSettings};
-use crate::docker::{Docker, DockerError};
+use lk_pkg::docker::{Docker, DockerError};
 
 /// Settings of `pkg build` / `pkg push`.
 #[derive(Clone, Debug, Default)]
@@ -73,6 +72,23 @@ pub enum PkgBuildError {
     /// A dependency cycle through `@lkt:pkg:`.
     #[error("package dependency cycle through {0}")]
     Cycle(String),
+    /// The package's Dockerfile could not be read.
+    #[error("cannot read {}", path.display())]
+    Dockerfile {
+        /// The Dockerfile.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An index could not be serialized.
+    #[error("encoding the index of {what}: {reason}")]
+    Encode {
+        /// The image.
+        what: String,
+        /// The serializer's message.
+        reason: String,
+    },
 }
 
 /// What happened to one package.
@@ -116,51 +132,6 @@ fn platforms(s: &PkgBuildSettings, p: &Package) -> Result<Vec<Platform>, PkgBuil
             arches.join(", ")
         )))
     }
-}
-
-/// `FROM` images of a Dockerfile, with `ARG` defaults and build args substituted.
-fn from_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<String> {
-    let mut vars = args.clone();
-    let mut stages = HashSet::new();
-    let mut out = Vec::new();
-    for line in dockerfile.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.first().map(|w| w.to_ascii_uppercase()) {
-            Some(w) if w == "ARG" => {
-                if let Some((k, v)) = words.get(1).and_then(|a| a.split_once('=')) {
-                    vars.entry(k.to_owned())
-                        .or_insert_with(|| v.trim_matches('"').to_owned());
-                }
-            }
-            Some(w) if w == "FROM" => {
-                let mut image = words
-                    .iter()
-                    .skip(1)
-                    .find(|w| !w.starts_with("--"))
-                    .copied()
-                    .unwrap_or("")
-                    .to_owned();
-                for (k, v) in &vars {
-                    image = image
-                        .replace(&format!("${{{k}}}"), v)
-                        .replace(&format!("${k}"), v);
-                }
-                if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("as"))
-                    && let Some(name) = words.get(i + 1)
-                {
-                    stages.insert(name.to_ascii_lowercase());
-                }
-                if image != "scratch"
-                    && !stages.contains(&image.to_ascii_lowercase())
-                    && !image.is_empty()
-                {
-                    out.push(image);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 struct Builder<'a> {
@@ -253,8 +224,13 @@ impl Builder<'_> {
             self.in_progress.push(p.dir.clone());
             let args = self.build_args(&p)?;
             self.in_progress.pop();
-            let dockerfile = std::fs::read_to_string(p.dockerfile()).unwrap_or_default();
-            for image in from_images(&dockerfile, &args) {
+            let dockerfile = std::fs::read_to_string(p.dockerfile()).map_err(|source| {
+                PkgBuildError::Dockerfile {
+                    path: p.dockerfile(),
+                    source,
+                }
+            })?;
+            for image in lk_pkg::image::from_images(&dockerfile, &args) {
                 self.ensure_in_docker(&image, &tag)?;
             }
             let mut descriptors = Vec::new();
@@ -264,48 +240,11 @@ impl Builder<'_> {
                     "Building for arch {} as {arch_tag}",
                     pl.architecture
                 ));
-                let mut argv = vec![
-                    "--platform".to_owned(),
-                    pl.to_string(),
-                    "-t".to_owned(),
-                    arch_tag.clone(),
-                    "-f".to_owned(),
-                    p.dockerfile().display().to_string(),
-                ];
-                argv.push(format!(
-                    "--network={}",
-                    if p.info.network.unwrap_or(false) {
-                        "default"
-                    } else {
-                        "none"
-                    }
-                ));
-                if p.info.disable_cache.unwrap_or(false) || self.s.force {
-                    argv.push("--no-cache".into());
-                }
-                for (k, v) in &args {
-                    argv.push(format!("--build-arg={k}={v}"));
-                }
-                let mut labels = vec![(
-                    "org.opencontainers.image.source".to_owned(),
-                    p.info
-                        .gitrepo
-                        .clone()
-                        .unwrap_or_else(|| "https://github.com/linuxkit/linuxkit".into()),
-                )];
-                if let (false, Some(c)) = (p.dirty, &p.commit) {
-                    labels.push(("org.opencontainers.image.revision".into(), c.clone()));
-                }
-                if let Some(l) = p.info.config_label() {
-                    labels.push(("org.mobyproject.config".into(), l));
-                }
-                for (k, v) in labels {
-                    argv.push(format!("--label={k}={v}"));
-                }
-                argv.push(p.dir.display().to_string());
+                let req =
+                    lk_pkg::image::build_request(&p, pl, &arch_tag, args.clone(), self.s.force);
                 let reporter = self.reporter;
                 self.docker
-                    .build(&argv, &mut |l| reporter.info(&format!("  {l}")))
+                    .build(&req, &mut |l| reporter.info(&format!("  {l}")))
                     .map_err(|source| PkgBuildError::Docker {
                         tag: tag.clone(),
                         source,
@@ -328,22 +267,18 @@ impl Builder<'_> {
                 }
                 result.built.push(pl.architecture.clone());
             }
-            // The package's index: new platforms replace old entries, others are kept.
-            let mut index = Index {
-                media_type: MEDIA_OCI_INDEX.into(),
-                ..Index::default()
+            let old = match cache.find(&full).map_err(cache_err)? {
+                Some(old) => match cache.document(&old) {
+                    Ok(Document::Index(old)) => Some(old),
+                    _ => None,
+                },
+                None => None,
             };
-            if let Some(old) = cache.find(&full).map_err(cache_err)?
-                && let Ok(Document::Index(old)) = cache.document(&old)
-            {
-                index.manifests = old
-                    .manifests
-                    .into_iter()
-                    .filter(|m| !descriptors.iter().any(|d| d.platform == m.platform))
-                    .collect();
-            }
-            index.manifests.extend(descriptors);
-            let bytes = serde_json::to_vec(&index).unwrap_or_default();
+            let index = lk_pkg::image::package_index(old, descriptors);
+            let bytes = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
+                what: full.clone(),
+                reason: e.to_string(),
+            })?;
             let digest = cache.put_bytes(&bytes).map_err(cache_err)?;
             cache
                 .set_name(
@@ -532,14 +467,13 @@ pub fn build(
     let mut b = Builder {
         s,
         reporter,
-        docker: Docker::default(),
+        docker: s.images.docker(),
         in_progress: Vec::new(),
     };
     let mut out = Vec::new();
     for d in dirs {
         out.push(b.build(d)?);
     }
-    let _ = std::io::stderr().flush();
     Ok(out)
 }
 
@@ -581,15 +515,20 @@ pub fn manifest(
             p.full_tag()
         )));
     }
-    let ours = serde_json::to_vec(&index).unwrap_or_default();
+    let ours = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
+        what: p.full_tag(),
+        reason: e.to_string(),
+    })?;
     for t in tags {
         let r = lk_spec::ImageRef::parse(&t).map_err(|e| PkgBuildError::Platform(e.to_string()))?;
         let tag = r.tag().unwrap_or("latest").to_owned();
-        let push_err = |source| ImageError::Push {
-            image: t.clone(),
-            source,
+        let push_err = |source| {
+            ImageError::Push(lk_resolve::PushError::Registry {
+                image: t.clone(),
+                source,
+            })
         };
-        let bytes = cache::merge_with_remote(&client, &repo, &tag, &ours)
+        let bytes = lk_resolve::merge_with_remote(&client, &repo, &tag, &ours)
             .map_err(push_err)?
             .unwrap_or_else(|| ours.clone());
         let digest = lk_oci::Digest::of(&bytes);
@@ -616,9 +555,11 @@ pub fn remote_tag(images: &ImageSettings, from: &str, to: &str) -> Result<String
     let f = cache::image_name(from)?;
     let t = cache::image_name(to)?;
     let (frepo, trepo) = (lk_resolve::repository(&f), lk_resolve::repository(&t));
-    let perr = |source| ImageError::Push {
-        image: t.canonical().to_owned(),
-        source,
+    let perr = |source| {
+        ImageError::Push(lk_resolve::PushError::Registry {
+            image: t.canonical().to_owned(),
+            source,
+        })
     };
     let root = client
         .get_manifest(&frepo, f.digest().or(f.tag()).unwrap_or("latest"))
@@ -667,20 +608,4 @@ pub fn remote_tag(images: &ImageSettings, from: &str, to: &str) -> Result<String
         )
         .map_err(perr)?;
     Ok(format!("{} {}", t.canonical(), root.digest))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_from_images_with_args() {
-        let mut args = BTreeMap::new();
-        args.insert("BASE".to_owned(), "linuxkit/debian-base:abc".to_owned());
-        let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM scratch\n";
-        assert_eq!(
-            from_images(df, &args),
-            ["linuxkit/tools:1", "linuxkit/debian-base:abc"]
-        );
-    }
 }

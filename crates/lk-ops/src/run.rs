@@ -40,6 +40,8 @@ pub struct RunSettings {
     pub detached: bool,
     /// `--data` / `--data-file` contents: written to `<state>/data.iso` and attached.
     pub data: Option<Vec<u8>>,
+    /// The date of that ISO (`SOURCE_DATE_EPOCH`, else now).
+    pub data_mtime: u64,
 }
 
 /// Why `run` could not start.
@@ -50,9 +52,32 @@ pub enum RunSetupError {
         "nothing to boot at {0}: expected <prefix>-kernel + <prefix>-initrd.img, an .iso, or a disk image"
     )]
     NotFound(String),
-    /// A flag value is malformed.
-    #[error("{0}")]
-    Usage(String),
+    /// A `--disk` value is malformed.
+    #[error("--disk {spec}: {problem}")]
+    Disk {
+        /// The value.
+        spec: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A `--networking` value is not one we know.
+    #[error("--networking {0}: use user, none, tap,<if> or bridge,<br>")]
+    Networking(String),
+    /// `--publish` without user networking.
+    #[error("--publish needs user networking")]
+    PublishNeedsUser,
+    /// The UEFI firmware file is missing.
+    #[error("UEFI firmware {} not found", .0.display())]
+    NoFirmware(PathBuf),
+    /// The metadata ISO of `--data` could not be written.
+    #[error("writing {}", path.display())]
+    Data {
+        /// The ISO.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Running failed.
     #[error(transparent)]
     Run(#[from] RunError),
@@ -73,16 +98,18 @@ pub fn parse_disk(spec: &str, state: &Path, n: usize) -> Result<Disk, RunSetupEr
                     _ => (v, 1),
                 };
                 size = Some(
-                    num.parse::<u64>().map_err(|_| {
-                        RunSetupError::Usage(format!("--disk {spec}: bad size {v}"))
+                    num.parse::<u64>().map_err(|_| RunSetupError::Disk {
+                        spec: spec.to_owned(),
+                        problem: format!("bad size {v}"),
                     })? * mult,
                 );
             }
             Some(("format", v)) => format = Some(v.to_owned()),
             Some((k, _)) => {
-                return Err(RunSetupError::Usage(format!(
-                    "--disk {spec}: unknown key {k}"
-                )));
+                return Err(RunSetupError::Disk {
+                    spec: spec.to_owned(),
+                    problem: format!("unknown key {k}"),
+                });
             }
             None if path.is_none() && !part.is_empty() => path = Some(PathBuf::from(part)),
             None => {}
@@ -127,6 +154,17 @@ fn boot_target(s: &RunSettings) -> Result<Boot, RunSetupError> {
     Err(RunSetupError::NotFound(p.clone()))
 }
 
+impl RunSetupError {
+    /// What the user can do about it, if we know.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            RunSetupError::NoFirmware(_) => Some("apt-get install ovmf, or give --fw"),
+            RunSetupError::PublishNeedsUser => Some("drop --networking or use --networking user"),
+            _ => None,
+        }
+    }
+}
+
 /// Resolves the settings into a QEMU configuration (probing the accelerator if needed).
 pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
     let qemu = s
@@ -151,26 +189,19 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
             Some(("tap", i)) => Networking::Tap(i.to_owned()),
             Some(("bridge", b)) => Networking::Bridge(b.to_owned()),
             _ => {
-                return Err(RunSetupError::Usage(format!(
-                    "--networking {n}: use user, none, tap,<if> or bridge,<br>"
-                )));
+                return Err(RunSetupError::Networking(n.to_owned()));
             }
         },
     };
     if !s.publish.is_empty() && !matches!(networking, Networking::User(_)) {
-        return Err(RunSetupError::Usage(
-            "--publish needs user networking".into(),
-        ));
+        return Err(RunSetupError::PublishNeedsUser);
     }
     let uefi = if s.uefi {
         let fw =
             s.fw.clone()
                 .unwrap_or_else(|| PathBuf::from("/usr/share/ovmf/OVMF.fd"));
         if !fw.exists() {
-            return Err(RunSetupError::Usage(format!(
-                "UEFI firmware {} not found (apt-get install ovmf, or --fw)",
-                fw.display()
-            )));
+            return Err(RunSetupError::NoFirmware(fw));
         }
         Some(fw)
     } else {
@@ -184,8 +215,11 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
     if let Some(data) = &s.data {
         let iso = state.join("data.iso");
         std::fs::create_dir_all(&state)
-            .and_then(|()| crate::metadata::write_iso(&iso, data))
-            .map_err(|e| RunSetupError::Usage(format!("writing {}: {e}", iso.display())))?;
+            .and_then(|()| crate::metadata::write_iso(&iso, data, s.data_mtime))
+            .map_err(|source| RunSetupError::Data {
+                path: iso.clone(),
+                source,
+            })?;
         cdroms.push(iso);
     }
     Ok(QemuConfig {

@@ -2,21 +2,14 @@
 //! its status and stderr.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// A git command failed.
-#[derive(Debug, thiserror::Error)]
-#[error("`{}` in {dir} failed{}: {stderr}", argv.join(" "), status.map(|s| format!(" with status {s}")).unwrap_or_default())]
-pub struct GitError {
-    /// The command.
-    pub argv: Vec<String>,
-    /// Where it ran.
-    pub dir: String,
-    /// Exit status, if it ran.
-    pub status: Option<i32>,
-    /// stderr, or why it did not start.
-    pub stderr: String,
-}
+use lk_util::ToolError;
+use lk_util::tool::output_any;
+
+/// A git command failed (the shared external-tool failure: `git -C <dir> ...`, status,
+/// stderr).
+pub type GitError = ToolError;
 
 /// Runs git in one directory.
 #[derive(Clone, Debug)]
@@ -32,45 +25,27 @@ impl Git {
         }
     }
 
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(&self.dir).args(args);
+        cmd
+    }
+
+    /// Runs git; status 0 and 1 are answers, anything else an error.
     fn run(&self, args: &[&str]) -> Result<(i32, Vec<u8>), GitError> {
-        let argv: Vec<String> = std::iter::once("git".to_owned())
-            .chain(args.iter().map(|a| (*a).to_owned()))
-            .collect();
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| GitError {
-                argv: argv.clone(),
-                dir: self.dir.display().to_string(),
-                status: None,
-                stderr: format!("{e} (is git installed?)"),
-            })?;
+        let mut cmd = self.command(args);
+        let out = output_any(&mut cmd)?;
         let code = out.status.code().unwrap_or(-1);
         if code != 0 && code != 1 {
-            return Err(GitError {
-                argv,
-                dir: self.dir.display().to_string(),
-                status: Some(code),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
+            return Err(ToolError::failed(&cmd, out.status, &out.stderr));
         }
         Ok((code, out.stdout))
     }
 
     fn text(&self, args: &[&str]) -> Result<String, GitError> {
-        let (code, out) = self.run(args)?;
-        if code != 0 {
-            return Err(GitError {
-                argv: args.iter().map(|a| (*a).to_owned()).collect(),
-                dir: self.dir.display().to_string(),
-                status: Some(code),
-                stderr: String::new(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&out).trim().to_owned())
+        let mut cmd = self.command(args);
+        let out = lk_util::tool::output(&mut cmd)?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     /// Whether the directory is inside a work tree.

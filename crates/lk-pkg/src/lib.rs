@@ -3,10 +3,14 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`docker`] | typed wrapper for the `docker` CLI: [`docker::BuildRequest`], image save/load |
 //! | [`git`] | typed wrapper for the `git` commands the tag needs |
+//! | [`image`] | a package build as data: the build request, `FROM` images, the package's index |
 //! | [`package`] | loading a package and computing its tag; `@pkg:` resolution |
 
+pub mod docker;
 pub mod git;
+pub mod image;
 pub mod package;
 
 pub use package::{Package, PkgError, PkgOptions, PkgResolver};

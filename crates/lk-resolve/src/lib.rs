@@ -10,8 +10,11 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | `pull` | one or many images into the cache |
+//! | `pull` | one or many images into the cache; a configuration -> [`lk_image::Resolved`] |
+//! | `push` | cached images to a registry, indexes merged with the registry's |
 
 mod pull;
+mod push;
 
 pub use pull::{Progress, PullError, PullOptions, Puller, Quiet, host_arch, repository};
+pub use push::{PushError, PushRequest, Pushed, merge_with_remote, push};

@@ -5,9 +5,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lk_cache::{Cache, CacheError, ResolvedImage};
+use lk_image::Resolved;
 use lk_oci::{Descriptor, Digest, Document, Platform};
 use lk_registry::{Client, RegistryError, Repository};
-use lk_spec::ImageRef;
+use lk_spec::{Config, ImageRef};
 
 /// Progress of pulls, for progress bars or log lines.
 pub trait Progress: Sync {
@@ -99,6 +100,9 @@ pub enum PullError {
         /// What it was.
         media_type: String,
     },
+    /// An image of the configuration did not end up pinned.
+    #[error(transparent)]
+    Unpinned(#[from] lk_image::Unpinned),
 }
 
 /// The registry repository of a reference.
@@ -131,6 +135,19 @@ impl<'a> Puller<'a> {
     /// A puller writing into `cache`.
     pub fn new(client: &'a Client, cache: &'a Cache) -> Puller<'a> {
         Puller { client, cache }
+    }
+
+    /// The resolve stage: makes every image of `config` available (cache first, registry
+    /// for the rest) and pins the configuration to them.
+    pub fn resolve(
+        &self,
+        config: Config,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<Resolved, PullError> {
+        let refs: Vec<ImageRef> = config.images().into_iter().cloned().collect();
+        let pins = self.pull_all(&refs, opts, progress)?;
+        Ok(Resolved::new(config, self.cache.clone(), pins)?)
     }
 
     /// Makes every image available for every wanted platform; returns each one resolved

@@ -24,6 +24,12 @@ pub trait Layer: Read {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
+impl Layer for lk_image::LayerReader {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        lk_image::LayerReader::finish(*self)
+    }
+}
+
 impl Layer for io::Cursor<Vec<u8>> {
     fn finish(self: Box<Self>) -> io::Result<()> {
         Ok(())
@@ -37,7 +43,7 @@ pub type OpenLayer<'a> = dyn Fn(usize) -> io::Result<Box<dyn Layer + 'a>> + 'a;
 #[derive(Debug, thiserror::Error)]
 pub enum FlattenError {
     /// Reading a layer failed (including a digest mismatch from the cache).
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Read {
         /// Layer index (0 = bottom).
         layer: usize,

@@ -4,7 +4,7 @@
 use lk_oci::Digest;
 use serde_json::json;
 
-use crate::assemble::BuildInputs;
+use lk_image::Resolved;
 
 /// RFC 3339 (seconds) of a Unix time.
 fn rfc3339(secs: u64) -> String {
@@ -30,11 +30,15 @@ fn rfc3339(secs: u64) -> String {
 }
 
 /// The SBOM document.
-pub fn document(inputs: &BuildInputs<'_>, mtime: u64) -> String {
-    let mut images: Vec<(&String, String)> = inputs
-        .images
-        .iter()
-        .map(|(name, i)| (name, i.resolved.manifest_descriptor.digest.to_string()))
+pub fn document(resolved: &Resolved, mtime: u64) -> String {
+    let mut images: Vec<(&str, String)> = resolved
+        .images()
+        .map(|p| {
+            (
+                p.canonical(),
+                p.image.manifest_descriptor.digest.to_string(),
+            )
+        })
         .collect();
     images.sort();
     let identity: String = images.iter().map(|(n, d)| format!("{n}@{d}\n")).collect();

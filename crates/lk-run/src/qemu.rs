@@ -106,6 +106,9 @@ pub enum RunError {
         /// Where.
         path: String,
     },
+    /// An external program (qemu-img, QEMU daemonizing) failed.
+    #[error(transparent)]
+    Tool(#[from] lk_util::ToolError),
     /// A program could not be run.
     #[error("`{}` failed: {reason}", argv.join(" "))]
     Program {
@@ -307,28 +310,11 @@ fn create_disks(cfg: &QemuConfig) -> Result<(), RunError> {
                 path: d.path.display().to_string(),
             });
         };
-        let argv = vec![
-            "qemu-img".to_owned(),
-            "create".into(),
-            "-q".into(),
-            "-f".into(),
-            d.format.clone(),
-            d.path.display().to_string(),
-            format!("{size}M"),
-        ];
-        let out = Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .map_err(|e| RunError::Program {
-                argv: argv.clone(),
-                reason: e.to_string(),
-            })?;
-        if !out.status.success() {
-            return Err(RunError::Program {
-                argv,
-                reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
-        }
+        let mut cmd = Command::new("qemu-img");
+        cmd.args(["create", "-q", "-f", &d.format])
+            .arg(&d.path)
+            .arg(format!("{size}M"));
+        lk_util::tool::output(&mut cmd)?;
     }
     Ok(())
 }
@@ -341,22 +327,7 @@ fn run_detached(
 ) -> Result<RunOutcome, RunError> {
     let pidfile = cfg.state.join("qemu.pid");
     let _ = std::fs::remove_file(&pidfile);
-    let out = Command::new(&cfg.qemu)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| RunError::Program {
-            argv: argv.clone(),
-            reason: format!("{e} (install qemu-system-x86)"),
-        })?;
-    if !out.status.success() {
-        return Err(RunError::Program {
-            argv,
-            reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
+    lk_util::tool::output(Command::new(&cfg.qemu).args(args).stdout(Stdio::null()))?;
     let pid = std::fs::read_to_string(&pidfile)
         .ok()
         .and_then(|p| p.trim().parse().ok())

@@ -15,17 +15,30 @@ const NET: &[&str] = &[
 /// Crates that print or draw progress: only the binaries may use them.
 const UI: &[&str] = &["clap", "indicatif"];
 
+/// Crates that must not reach another even through others: (crate, unreachable crate, why).
+const NO_PATH: &[(&str, &str, &str)] = &[
+    (
+        "lk-rootfs",
+        "lk-registry",
+        "the rootfs stage reads pinned images from the cache only",
+    ),
+    ("lk-formats", "lk-spec", "output formats know no YAML"),
+    ("lk-run", "lk-spec", "the hypervisor layer knows no YAML"),
+];
+
 /// (crate, workspace crates it may depend on, whether it may use NET, whether it may use UI)
 const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-spec", &[], false, false),
     ("lk-oci", &[], false, false),
     ("lk-cache", &["lk-oci"], false, false),
-    ("lk-formats", &[], false, false),
-    ("lk-run", &[], false, false),
-    ("lk-pkg", &["lk-oci", "lk-spec"], false, false),
+    ("lk-util", &[], false, false),
+    ("lk-formats", &["lk-util"], false, false),
+    ("lk-image", &["lk-oci", "lk-cache", "lk-spec"], false, false),
+    ("lk-run", &["lk-util"], false, false),
+    ("lk-pkg", &["lk-oci", "lk-spec", "lk-util"], false, false),
     (
         "lk-rootfs",
-        &["lk-formats", "lk-oci", "lk-cache", "lk-spec"],
+        &["lk-formats", "lk-image", "lk-oci", "lk-cache", "lk-spec"],
         false,
         false,
     ),
@@ -33,7 +46,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-serve", &[], true, false),
     (
         "lk-resolve",
-        &["lk-oci", "lk-cache", "lk-registry", "lk-spec"],
+        &["lk-oci", "lk-cache", "lk-image", "lk-registry", "lk-spec"],
         false,
         false,
     ),
@@ -43,6 +56,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
             "lk-spec",
             "lk-oci",
             "lk-cache",
+            "lk-image",
             "lk-registry",
             "lk-resolve",
             "lk-rootfs",
@@ -119,6 +133,14 @@ pub fn check(root: &Path) -> Result<(), Vec<String>> {
         .filter_map(|m| std::fs::read_to_string(m).ok())
         .map(|t| dependencies(&t).0)
         .collect();
+    let mut graph: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for manifest in &all {
+        if let Ok(text) = std::fs::read_to_string(manifest) {
+            let (name, deps) = dependencies(&text);
+            graph.insert(name, deps);
+        }
+    }
+    problems.extend(unreachable_violations(&graph));
     for manifest in &all {
         let Ok(text) = std::fs::read_to_string(manifest) else {
             problems.push(format!("cannot read {}", manifest.display()));
@@ -148,6 +170,29 @@ pub fn check(root: &Path) -> Result<(), Vec<String>> {
     }
 }
 
+/// Every crate `from` reaches through the graph of workspace edges.
+fn reachable(graph: &std::collections::BTreeMap<String, Vec<String>>, from: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut todo = vec![from.to_owned()];
+    while let Some(c) = todo.pop() {
+        for d in graph.get(&c).into_iter().flatten() {
+            if graph.contains_key(d) && !seen.contains(d) {
+                seen.push(d.clone());
+                todo.push(d.clone());
+            }
+        }
+    }
+    seen
+}
+
+fn unreachable_violations(graph: &std::collections::BTreeMap<String, Vec<String>>) -> Vec<String> {
+    NO_PATH
+        .iter()
+        .filter(|(from, to, _)| reachable(graph, from).iter().any(|c| c == to))
+        .map(|(from, to, why)| format!("{from} must have no path to {to}: {why}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -163,6 +208,19 @@ mod tests {
         if let Err(p) = check(&workspace_root()) {
             panic!("layering violations:\n{}", p.join("\n"));
         }
+    }
+
+    #[test]
+    fn detects_a_path_through_another_crate() {
+        let mut g = std::collections::BTreeMap::new();
+        g.insert("lk-rootfs".to_owned(), vec!["lk-resolve".to_owned()]);
+        g.insert("lk-resolve".to_owned(), vec!["lk-registry".to_owned()]);
+        g.insert("lk-registry".to_owned(), vec![]);
+        let v = unreachable_violations(&g);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("lk-rootfs must have no path to lk-registry"));
+        g.insert("lk-rootfs".to_owned(), vec![]);
+        assert!(unreachable_violations(&g).is_empty());
     }
 
     #[test]

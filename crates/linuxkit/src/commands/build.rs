@@ -1,9 +1,8 @@
 //! `linuxkit build`.
 
-use lk_ops::Platform;
-use lk_ops::build::{BuildError, BuildSettings, build, dry_run};
-use lk_ops::cache::{ImageSettings, default_cache_dir};
+use lk_ops::build::{BuildError, BuildSettings, FormatError, build, dry_run};
 use lk_ops::validate::{Input, ValidateError};
+use lk_ops::{Env, Platform};
 
 use crate::Exit;
 use crate::cli::{BuildArgs, Global};
@@ -19,22 +18,11 @@ fn human(n: u64) -> String {
     }
 }
 
-pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<Exit> {
-    let mut images = ImageSettings {
-        cache_dir: args.cache.clone().unwrap_or_else(default_cache_dir),
-        mirrors: global.mirror.clone(),
-        ..ImageSettings::default()
-    };
+pub fn run(global: &Global, env: &Env, args: &BuildArgs) -> anyhow::Result<Exit> {
+    let mut images = super::image_settings(global, env, args.cache.as_ref());
     if let Some(a) = &args.arch {
         images.platforms.push(Platform::linux(a));
     }
-    let source_date_epoch =
-        match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) if !v.is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
-                anyhow::anyhow!("SOURCE_DATE_EPOCH={v} is not a number of seconds")
-            })?),
-            _ => None,
-        };
     let settings = BuildSettings {
         images,
         inputs: args.files.iter().map(|f| Input::from_arg(f)).collect(),
@@ -47,38 +35,55 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<Exit> {
         decompress_kernel: args.decompress_kernel,
         no_sbom: args.no_sbom,
         sbom_output: args.sbom_output.clone(),
-        source_date_epoch,
         input_tar: args.input_tar.clone(),
     };
     let quiet = global.quiet || args.output.as_deref() == Some("-");
     let reporter = Lines { quiet };
-    let result = if args.dry_run {
-        dry_run(&settings, &reporter)
-    } else {
-        build(&settings, &PullProgress::new(quiet), &reporter)
-    };
-    match result {
-        Ok(report) => {
-            if let Some(yaml) = report.dry_run {
+    if args.dry_run {
+        return match dry_run(&settings, &reporter) {
+            Ok(yaml) => {
                 output::data(&yaml);
-            } else if !quiet {
-                let total: u64 = report.outputs.iter().map(|o| o.size).sum();
-                for o in &report.outputs {
-                    output::info(false, &format!("{:>10}  {}", human(o.size), o.path));
+                Ok(Exit::Success)
+            }
+            Err(e) => failed(e),
+        };
+    }
+    let mut stdout = std::io::stdout().lock();
+    match build(
+        &settings,
+        env,
+        &mut stdout,
+        &PullProgress::new(quiet),
+        &reporter,
+    ) {
+        Ok(artifacts) => {
+            if !quiet {
+                let total: u64 = artifacts.files.iter().map(|a| a.size).sum();
+                for a in &artifacts.files {
+                    output::info(
+                        false,
+                        &format!("{:>10}  {}", human(a.size), a.path.display()),
+                    );
                 }
                 output::info(false, &format!("{:>10}  total", human(total)));
             }
             Ok(Exit::Success)
         }
-        Err(BuildError::Config(ValidateError::Invalid(diags))) => {
+        Err(e) => failed(e),
+    }
+}
+
+fn failed(e: BuildError) -> anyhow::Result<Exit> {
+    match e {
+        BuildError::Config(ValidateError::Invalid(diags)) => {
             for d in &diags.0 {
                 output::error(&anyhow::anyhow!("{d}"));
             }
             Ok(Exit::Failure)
         }
-        Err(BuildError::FormatNotImplemented(f)) => {
+        BuildError::Format(FormatError::NotImplemented(f)) => {
             crate::not_implemented(&format!("build --format {f}"), "the bootable-formats wave")
         }
-        Err(e) => Err(e.into()),
+        e => Ok(output::failure(e.hint(), e.into())),
     }
 }

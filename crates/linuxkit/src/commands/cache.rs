@@ -2,28 +2,32 @@
 
 use std::path::PathBuf;
 
+use lk_ops::Env;
 use lk_ops::Platform;
-use lk_ops::cache::{self, ImageSettings, default_cache_dir};
+use lk_ops::cache::{self, ImageSettings};
 
 use crate::Exit;
 use crate::cli::{CacheArgs, CacheCommand, Global, ListFormat};
 use crate::output;
 use crate::progress::PullProgress;
 
-fn settings(global: &Global, dir: Option<&PathBuf>, insecure: &[String]) -> ImageSettings {
+fn settings(
+    global: &Global,
+    env: &Env,
+    dir: Option<&PathBuf>,
+    insecure: &[String],
+) -> ImageSettings {
     ImageSettings {
-        cache_dir: dir.cloned().unwrap_or_else(default_cache_dir),
-        mirrors: global.mirror.clone(),
         insecure: insecure.to_vec(),
-        ..ImageSettings::default()
+        ..super::image_settings(global, env, dir)
     }
 }
 
-pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
+pub fn run(global: &Global, env: &Env, args: &CacheArgs) -> anyhow::Result<Exit> {
     let dir = args.cache.as_ref();
     match &args.command {
         CacheCommand::Ls { format } => {
-            let images = cache::list(&settings(global, dir, &[]))?;
+            let images = cache::list(&settings(global, env, dir, &[]))?;
             match format {
                 ListFormat::Json => output::data(&serde_json::to_string_pretty(&images)?),
                 ListFormat::Table => {
@@ -41,7 +45,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             docker,
             names,
         } => {
-            let mut s = settings(global, dir, insecure_registry);
+            let mut s = settings(global, env, dir, insecure_registry);
             for p in platform {
                 s.platforms.push(Platform::parse(p).ok_or_else(|| {
                     anyhow::anyhow!(
@@ -66,7 +70,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             published_only,
             names,
         } => {
-            let r = cache::remove(&settings(global, dir, &[]), names, *published_only)?;
+            let r = cache::remove(&settings(global, env, dir, &[]), names, *published_only)?;
             for n in &r.removed {
                 output::data(&format!("removed {n}"));
             }
@@ -79,7 +83,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             );
         }
         CacheCommand::Clean { published_only } => {
-            let r = cache::clean(&settings(global, dir, &[]), *published_only)?;
+            let r = cache::clean(&settings(global, env, dir, &[]), *published_only)?;
             output::info(
                 global.quiet,
                 &format!("removed {} image(s)", r.removed.len()),
@@ -92,7 +96,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             override_existing,
             names,
         } => {
-            let s = settings(global, dir, insecure_registry);
+            let s = settings(global, env, dir, insecure_registry);
             for p in cache::push(
                 &s,
                 names,
@@ -126,7 +130,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
                     .ok_or_else(|| anyhow::anyhow!("--platform {p}: expected os/arch[/variant]"))?,
                 None => Platform::linux(lk_ops::host_arch()),
             };
-            let s = settings(global, dir, &[]);
+            let s = settings(global, env, dir, &[]);
             if outfile == "-" {
                 let mut out = std::io::stdout().lock();
                 export(&s, image, &platform, format, name.as_deref(), &mut out)?;
@@ -147,7 +151,7 @@ pub fn run(global: &Global, args: &CacheArgs) -> anyhow::Result<Exit> {
             }
         }
         CacheCommand::Import { file } => {
-            let s = settings(global, dir, &[]);
+            let s = settings(global, env, dir, &[]);
             let report = if file == "-" {
                 cache::import(&s, &mut std::io::stdin().lock())?
             } else if std::path::Path::new(file).is_dir() {

@@ -1,6 +1,7 @@
 //! `linuxkit pkg`.
 
-use lk_ops::cache::{ImageSettings, default_cache_dir};
+use lk_ops::Env;
+use lk_ops::cache::ImageSettings;
 use lk_ops::pkg::{PkgBuildSettings, PkgOptions, build, show_tags};
 
 use crate::Exit;
@@ -21,13 +22,9 @@ pub fn options(c: &PkgCommon) -> PkgOptions {
     }
 }
 
-fn build_cmd(global: &Global, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
+fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
     let s = PkgBuildSettings {
-        images: ImageSettings {
-            cache_dir: args.cache.clone().unwrap_or_else(default_cache_dir),
-            mirrors: global.mirror.clone(),
-            ..ImageSettings::default()
-        },
+        images: super::image_settings(global, env, args.cache.as_ref()),
         options: options(&args.common),
         force: args.force,
         platforms: args.platforms.clone(),
@@ -65,15 +62,11 @@ fn build_cmd(global: &Global, args: &PkgArgs, push: bool) -> anyhow::Result<Exit
     Ok(Exit::Success)
 }
 
-fn image_settings(global: &Global) -> ImageSettings {
-    ImageSettings {
-        cache_dir: default_cache_dir(),
-        mirrors: global.mirror.clone(),
-        ..ImageSettings::default()
-    }
+fn image_settings(global: &Global, env: &Env) -> ImageSettings {
+    super::image_settings(global, env, None)
 }
 
-pub fn run(global: &Global, cmd: &PkgCommand) -> anyhow::Result<Exit> {
+pub fn run(global: &Global, env: &Env, cmd: &PkgCommand) -> anyhow::Result<Exit> {
     match cmd {
         PkgCommand::ShowTag {
             common,
@@ -85,15 +78,15 @@ pub fn run(global: &Global, cmd: &PkgCommand) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Success)
         }
-        PkgCommand::Build(args) => build_cmd(global, args, args.push),
-        PkgCommand::Push(args) => build_cmd(global, args, true),
+        PkgCommand::Build(args) => build_cmd(global, env, args, args.push),
+        PkgCommand::Push(args) => build_cmd(global, env, args, true),
         PkgCommand::Manifest {
             common,
             release,
             dir,
         } => {
             for line in lk_ops::pkg::manifest(
-                &image_settings(global),
+                &image_settings(global, env),
                 dir,
                 &options(common),
                 release.as_deref(),
@@ -103,7 +96,11 @@ pub fn run(global: &Global, cmd: &PkgCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         PkgCommand::RemoteTag { from, to } => {
-            output::data(&lk_ops::pkg::remote_tag(&image_settings(global), from, to)?);
+            output::data(&lk_ops::pkg::remote_tag(
+                &image_settings(global, env),
+                from,
+                to,
+            )?);
             Ok(Exit::Success)
         }
         PkgCommand::Builder { .. } => crate::not_implemented("pkg builder", "the Packages issue"),

@@ -6,7 +6,7 @@ use crate::Exit;
 use crate::cli::{Global, QemuArgs};
 use crate::output;
 
-pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
+pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<Exit> {
     let data = match (&a.data, &a.data_file) {
         (Some(d), _) => Some(d.clone().into_bytes()),
         (None, Some(f)) => Some(
@@ -34,9 +34,13 @@ pub fn qemu(global: &Global, a: &QemuArgs) -> anyhow::Result<Exit> {
         devices: a.device.clone(),
         gui: a.gui,
         data,
+        data_mtime: env.now_or_epoch(),
         detached: a.detached,
     };
-    let cfg = configure(&s)?;
+    let cfg = match configure(&s) {
+        Ok(cfg) => cfg,
+        Err(e) => return Ok(output::failure(e.hint(), e.into())),
+    };
     output::info(
         global.quiet,
         &format!(

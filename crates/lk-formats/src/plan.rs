@@ -1,0 +1,502 @@
+//! The output plan: which sinks a set of formats needs, where each file goes, and what is
+//! written after the stream ends. [`OutputPlan::new`] checks the combination,
+//! [`OutputPlan::open`] creates the files (under temporary names), the returned
+//! [`Outputs`] is the one sink the root filesystem is streamed into, and
+//! [`Outputs::commit`] writes the rest and renames every file into place, returning the
+//! [`Artifacts`]. Dropped before commit, nothing is left behind.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::entry::{Entry, Sink};
+use crate::error::FormatError;
+use crate::format::{Format, Source};
+use crate::initrd::{BootParts, InitrdSink, kernel_initrd_tar};
+use crate::staged::Staged;
+use crate::tar::TarSink;
+use crate::tree::TreeSink;
+
+/// Where the outputs go.
+pub enum Destination<'w> {
+    /// `--o -`: the one streamable format into a writer.
+    Writer(&'w mut dyn Write),
+    /// `--o FILE`: the one streamable format into a file.
+    File(PathBuf),
+    /// `<dir>/<name><suffix>` for each file of each format.
+    Dir {
+        /// `--dir`.
+        dir: PathBuf,
+        /// `--name`.
+        name: String,
+    },
+}
+
+impl std::fmt::Debug for Destination<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Writer(_) => f.write_str("Writer"),
+            Destination::File(p) => write!(f, "File({})", p.display()),
+            Destination::Dir { dir, name } => write!(f, "Dir({}, {name})", dir.display()),
+        }
+    }
+}
+
+/// What a file of the output is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The whole stream (`tar`, `docker`).
+    Stream,
+    /// The kernel.
+    Kernel,
+    /// The kernel command line.
+    Cmdline,
+    /// The initrd.
+    Initrd,
+    /// A tar of kernel, initrd and command line.
+    InitrdTar,
+    /// A filesystem or disk image.
+    Image,
+}
+
+/// One file written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// The format it belongs to.
+    pub format: Format,
+    /// What it is.
+    pub role: Role,
+    /// Where (`-` for a writer).
+    pub path: PathBuf,
+    /// Bytes (0 for a writer).
+    pub size: u64,
+}
+
+/// Every file a build wrote, in the order LinuxKit reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Artifacts {
+    /// The files.
+    pub files: Vec<Artifact>,
+}
+
+/// The checked set of formats and where they go.
+#[derive(Debug)]
+pub struct OutputPlan<'w> {
+    formats: Vec<Format>,
+    destination: Destination<'w>,
+    mtime: u64,
+}
+
+impl<'w> OutputPlan<'w> {
+    /// Checks the formats (known, implemented, a stream alone) for `destination`; `mtime`
+    /// dates what the plan itself writes (`Dockerfile`, the initrd tar, tree roots).
+    pub fn new(
+        mut formats: Vec<Format>,
+        destination: Destination<'w>,
+        mtime: u64,
+    ) -> Result<OutputPlan<'w>, FormatError> {
+        if formats.is_empty() {
+            formats.push(match destination {
+                Destination::Dir { .. } => Format::KernelInitrd,
+                _ => Format::Tar,
+            });
+        }
+        formats.dedup();
+        if let Some(f) = formats.iter().find(|f| !f.implemented()) {
+            return Err(FormatError::NotImplemented(*f));
+        }
+        let streams = formats.iter().any(|f| f.streamable());
+        match destination {
+            Destination::Dir { .. } if streams && formats.len() > 1 => {
+                return Err(FormatError::StreamNotAlone(formats));
+            }
+            Destination::Writer(_) | Destination::File(_)
+                if formats.len() != 1 || !formats[0].streamable() =>
+            {
+                return Err(FormatError::NotOneStream(formats));
+            }
+            _ => {}
+        }
+        Ok(OutputPlan {
+            formats,
+            destination,
+            mtime,
+        })
+    }
+
+    /// The formats, in the order given.
+    pub fn formats(&self) -> &[Format] {
+        &self.formats
+    }
+
+    /// Fails, before anything is pulled or streamed, when a format needs a kernel and
+    /// `has_kernel` is false.
+    pub fn check_kernel(&self, has_kernel: bool) -> Result<(), FormatError> {
+        let need: Vec<Format> = self
+            .formats
+            .iter()
+            .copied()
+            .filter(|f| f.needs_kernel())
+            .collect();
+        if has_kernel || need.is_empty() {
+            return Ok(());
+        }
+        Err(FormatError::NeedsKernel(need))
+    }
+
+    /// The paths announced before the build (`--o`), if known.
+    pub fn stream_path(&self) -> Option<PathBuf> {
+        match &self.destination {
+            Destination::Writer(_) => Some(PathBuf::from("-")),
+            Destination::File(p) => Some(p.clone()),
+            Destination::Dir { .. } => None,
+        }
+    }
+
+    /// Creates the output files under temporary names and returns the sink to stream into.
+    pub fn open(self) -> Result<Outputs<'w>, FormatError> {
+        let OutputPlan {
+            formats,
+            destination,
+            mtime,
+        } = self;
+        let stream_format = formats.iter().copied().find(|f| f.streamable());
+        let (target, base) = match destination {
+            Destination::Writer(w) => (Some(Target::Writer(w)), None),
+            Destination::File(p) => {
+                let f = stream_format.unwrap_or(Format::Tar);
+                (Some(Target::File(staged(f, &p)?)), None)
+            }
+            Destination::Dir { dir, name } => {
+                std::fs::create_dir_all(&dir).map_err(|source| FormatError::Write {
+                    format: formats[0],
+                    path: dir.clone(),
+                    source,
+                })?;
+                (None, Some(dir.join(&name)))
+            }
+        };
+        let base = base.unwrap_or_default();
+        let file = |suffix: &str| PathBuf::from(format!("{}{suffix}", base.display()));
+        let stream = match (stream_format, target) {
+            (Some(f), Some(t)) => Some((f, t)),
+            (Some(f), None) => Some((f, Target::File(staged(f, &file(f.files()[0]))?))),
+            (None, _) => None,
+        }
+        .map(|(format, t)| StreamOut {
+            format,
+            tar: TarSink::new(t),
+            mtime,
+        });
+        let initrd = if formats.iter().any(|f| f.source() == Source::Initrd) {
+            let path = file("-initrd.img");
+            let f = if formats.contains(&Format::KernelInitrd) {
+                Format::KernelInitrd
+            } else {
+                Format::TarKernelInitrd
+            };
+            Some(InitrdSink::new(staged(f, &path)?, Default::default()))
+        } else {
+            None
+        };
+        let tree = formats
+            .iter()
+            .any(|f| f.source() == Source::Tree)
+            .then(TreeSink::default);
+        Ok(Outputs {
+            formats,
+            base,
+            mtime,
+            stream,
+            initrd,
+            tree,
+        })
+    }
+}
+
+fn staged(format: Format, path: &Path) -> Result<Staged, FormatError> {
+    Staged::create(path).map_err(|source| FormatError::Write {
+        format,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_err(format: Format, path: &Path) -> impl FnOnce(io::Error) -> FormatError + use<> {
+    let path = path.to_path_buf();
+    move |source| FormatError::Write {
+        format,
+        path,
+        source,
+    }
+}
+
+enum Target<'w> {
+    Writer(&'w mut dyn Write),
+    File(Staged),
+}
+
+impl Write for Target<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::Writer(w) => w.write(buf),
+            Target::File(f) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::Writer(w) => w.flush(),
+            Target::File(f) => f.flush(),
+        }
+    }
+}
+
+const DOCKERFILE: &str = "\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT [\"/bin/rc.init\"]\n";
+
+/// `tar` or `docker` (which appends its `Dockerfile` when the stream ends).
+struct StreamOut<'w> {
+    format: Format,
+    tar: TarSink<Target<'w>>,
+    mtime: u64,
+}
+
+impl Sink for StreamOut<'_> {
+    fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
+        self.tar.add(e, data)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Docker {
+            let e = Entry::file("Dockerfile", DOCKERFILE.len() as u64, 0o644, self.mtime);
+            self.tar.add(&e, &mut DOCKERFILE.as_bytes())?;
+        }
+        self.tar.finish()
+    }
+    fn link_targets(&mut self, paths: &[String]) {
+        self.tar.link_targets(paths);
+    }
+}
+
+/// The open outputs: stream the root filesystem into this sink, then [`Outputs::commit`].
+pub struct Outputs<'w> {
+    formats: Vec<Format>,
+    base: PathBuf,
+    mtime: u64,
+    stream: Option<StreamOut<'w>>,
+    initrd: Option<InitrdSink<Staged>>,
+    tree: Option<TreeSink>,
+}
+
+impl std::fmt::Debug for Outputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Outputs({:?})", self.formats)
+    }
+}
+
+impl Sink for Outputs<'_> {
+    fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
+        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(3);
+        if let Some(s) = self.stream.as_mut() {
+            sinks.push(s);
+        }
+        if let Some(s) = self.initrd.as_mut() {
+            sinks.push(s);
+        }
+        if let Some(s) = self.tree.as_mut() {
+            sinks.push(s);
+        }
+        crate::Tee(sinks).add(e, data)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        for s in [
+            self.stream.as_mut().map(|s| s as &mut dyn Sink),
+            self.initrd.as_mut().map(|s| s as &mut dyn Sink),
+            self.tree.as_mut().map(|s| s as &mut dyn Sink),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.finish()?;
+        }
+        Ok(())
+    }
+    fn link_targets(&mut self, paths: &[String]) {
+        if let Some(s) = self.stream.as_mut() {
+            s.link_targets(paths);
+        }
+        if let Some(s) = self.initrd.as_mut() {
+            s.link_targets(paths);
+        }
+        if let Some(s) = self.tree.as_mut() {
+            s.link_targets(paths);
+        }
+    }
+}
+
+impl Outputs<'_> {
+    fn file(&self, suffix: &str) -> PathBuf {
+        PathBuf::from(format!("{}{suffix}", self.base.display()))
+    }
+
+    fn want(&self, f: Format) -> bool {
+        self.formats.contains(&f)
+    }
+
+    /// Writes what follows the stream (kernel, command line, tree images, the initrd tar)
+    /// and renames every file into place. Call after the stream's `finish`.
+    pub fn commit(mut self) -> Result<Artifacts, FormatError> {
+        let mut out = Artifacts::default();
+        if let Some(s) = self.stream.take() {
+            let format = s.format;
+            let target = s.tar.into_inner().map_err(write_err(format, &self.base))?;
+            let (path, size) = match target {
+                Target::Writer(w) => {
+                    w.flush().map_err(write_err(format, Path::new("-")))?;
+                    (PathBuf::from("-"), 0)
+                }
+                Target::File(st) => {
+                    let path = st.dest().to_path_buf();
+                    let size = st.commit().map_err(write_err(format, &path))?;
+                    (path, size)
+                }
+            };
+            out.files.push(Artifact {
+                format,
+                role: Role::Stream,
+                path,
+                size,
+            });
+        }
+        if let Some(i) = self.initrd.take() {
+            self.commit_initrd(i, &mut out)?;
+        }
+        if let Some(t) = self.tree.take() {
+            self.commit_tree(t, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn small_file(
+        &self,
+        format: Format,
+        role: Role,
+        suffix: &str,
+        data: &[u8],
+    ) -> Result<Artifact, FormatError> {
+        let path = self.file(suffix);
+        let mut st = staged(format, &path)?;
+        st.write_all(data).map_err(write_err(format, &path))?;
+        let size = st.commit().map_err(write_err(format, &path))?;
+        Ok(Artifact {
+            format,
+            role,
+            path,
+            size,
+        })
+    }
+
+    fn kernel_and_cmdline(
+        &self,
+        format: Format,
+        boot: &BootParts,
+        skip_empty_cmdline: bool,
+        out: &mut Artifacts,
+    ) -> Result<(), FormatError> {
+        if boot.kernel.is_empty() {
+            return Err(FormatError::NeedsKernel(vec![format]));
+        }
+        out.files
+            .push(self.small_file(format, Role::Kernel, "-kernel", &boot.kernel)?);
+        if !(skip_empty_cmdline && boot.cmdline.is_empty()) {
+            let c = boot.cmdline.as_bytes();
+            out.files
+                .push(self.small_file(format, Role::Cmdline, "-cmdline", c)?);
+        }
+        Ok(())
+    }
+
+    fn commit_initrd(
+        &self,
+        sink: InitrdSink<Staged>,
+        out: &mut Artifacts,
+    ) -> Result<(), FormatError> {
+        let path = self.file("-initrd.img");
+        let first = if self.want(Format::KernelInitrd) {
+            Format::KernelInitrd
+        } else {
+            Format::TarKernelInitrd
+        };
+        let (initrd, boot) = sink.into_parts().map_err(write_err(first, &path))?;
+        let size = initrd.commit().map_err(write_err(first, &path))?;
+        if self.want(Format::KernelInitrd) {
+            let f = Format::KernelInitrd;
+            self.kernel_and_cmdline(f, &boot, true, out)?;
+            out.files.push(Artifact {
+                format: f,
+                role: Role::Initrd,
+                path: path.clone(),
+                size,
+            });
+        } else if boot.kernel.is_empty() {
+            let _ = std::fs::remove_file(&path);
+            return Err(FormatError::NeedsKernel(vec![first]));
+        }
+        if self.want(Format::TarKernelInitrd) {
+            let f = Format::TarKernelInitrd;
+            let tar = self.file("-initrd.tar");
+            let mut st = staged(f, &tar)?;
+            let mut initrd = File::open(&path).map_err(write_err(f, &path))?;
+            kernel_initrd_tar(&mut st, &boot, &mut initrd, size, self.mtime)
+                .map_err(write_err(f, &tar))?;
+            let size = st.commit().map_err(write_err(f, &tar))?;
+            out.files.push(Artifact {
+                format: f,
+                role: Role::InitrdTar,
+                path: tar,
+                size,
+            });
+            if !self.want(Format::KernelInitrd) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        Ok(())
+    }
+
+    fn commit_tree(&self, mut tree: TreeSink, out: &mut Artifacts) -> Result<(), FormatError> {
+        let formats: Vec<Format> = [
+            Format::KernelSquashfs,
+            Format::KernelIso,
+            Format::KernelErofs,
+        ]
+        .into_iter()
+        .filter(|f| self.want(*f))
+        .collect();
+        let boot = std::mem::take(&mut tree.boot);
+        if boot.kernel.is_empty() {
+            return Err(FormatError::NeedsKernel(formats));
+        }
+        if !self.want(Format::KernelInitrd) {
+            self.kernel_and_cmdline(formats[0], &boot, false, out)?;
+        }
+        for f in formats {
+            let img = self.file(f.files()[2]);
+            let err = write_err(f, &img);
+            let written = match f {
+                Format::KernelSquashfs => Staged::create(&img).and_then(|mut st| {
+                    crate::squashfs::write_to(&tree, self.mtime, &mut st)?;
+                    st.commit().map(|_| ())
+                }),
+                Format::KernelIso => crate::iso::write(&tree, self.mtime, &img),
+                _ => crate::erofs::write(&tree, self.mtime, &img),
+            };
+            written.map_err(err)?;
+            let size = std::fs::metadata(&img).map_err(write_err(f, &img))?.len();
+            out.files.push(Artifact {
+                format: f,
+                role: Role::Image,
+                path: img,
+                size,
+            });
+        }
+        Ok(())
+    }
+}

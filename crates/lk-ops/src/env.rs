@@ -1,0 +1,101 @@
+//! The environment variables the use cases honour, read once by the binary and passed
+//! down, so each has one parsing rule.
+
+use std::path::PathBuf;
+
+/// What the process environment says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Env {
+    /// `SOURCE_DATE_EPOCH`: every timestamp of an output, when set.
+    pub source_date_epoch: Option<u64>,
+    /// `HOME`: `~/` in `files[].source`, the default cache.
+    pub home: Option<PathBuf>,
+    /// `LINUXKIT_MIRROR` (space or comma separated), before any `--mirror`.
+    pub mirrors: Vec<String>,
+    /// `LINUXKIT_DOCKER`: the docker CLI to run.
+    pub docker: Option<String>,
+}
+
+/// A variable is set to something we cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value} is not {expected}")]
+pub struct EnvError {
+    /// The variable.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What it should be.
+    pub expected: &'static str,
+}
+
+impl Env {
+    /// Reads the variables through `get` (`|k| std::env::var(k).ok()` in the binary).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Env, EnvError> {
+        let source_date_epoch = match get("SOURCE_DATE_EPOCH") {
+            Some(v) if !v.trim().is_empty() => {
+                Some(v.trim().parse::<u64>().map_err(|_| EnvError {
+                    name: "SOURCE_DATE_EPOCH",
+                    value: v.clone(),
+                    expected: "a number of seconds",
+                })?)
+            }
+            _ => None,
+        };
+        Ok(Env {
+            source_date_epoch,
+            home: get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
+            mirrors: get("LINUXKIT_MIRROR")
+                .unwrap_or_default()
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            docker: get("LINUXKIT_DOCKER").filter(|d| !d.is_empty()),
+        })
+    }
+
+    /// The time outputs are dated when nothing in them fixes it: `SOURCE_DATE_EPOCH`, else now.
+    pub fn now_or_epoch(&self) -> u64 {
+        self.source_date_epoch.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Env, EnvError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env::from_vars(|k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn source_date_epoch_has_one_rule() {
+        assert_eq!(env(&[]).unwrap().source_date_epoch, None);
+        assert_eq!(
+            env(&[("SOURCE_DATE_EPOCH", "")]).unwrap().source_date_epoch,
+            None
+        );
+        let e = env(&[("SOURCE_DATE_EPOCH", " 1700000000 ")]).unwrap();
+        assert_eq!(e.source_date_epoch, Some(1_700_000_000));
+        assert_eq!(e.now_or_epoch(), 1_700_000_000);
+        let err = env(&[("SOURCE_DATE_EPOCH", "yesterday")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "SOURCE_DATE_EPOCH=yesterday is not a number of seconds"
+        );
+    }
+
+    #[test]
+    fn mirrors_split_on_spaces_and_commas() {
+        let e = env(&[("LINUXKIT_MIRROR", "a=b, c=d e=f")]).unwrap();
+        assert_eq!(e.mirrors, ["a=b", "c=d", "e=f"]);
+    }
+}

@@ -1,0 +1,249 @@
+//! The `docker` CLI as a typed wrapper: the package builder (`docker build` as a
+//! [`BuildRequest`]) and the local engine as an image source (`image save/load/inspect`).
+//! Every failure is the shared [`ToolError`].
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use lk_util::ToolError;
+use lk_util::tool::output;
+
+/// A `docker` invocation failed.
+pub type DockerError = ToolError;
+
+/// The `docker` client.
+#[derive(Clone, Debug)]
+pub struct Docker {
+    program: String,
+}
+
+impl Default for Docker {
+    fn default() -> Docker {
+        Docker::new("docker")
+    }
+}
+
+/// One `docker build` of a package for one platform.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildRequest {
+    /// `--platform` (`linux/amd64`).
+    pub platform: String,
+    /// `-t`.
+    pub tag: String,
+    /// `-f`.
+    pub dockerfile: PathBuf,
+    /// `--network=default` instead of `none` (build.yml `network: true`).
+    pub network: bool,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--build-arg`s, in order.
+    pub build_args: BTreeMap<String, String>,
+    /// `--label`s, in order.
+    pub labels: Vec<(String, String)>,
+    /// The build context.
+    pub context: PathBuf,
+}
+
+impl BuildRequest {
+    /// The arguments after `docker build`.
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--platform".to_owned(),
+            self.platform.clone(),
+            "-t".to_owned(),
+            self.tag.clone(),
+            "-f".to_owned(),
+            self.dockerfile.display().to_string(),
+            format!(
+                "--network={}",
+                if self.network { "default" } else { "none" }
+            ),
+        ];
+        if self.no_cache {
+            a.push("--no-cache".into());
+        }
+        a.extend(
+            self.build_args
+                .iter()
+                .map(|(k, v)| format!("--build-arg={k}={v}")),
+        );
+        a.extend(self.labels.iter().map(|(k, v)| format!("--label={k}={v}")));
+        a.push(self.context.display().to_string());
+        a
+    }
+}
+
+impl Docker {
+    /// A client running `program` (`LINUXKIT_DOCKER`, else `docker`).
+    pub fn new(program: &str) -> Docker {
+        Docker {
+            program: program.to_owned(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args);
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Result<String, DockerError> {
+        let out = output(&mut self.command(args))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Whether an engine answers (`docker info`).
+    pub fn available(&self) -> bool {
+        self.output(&["info", "--format", "{{.ServerVersion}}"])
+            .is_ok()
+    }
+
+    /// The architecture of a local image, or None if the engine does not have it.
+    pub fn image_arch(&self, image: &str) -> Result<Option<String>, DockerError> {
+        match self.output(&["image", "inspect", "--format", "{{.Architecture}}", image]) {
+            Ok(arch) => Ok(Some(arch)),
+            Err(e) if e.stderr.contains("No such image") || e.stderr.contains("No such object") => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams `docker image save IMAGE` to `consume`.
+    pub fn save<T>(
+        &self,
+        image: &str,
+        consume: impl FnOnce(&mut dyn Read) -> T,
+    ) -> Result<T, DockerError> {
+        let mut cmd = self.command(&["image", "save", image]);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| ToolError::not_started(&cmd, &e))?;
+        let result = child.stdout.as_mut().map(|out| consume(out));
+        let out = child
+            .wait_with_output()
+            .map_err(|e| ToolError::not_started(&cmd, &e))?;
+        match result {
+            Some(r) if out.status.success() => Ok(r),
+            _ => Err(ToolError::failed(&cmd, out.status, &out.stderr)),
+        }
+    }
+
+    /// Whether the CLI has the buildx plugin (BuildKit builds).
+    pub fn has_buildkit(&self) -> bool {
+        self.output(&["buildx", "version"]).is_ok()
+    }
+
+    /// `docker build`, with BuildKit where the buildx plugin exists and the classic builder
+    /// otherwise; its output goes to `log` line by line.
+    pub fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), DockerError> {
+        let args = req.args();
+        let mut cmd = self.command(&["build"]);
+        cmd.args(&args)
+            .env(
+                "DOCKER_BUILDKIT",
+                if self.has_buildkit() { "1" } else { "0" },
+            )
+            .env("BUILDKIT_PROGRESS", "plain");
+        let out = lk_util::tool::output_any(&mut cmd)?;
+        for line in String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .chain(String::from_utf8_lossy(&out.stdout).lines())
+        {
+            log(line);
+        }
+        if !out.status.success() {
+            return Err(ToolError::failed(&cmd, out.status, &out.stderr));
+        }
+        Ok(())
+    }
+
+    /// `docker image load` from `tar`.
+    pub fn load(&self, tar: &mut dyn Read) -> Result<(), DockerError> {
+        let mut cmd = self.command(&["image", "load", "-q"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| ToolError::not_started(&cmd, &e))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A short write shows as the engine's own error below.
+            let _ = std::io::copy(tar, &mut stdin);
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| ToolError::not_started(&cmd, &e))?;
+        if !out.status.success() {
+            return Err(ToolError::failed(&cmd, out.status, &out.stderr));
+        }
+        Ok(())
+    }
+
+    /// `docker image tag SRC DST`.
+    pub fn tag(&self, src: &str, dst: &str) -> Result<(), DockerError> {
+        self.output(&["image", "tag", src, dst]).map(|_| ())
+    }
+
+    /// `docker image pull IMAGE`.
+    pub fn pull(&self, image: &str) -> Result<(), DockerError> {
+        self.output(&["image", "pull", "-q", image]).map(|_| ())
+    }
+
+    /// `docker image save -o FILE IMAGES...`.
+    pub fn save_to(&self, file: &Path, images: &[String]) -> Result<(), DockerError> {
+        let f = file.display().to_string();
+        let mut args = vec!["image", "save", "-o", f.as_str()];
+        args.extend(images.iter().map(String::as_str));
+        self.output(&args).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_request_argv_is_docker_builds() {
+        let mut req = BuildRequest {
+            platform: "linux/amd64".into(),
+            tag: "o/p:h-amd64".into(),
+            dockerfile: "pkg/p/Dockerfile".into(),
+            context: "pkg/p".into(),
+            ..BuildRequest::default()
+        };
+        req.build_args.insert("PKG_IMAGE".into(), "o/p".into());
+        req.labels
+            .push(("org.mobyproject.config".into(), "{}".into()));
+        assert_eq!(
+            req.args(),
+            [
+                "--platform",
+                "linux/amd64",
+                "-t",
+                "o/p:h-amd64",
+                "-f",
+                "pkg/p/Dockerfile",
+                "--network=none",
+                "--build-arg=PKG_IMAGE=o/p",
+                "--label=org.mobyproject.config={}",
+                "pkg/p"
+            ]
+        );
+        req.network = true;
+        req.no_cache = true;
+        let a = req.args();
+        assert!(
+            a.contains(&"--network=default".to_owned()) && a.contains(&"--no-cache".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_missing_docker_is_a_tool_error() {
+        let d = Docker::new("/nonexistent/docker");
+        assert!(!d.available());
+        let e = d.image_arch("x").unwrap_err();
+        assert!(e.not_installed(), "{e}");
+    }
+}
