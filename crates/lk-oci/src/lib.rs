@@ -328,7 +328,6 @@ pub struct ImageConfig {
 /// `config` of an image config.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-#[allow(missing_docs)]
 pub struct RunConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
@@ -346,7 +345,6 @@ pub struct RunConfig {
 
 /// `rootfs` of an image config.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
 pub struct RootFs {
     #[serde(rename = "type", default)]
     pub kind: String,

@@ -402,7 +402,7 @@ impl<'a, 's> Assembler<'a, 's> {
                 &mut io::empty(),
             )?;
         }
-        runtime.prepend_rootfs(&bundle, &root, readonly);
+        lk_spec::oci::prepend_rootfs(&mut runtime, &bundle, &root, readonly);
         let runtime_json = gojson::to_string_indent(&runtime);
         self.put(
             Entry::file(

@@ -21,7 +21,7 @@ pub enum ServeError {
         reason: String,
     },
     /// The directory is missing or unreadable.
-    #[error("cannot serve {path}: {source}")]
+    #[error("cannot serve {path}")]
     Directory {
         /// The directory.
         path: String,

@@ -105,7 +105,6 @@ impl Kernel {
 
 /// A `files` entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[allow(missing_docs)]
 pub struct File {
     /// The path as written (a leading `/` is stripped when building).
     pub path: String,
@@ -138,7 +137,6 @@ impl File {
 
 /// A `volumes` entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[allow(missing_docs)]
 pub struct Volume {
     pub name: Spanned<String>,
     #[serde(

@@ -46,7 +46,6 @@ pub enum Id {
 /// The configuration part of an entry: what may also come from the image label.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct ImageConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<String>>,
@@ -122,7 +121,6 @@ pub struct ImageConfig {
 /// A mount as written (`type`/`source`/`destination` may be inferred later).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Mount {
     pub destination: String,
     #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
@@ -141,7 +139,6 @@ pub struct Mount {
 
 /// A device node made available to the container.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Device {
     pub path: String,
     #[serde(rename = "type")]
@@ -152,17 +149,9 @@ pub struct Device {
     pub mode: String,
 }
 
-/// A uid/gid mapping. LinuxKit only ever reads `size` from YAML (see ARCHITECTURE.md).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct IdMapping {
-    #[serde(rename = "containerID")]
-    pub container_id: u32,
-    #[serde(rename = "hostID")]
-    pub host_id: u32,
-    pub size: u32,
-}
+/// A uid/gid mapping (the bundle contract's). LinuxKit only ever reads `size` from YAML
+/// (see ARCHITECTURE.md).
+pub use lk_bundle::IdMapping;
 
 /// `name,soft,hard`, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,7 +174,6 @@ impl Serialize for Rlimit {
 
 /// The resource keys LinuxKit really applies (single-word keys; see ARCHITECTURE.md).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Resources {
     #[serde(skip_serializing_if = "none_or_empty")]
     pub devices: Option<Vec<DeviceCgroup>>,
@@ -203,7 +191,6 @@ pub struct Resources {
 
 /// A device cgroup rule.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct DeviceCgroup {
     pub allow: bool,
     #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
@@ -217,7 +204,6 @@ pub struct DeviceCgroup {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Memory {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
@@ -232,7 +218,6 @@ pub struct Memory {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Cpu {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shares: Option<u64>,
@@ -247,27 +232,23 @@ pub struct Cpu {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Pids {
     pub limit: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct BlockIo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u16>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Network {
     #[serde(skip_serializing_if = "none_or_empty")]
     pub priorities: Option<Vec<InterfacePriority>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct InterfacePriority {
     pub name: String,
     pub priority: u32,
@@ -276,7 +257,6 @@ pub struct InterfacePriority {
 /// Settings applied by the in-VM `service` tool, not part of the OCI spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Runtime {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroups: Option<Vec<String>>,
@@ -294,7 +274,6 @@ pub struct Runtime {
 
 /// Paths to bind-mount a container's namespaces to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct BindNs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
@@ -313,18 +292,7 @@ pub struct BindNs {
 }
 
 /// A network interface to move into or create for the container.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct Interface {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub add: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub peer: String,
-    pub create_in_root: bool,
-}
+pub use lk_bundle::Interface;
 
 /// Keys valid in an image entry besides `name` and `image` (and in the label).
 pub const CONFIG_KEYS: [&str; 36] = [

@@ -12,10 +12,10 @@ use crate::caps;
 use crate::config::Config;
 use crate::decode::{Ctx, Source, Spanned};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::image::{
-    self, Device, DeviceCgroup, IdMapping, Image, ImageConfig, Interface, Resources,
-};
+use crate::image::{self, Device, DeviceCgroup, IdMapping, Image, ImageConfig, Resources};
 use crate::yaml;
+
+pub use lk_bundle::{BindNs, Mount, RuntimeConfig};
 
 /// The OCI runtime-spec version LinuxKit writes.
 pub const OCI_VERSION: &str = "1.2.1";
@@ -63,7 +63,6 @@ pub fn parse_label(image: &str, text: &str) -> Result<ImageConfig, Diagnostics> 
 
 /// `config.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[allow(missing_docs)]
 pub struct Spec {
     #[serde(rename = "ociVersion")]
     pub oci_version: &'static str,
@@ -80,7 +79,6 @@ pub struct Spec {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Process {
     pub user: User,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -99,7 +97,6 @@ pub struct Process {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
@@ -108,7 +105,6 @@ pub struct User {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[allow(missing_docs)]
 pub struct Capabilities {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bounding: Vec<String>,
@@ -123,7 +119,6 @@ pub struct Capabilities {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[allow(missing_docs)]
 pub struct PosixRlimit {
     #[serde(rename = "type")]
     pub kind: String,
@@ -132,58 +127,25 @@ pub struct PosixRlimit {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[allow(missing_docs)]
 pub struct Root {
     pub path: &'static str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub readonly: bool,
 }
 
-/// A mount in `config.json` or `runtime.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct Mount {
-    pub destination: String,
-    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub source: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub uid_mappings: Vec<IdMapping>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gid_mappings: Vec<IdMapping>,
-}
-
-impl Mount {
-    fn new(destination: &str, kind: &str, source: &str, options: &[&str]) -> Mount {
-        Mount {
-            destination: destination.to_owned(),
-            kind: kind.to_owned(),
-            source: source.to_owned(),
-            options: options.iter().map(|s| (*s).to_owned()).collect(),
-            uid_mappings: Vec::new(),
-            gid_mappings: Vec::new(),
-        }
-    }
-
-    fn from_yaml(m: &image::Mount) -> Mount {
-        Mount {
-            destination: m.destination.clone(),
-            kind: m.kind.clone(),
-            source: m.source.clone(),
-            options: m.options.clone().unwrap_or_default(),
-            uid_mappings: m.uid_mappings.clone().unwrap_or_default(),
-            gid_mappings: m.gid_mappings.clone().unwrap_or_default(),
-        }
+/// A mount of `runtime.json`'s shape from the YAML.
+fn mount_from_yaml(m: &image::Mount) -> Mount {
+    Mount {
+        destination: m.destination.clone(),
+        kind: m.kind.clone(),
+        source: m.source.clone(),
+        options: m.options.clone().unwrap_or_default(),
+        uid_mappings: m.uid_mappings.clone().unwrap_or_default(),
+        gid_mappings: m.gid_mappings.clone().unwrap_or_default(),
     }
 }
-
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Linux {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uid_mappings: Vec<IdMapping>,
@@ -207,7 +169,6 @@ pub struct Linux {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
 pub struct Namespace {
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -217,7 +178,6 @@ pub struct Namespace {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct LinuxDevice {
     pub path: String,
     #[serde(rename = "type")]
@@ -228,38 +188,12 @@ pub struct LinuxDevice {
     pub file_mode: Option<u32>,
 }
 
-/// `runtime.json`: every key always present.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct RuntimeConfig {
-    pub cgroups: Vec<String>,
-    pub mounts: Vec<Mount>,
-    pub mkdir: Vec<String>,
-    pub interfaces: Vec<Interface>,
-    #[serde(rename = "bindNS")]
-    pub bind_ns: BindNs,
-    pub namespace: String,
-}
-
-/// Namespace bind paths, each always present (empty when unset).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)]
-pub struct BindNs {
-    pub cgroup: String,
-    pub ipc: String,
-    pub mnt: String,
-    pub net: String,
-    pub pid: String,
-    pub user: String,
-    pub uts: String,
-}
-
-impl RuntimeConfig {
-    /// Prepends the mounts that make the bundle's `rootfs`: an overlay of `lower_root` with
-    /// a tmpfs upper layer, or for a read-only container a bind of `lower_root` (the bundle's
-    /// own `rootfs`, or where an identical image was unpacked first). Paths are relative.
-    pub fn prepend_rootfs(&mut self, bundle: &str, lower_root: &str, readonly: bool) {
+/// Prepends to `runtime` the mounts that make the bundle's `rootfs`: an overlay of
+/// `lower_root` with a tmpfs upper layer, or for a read-only container a bind of
+/// `lower_root` (the bundle's own `rootfs`, or where an identical image was unpacked first).
+/// Paths are relative.
+pub fn prepend_rootfs(runtime: &mut RuntimeConfig, bundle: &str, lower_root: &str, readonly: bool) {
+    {
         let rootfs = format!("/{bundle}/rootfs");
         let mut mounts = if readonly {
             vec![Mount::new(
@@ -285,8 +219,8 @@ impl RuntimeConfig {
                 ),
             ]
         };
-        mounts.append(&mut self.mounts);
-        self.mounts = mounts;
+        mounts.append(&mut runtime.mounts);
+        runtime.mounts = mounts;
     }
 }
 
@@ -602,7 +536,7 @@ fn mounts(yaml: &ImageConfig, label: &ImageConfig, readonly: bool) -> Vec<Mount>
         map.insert(dest.to_owned(), Mount::new(dest, "bind", src, &opts));
     }
     for m in pick(&yaml.mounts, &label.mounts).map_or(&[][..], Vec::as_slice) {
-        let mut out = Mount::from_yaml(m);
+        let mut out = mount_from_yaml(m);
         out.kind = image::infer_mount_type(m).unwrap_or_default();
         if out.source.is_empty() {
             out.source = out.kind.clone();
@@ -657,7 +591,7 @@ fn build_runtime(yaml: Option<&image::Runtime>, label: Option<&image::Runtime>) 
     RuntimeConfig {
         cgroups: pick(&y.cgroups, &l.cgroups).cloned().unwrap_or_default(),
         mounts: pick(&y.mounts, &l.mounts)
-            .map(|m| m.iter().map(Mount::from_yaml).collect())
+            .map(|m| m.iter().map(mount_from_yaml).collect())
             .unwrap_or_default(),
         mkdir: pick(&y.mkdir, &l.mkdir).cloned().unwrap_or_default(),
         interfaces: pick(&y.interfaces, &l.interfaces)

@@ -83,7 +83,7 @@ fn run_case(dir: &Path) -> (usize, Vec<String>) {
                 .entry(entry.image.value.canonical().to_owned())
                 .or_insert(own_root)
                 .clone();
-            runtime.prepend_rootfs(&bundle, &root, spec.root.readonly);
+            lk_spec::oci::prepend_rootfs(&mut runtime, &bundle, &root, spec.root.readonly);
             for (kind, ours) in [
                 ("config", gojson::to_string_indent(&spec)),
                 ("runtime", gojson::to_string_indent(&runtime)),

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 /// Mount flags the init uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub struct MountFlags {
     pub nosuid: bool,
     pub nodev: bool,
@@ -30,7 +29,6 @@ pub struct MountFlags {
 
 /// One recorded call (for tests).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum Call {
     Mount {
         target: String,

@@ -283,6 +283,7 @@ mod tests {
                     kind: "tmpfs".into(),
                     source: "tmpfs".into(),
                     options: vec![],
+                    ..Mount::default()
                 },
                 Mount {
                     destination: "/containers/services/web/rootfs".into(),
@@ -293,12 +294,14 @@ mod tests {
                         "upperdir=/containers/services/web/tmp/upper",
                         "workdir=/containers/services/web/tmp/work",
                     ]),
+                    ..Mount::default()
                 },
                 Mount {
                     destination: "etc/extra".into(),
                     kind: "".into(),
                     source: "/etc".into(),
                     options: s(&["rbind", "ro"]),
+                    ..Mount::default()
                 },
             ],
             mkdir: s(&["/var/lib/web", "data"]),

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use crate::logs::Backend;
 use crate::prepare::{self, Cgroups};
 use crate::runtime::{Io, Runtime};
-use crate::runtime_json::RuntimeConfig;
 use crate::{Error, bundle, logs, reap, say};
 
 /// One section to run.
@@ -78,7 +77,7 @@ impl Sequence {
         id: &str,
     ) -> Result<i32, Error> {
         let dir = self.dir.join(id);
-        let config = RuntimeConfig::load(&dir)?;
+        let config = crate::runtime_json::load(&dir)?;
         prepare::apply(
             &prepare::filesystem_plan(&dir, &config, cgroups),
             &mut |m| {

@@ -21,7 +21,6 @@ use crate::control::{Request, Response, Status};
 use crate::logs::Backend;
 use crate::prepare::{self, Cgroups};
 use crate::runtime::{Io, Runtime};
-use crate::runtime_json::RuntimeConfig;
 use crate::{Error, bundle, logs, reap, say};
 
 /// The containerd namespace LinuxKit puts services in (our cgroup group for them).
@@ -210,7 +209,7 @@ impl Supervisor {
         }
         svc.started_once = true;
         let _ = self.rt.delete(name);
-        let config = RuntimeConfig::load(&dir)?;
+        let config = crate::runtime_json::load(&dir)?;
         prepare::apply(
             &prepare::filesystem_plan(&dir, &config, &self.cgroups),
             &mut |m| say(&m),

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 
 /// Log levels; lower is more severe. A backend prints levels at or below its threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[allow(missing_docs)]
 pub enum Level {
     Critical = 100,
     Error = 200,

@@ -24,11 +24,18 @@ const NO_PATH: &[(&str, &str, &str)] = &[
     ),
     ("lk-formats", "lk-spec", "output formats know no YAML"),
     ("lk-run", "lk-spec", "the hypervisor layer knows no YAML"),
+    (
+        "lk-service",
+        "lk-spec",
+        "guest crates share only the contract types with the host",
+    ),
 ];
 
 /// (crate, workspace crates it may depend on, whether it may use NET, whether it may use UI)
 const RULES: &[(&str, &[&str], bool, bool)] = &[
-    ("lk-spec", &[], false, false),
+    // The bundle contract (runtime.json), shared by the host build and the guest service.
+    ("lk-bundle", &[], false, false),
+    ("lk-spec", &["lk-bundle"], false, false),
     ("lk-oci", &[], false, false),
     ("lk-cache", &["lk-oci"], false, false),
     ("lk-util", &[], false, false),
@@ -74,7 +81,12 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-init", &["lk-guest-sys"], false, false),
     ("lk-memlogd", &["lk-guest-sys"], false, false),
     // clap only in its `service` binary (src/main.rs).
-    ("lk-service", &["lk-guest-sys", "lk-memlogd"], false, true),
+    (
+        "lk-service",
+        &["lk-bundle", "lk-guest-sys", "lk-memlogd"],
+        false,
+        true,
+    ),
     ("lk-testutil", &["lk-oci", "lk-registry"], false, false),
     ("rtf", &[], false, true),
 ];
