@@ -26,6 +26,7 @@ PKGS=(
     busybox-static linux-image-amd64        # the init package's busybox, the kernel package's kernel
     openssh-client                          # the sshd end-to-end case
     python3                                 # tests/cases/_lib helpers
+    pigz zstd                               # the practical limits the build benchmark compares with
 )
 # QEMU, installed from bookworm-backports (see above).
 QEMU_PKGS=(qemu-system-x86 qemu-utils)

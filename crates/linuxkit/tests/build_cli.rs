@@ -523,3 +523,36 @@ fn builds_kernel_iso_and_erofs_reproducibly() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_format_that_needs_a_kernel_fails_before_anything_is_pulled() {
+    let work = TempDir::new("needs-kernel");
+    let dir = work.path();
+    // Nothing listens on port 1: a pull would fail with a connection error instead.
+    std::fs::write(
+        dir.join("nokernel.yml"),
+        "onboot:\n  - name: x\n    image: 127.0.0.1:1/t/x:v1\n",
+    )
+    .unwrap();
+    let cache = dir.join("cache");
+    let out = linuxkit(
+        dir,
+        &cache,
+        &["--format", "kernel+squashfs", "nokernel.yml"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("kernel+squashfs needs a `kernel` section with an image"),
+        "{err}"
+    );
+    assert!(err.contains("hint: "), "{err}");
+    assert!(!err.contains("127.0.0.1:1"), "it tried to pull: {err}");
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nokernel-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

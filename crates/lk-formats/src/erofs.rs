@@ -14,11 +14,6 @@ use sha2::{Digest, Sha256};
 use crate::stage::{Fidelity, Stage, Target};
 use crate::tree::TreeSink;
 
-/// The program run; `LINUXKIT_MKFS_EROFS` overrides it.
-fn program() -> String {
-    std::env::var("LINUXKIT_MKFS_EROFS").unwrap_or_else(|_| "mkfs.erofs".to_owned())
-}
-
 /// A UUID (version 4 layout) taken from a hash of the paths, kinds, owners, modes and data.
 fn uuid(tree: &TreeSink) -> String {
     let mut h = Sha256::new();
@@ -44,8 +39,9 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Writes `tree` as an EROFS image at `dest` (staging next to it); `mtime` dates everything.
-pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
+/// Writes `tree` as an EROFS image at `dest` (staging next to it) with `mkfs_erofs` (the
+/// program to run); `mtime` dates everything.
+pub fn write(tree: &TreeSink, mtime: u64, dest: &Path, mkfs_erofs: &str) -> io::Result<()> {
     let t = Target::new(dest);
     let all_root = tree.entries.values().all(|(e, _)| e.uid == 0 && e.gid == 0);
     // With --all-root the owners need not be staged (and then no root is needed).
@@ -60,7 +56,7 @@ pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
             format!("kernel+erofs: {e} (hint: files owned by other users need a build as root)"),
         )
     })?;
-    let mut cmd = Command::new(program());
+    let mut cmd = Command::new(mkfs_erofs);
     cmd.env("SOURCE_DATE_EPOCH", mtime.to_string())
         .arg("--quiet")
         .arg(format!("-U{}", uuid(tree)));

@@ -97,6 +97,7 @@ use Format as F;
 use Source as S;
 
 /// Sorted by name, as LinuxKit lists them.
+#[rustfmt::skip]
 const ROWS: [Row; 20] = [
     row(F::Aws, "aws", &[".raw"], S::Later, true, true),
     row(F::Docker, "docker", &[".docker"], S::Stream, false, false),

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
-use flate2::write::GzEncoder;
+use crate::pgzip::{ParGzEncoder, cores};
 
 use crate::cpio::CpioSink;
 use crate::entry::{Entry, Sink};
@@ -24,7 +24,7 @@ pub struct BootParts {
 
 /// Splits `boot/*` off and writes the rest as a gzip newc cpio into `initrd`.
 pub struct InitrdSink<W: Write> {
-    cpio: Option<CpioSink<GzEncoder<W>>>,
+    cpio: Option<CpioSink<ParGzEncoder<W>>>,
     initrd: Option<W>,
     hardlink_targets: HashSet<String>,
     level: flate2::Compression,
@@ -50,7 +50,7 @@ impl<W: Write> InitrdSink<W> {
         }
     }
 
-    fn cpio(&mut self) -> io::Result<&mut CpioSink<GzEncoder<W>>> {
+    fn cpio(&mut self) -> io::Result<&mut CpioSink<ParGzEncoder<W>>> {
         if self.cpio.is_none() {
             let mut out = self
                 .initrd
@@ -59,7 +59,7 @@ impl<W: Write> InitrdSink<W> {
             // Microcode goes uncompressed in front, as the kernel expects.
             out.write_all(&self.boot.ucode)?;
             self.cpio = Some(CpioSink::new(
-                GzEncoder::new(out, self.level),
+                ParGzEncoder::new(out, self.level, cores()),
                 std::mem::take(&mut self.hardlink_targets),
             ));
         }

@@ -14,11 +14,6 @@ use crate::entry::Kind;
 use crate::stage::{Fidelity, Stage, Target, remove_leftovers};
 use crate::tree::TreeSink;
 
-/// The program run; `LINUXKIT_XORRISO` overrides it.
-fn program() -> String {
-    std::env::var("LINUXKIT_XORRISO").unwrap_or_else(|_| "xorriso".to_owned())
-}
-
 /// One path as an xorriso dialog word (xorriso quotes with `'` or `"`, without escapes).
 fn quote(path: &str) -> io::Result<String> {
     if path.contains('\n') {
@@ -66,9 +61,9 @@ fn options(tree: &TreeSink, mtime: u64) -> io::Result<String> {
     Ok(s)
 }
 
-/// Writes `tree` as an ISO image at `dest` (staging next to it); `mtime` dates the volume,
-/// the root directory and parents the stream never named.
-pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
+/// Writes `tree` as an ISO image at `dest` (staging next to it) with `xorriso` (the program
+/// to run); `mtime` dates the volume, the root directory and parents the stream never named.
+pub fn write(tree: &TreeSink, mtime: u64, dest: &Path, xorriso: &str) -> io::Result<()> {
     let t = Target::new(dest);
     let stage = Stage::write(tree, &t.parent, &t.name, Fidelity::Contents)?;
     let opts = t
@@ -77,7 +72,7 @@ pub fn write(tree: &TreeSink, mtime: u64, dest: &Path) -> io::Result<()> {
     remove_leftovers(&t.parent, &format!(".{}.xorriso-", t.name));
     std::fs::write(&opts, options(tree, mtime)?)?;
     let result = t.run(
-        Command::new(program())
+        Command::new(xorriso)
             .env("SOURCE_DATE_EPOCH", mtime.to_string())
             .args(["-no_rc", "-report_about", "FAILURE", "-abort_on", "FAILURE"])
             .args(["-iso_rr_pattern", "off", "-disk_pattern", "off"])

@@ -10,6 +10,7 @@
 //! | [`entry`] | the entry model and the `Sink` trait |
 //! | [`tar`] | PAX tar writer (`tar`, `docker`) |
 //! | [`cpio`] | newc cpio writer with real hard links |
+//! | [`pgzip`] | parallel gzip (pigz-style blocks; the same bytes on any number of cores) |
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
 //! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
 //! | [`tree`] | collects the rootfs minus `boot/` for the formats below |
@@ -26,6 +27,7 @@ mod error;
 mod format;
 pub mod initrd;
 pub mod iso;
+pub mod pgzip;
 mod plan;
 pub mod squashfs;
 mod stage;
@@ -36,4 +38,4 @@ pub mod tree;
 pub use entry::{Entry, Kind, Sink, Tee};
 pub use error::FormatError;
 pub use format::{Format, Source};
-pub use plan::{Artifact, Artifacts, Destination, OutputPlan, Outputs, Role};
+pub use plan::{Artifact, Artifacts, Destination, OutputPlan, Outputs, Role, Tools};

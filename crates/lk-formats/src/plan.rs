@@ -79,12 +79,31 @@ pub struct Artifacts {
     pub files: Vec<Artifact>,
 }
 
+/// The external image makers the tree formats run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tools {
+    /// `kernel+iso` (`LINUXKIT_XORRISO` in the binary).
+    pub xorriso: String,
+    /// `kernel+erofs` (`LINUXKIT_MKFS_EROFS` in the binary).
+    pub mkfs_erofs: String,
+}
+
+impl Default for Tools {
+    fn default() -> Tools {
+        Tools {
+            xorriso: "xorriso".into(),
+            mkfs_erofs: "mkfs.erofs".into(),
+        }
+    }
+}
+
 /// The checked set of formats and where they go.
 #[derive(Debug)]
 pub struct OutputPlan<'w> {
     formats: Vec<Format>,
     destination: Destination<'w>,
     mtime: u64,
+    tools: Tools,
 }
 
 impl<'w> OutputPlan<'w> {
@@ -121,7 +140,14 @@ impl<'w> OutputPlan<'w> {
             formats,
             destination,
             mtime,
+            tools: Tools::default(),
         })
+    }
+
+    /// Runs these programs for the tree formats.
+    pub fn with_tools(mut self, tools: Tools) -> OutputPlan<'w> {
+        self.tools = tools;
+        self
     }
 
     /// The formats, in the order given.
@@ -159,6 +185,7 @@ impl<'w> OutputPlan<'w> {
             formats,
             destination,
             mtime,
+            tools,
         } = self;
         let stream_format = formats.iter().copied().find(|f| f.streamable());
         let (target, base) = match destination {
@@ -207,6 +234,7 @@ impl<'w> OutputPlan<'w> {
             formats,
             base,
             mtime,
+            tools,
             stream,
             initrd,
             tree,
@@ -281,6 +309,7 @@ pub struct Outputs<'w> {
     formats: Vec<Format>,
     base: PathBuf,
     mtime: u64,
+    tools: Tools,
     stream: Option<StreamOut<'w>>,
     initrd: Option<InitrdSink<Staged>>,
     tree: Option<TreeSink>,
@@ -292,43 +321,27 @@ impl std::fmt::Debug for Outputs<'_> {
     }
 }
 
-impl Sink for Outputs<'_> {
-    fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
-        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(3);
-        if let Some(s) = self.stream.as_mut() {
-            sinks.push(s);
-        }
-        if let Some(s) = self.initrd.as_mut() {
-            sinks.push(s);
-        }
-        if let Some(s) = self.tree.as_mut() {
-            sinks.push(s);
-        }
-        crate::Tee(sinks).add(e, data)
-    }
-    fn finish(&mut self) -> io::Result<()> {
-        for s in [
+impl<'w> Outputs<'w> {
+    /// The open sinks, as one tee.
+    fn tee(&mut self) -> crate::Tee<'_> {
+        let sinks = [
             self.stream.as_mut().map(|s| s as &mut dyn Sink),
             self.initrd.as_mut().map(|s| s as &mut dyn Sink),
             self.tree.as_mut().map(|s| s as &mut dyn Sink),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            s.finish()?;
-        }
-        Ok(())
+        ];
+        crate::Tee(sinks.into_iter().flatten().collect())
+    }
+}
+
+impl Sink for Outputs<'_> {
+    fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
+        self.tee().add(e, data)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.tee().finish()
     }
     fn link_targets(&mut self, paths: &[String]) {
-        if let Some(s) = self.stream.as_mut() {
-            s.link_targets(paths);
-        }
-        if let Some(s) = self.initrd.as_mut() {
-            s.link_targets(paths);
-        }
-        if let Some(s) = self.tree.as_mut() {
-            s.link_targets(paths);
-        }
+        self.tee().link_targets(paths);
     }
 }
 
@@ -485,8 +498,10 @@ impl Outputs<'_> {
                     crate::squashfs::write_to(&tree, self.mtime, &mut st)?;
                     st.commit().map(|_| ())
                 }),
-                Format::KernelIso => crate::iso::write(&tree, self.mtime, &img),
-                _ => crate::erofs::write(&tree, self.mtime, &img),
+                Format::KernelIso => {
+                    crate::iso::write(&tree, self.mtime, &img, &self.tools.xorriso)
+                }
+                _ => crate::erofs::write(&tree, self.mtime, &img, &self.tools.mkfs_erofs),
             };
             written.map_err(err)?;
             let size = std::fs::metadata(&img).map_err(write_err(f, &img))?.len();
@@ -498,5 +513,106 @@ impl Outputs<'_> {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("lk-plan-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn to_dir(d: &Path) -> Destination<'static> {
+        Destination::Dir {
+            dir: d.to_path_buf(),
+            name: "x".into(),
+        }
+    }
+
+    #[test]
+    fn combinations_are_checked_before_anything_is_written() {
+        let d = dir("combos");
+        let err = |f: Vec<Format>, dest| OutputPlan::new(f, dest, 0).unwrap_err();
+        assert!(matches!(
+            err(vec![Format::Tar, Format::KernelInitrd], to_dir(&d)),
+            FormatError::StreamNotAlone(_)
+        ));
+        assert!(matches!(
+            err(vec![Format::KernelInitrd], Destination::File(d.join("o"))),
+            FormatError::NotOneStream(_)
+        ));
+        assert!(matches!(
+            err(vec![Format::IsoBios], to_dir(&d)),
+            FormatError::NotImplemented(Format::IsoBios)
+        ));
+        let p = OutputPlan::new(vec![], to_dir(&d), 0).unwrap();
+        assert_eq!(p.formats(), [Format::KernelInitrd]);
+        assert!(matches!(
+            p.check_kernel(false),
+            Err(FormatError::NeedsKernel(f)) if f == [Format::KernelInitrd]
+        ));
+        assert!(p.check_kernel(true).is_ok());
+        let p = OutputPlan::new(vec![], Destination::File(d.join("o")), 0).unwrap();
+        assert_eq!(p.formats(), [Format::Tar]);
+        assert!(p.check_kernel(false).is_ok());
+        assert!(!d.exists(), "planning wrote something");
+    }
+
+    #[test]
+    fn docker_appends_its_dockerfile_and_commit_names_the_artifacts() {
+        let d = dir("docker");
+        let mut out = OutputPlan::new(vec![Format::Docker], to_dir(&d), 7)
+            .unwrap()
+            .open()
+            .unwrap();
+        out.add(&Entry::file("a", 1, 0o644, 7), &mut &b"x"[..])
+            .unwrap();
+        out.finish().unwrap();
+        let a = out.commit().unwrap();
+        assert_eq!(a.files.len(), 1);
+        assert_eq!(a.files[0].path, d.join("x.docker"));
+        assert_eq!(
+            (a.files[0].format, a.files[0].role),
+            (Format::Docker, Role::Stream)
+        );
+        let mut names = Vec::new();
+        let mut t = ::tar::Archive::new(std::fs::File::open(d.join("x.docker")).unwrap());
+        for e in t.entries().unwrap() {
+            names.push(e.unwrap().path().unwrap().display().to_string());
+        }
+        assert_eq!(names, ["a", "Dockerfile"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn outputs_dropped_before_commit_leave_nothing() {
+        let d = dir("drop");
+        let out = OutputPlan::new(vec![Format::KernelInitrd], to_dir(&d), 0)
+            .unwrap()
+            .open()
+            .unwrap();
+        drop(out);
+        let left: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_stream_into_a_writer_is_the_tar() {
+        let mut buf = Vec::new();
+        let mut out = OutputPlan::new(vec![Format::Tar], Destination::Writer(&mut buf), 0)
+            .unwrap()
+            .open()
+            .unwrap();
+        out.add(&Entry::file("a", 1, 0o644, 0), &mut &b"x"[..])
+            .unwrap();
+        out.finish().unwrap();
+        let a = out.commit().unwrap();
+        assert_eq!(a.files[0].path, Path::new("-"));
+        assert!(buf.len() >= 1024 && buf.len() % 512 == 0, "{}", buf.len());
     }
 }

@@ -61,16 +61,9 @@ impl Resolved {
             pins.into_iter().map(|p| (p.name.clone(), p)).collect();
         let mut images = BTreeMap::new();
         for r in config.images() {
-            let image = by_name
-                .remove(r.canonical())
-                .or_else(|| {
-                    images
-                        .get(r.canonical())
-                        .map(|p: &PinnedImage| p.image.clone())
-                })
-                .ok_or_else(|| Unpinned {
-                    image: r.canonical().to_owned(),
-                })?;
+            let image = by_name.remove(r.canonical()).ok_or_else(|| Unpinned {
+                image: r.canonical().to_owned(),
+            })?;
             images.insert(
                 r.canonical().to_owned(),
                 PinnedImage {
@@ -107,5 +100,61 @@ impl Resolved {
     /// Every pinned image, by canonical reference.
     pub fn images(&self) -> impl Iterator<Item = &PinnedImage> {
         self.images.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use lk_oci::{Descriptor, Digest, ImageConfig, MEDIA_OCI_MANIFEST, Manifest};
+
+    use super::*;
+
+    fn pin(name: &str) -> ResolvedImage {
+        let d = Descriptor::new(MEDIA_OCI_MANIFEST, Digest::of(name.as_bytes()), 1);
+        ResolvedImage {
+            name: name.to_owned(),
+            root: d.clone(),
+            manifest_descriptor: d.clone(),
+            manifest: Manifest {
+                schema_version: 2,
+                media_type: MEDIA_OCI_MANIFEST.into(),
+                config: d,
+                layers: Vec::new(),
+                annotations: BTreeMap::new(),
+                extra: BTreeMap::new(),
+            },
+            config: ImageConfig::default(),
+        }
+    }
+
+    fn config() -> Config {
+        let yaml = "kernel:\n  image: k:1\ninit:\n  - i:1\nonboot:\n  - name: a\n    image: i:1\nservices:\n  - name: b\n    image: s:1\n";
+        lk_spec::parse_config(&lk_spec::Source::named("t.yml"), yaml, None).unwrap()
+    }
+
+    #[test]
+    fn every_image_of_the_configuration_must_be_pinned() {
+        let cache = Cache::open(
+            &std::env::temp_dir().join(format!("lk-image-test-{}", std::process::id())),
+        )
+        .unwrap();
+        let names: Vec<String> = config()
+            .images()
+            .iter()
+            .map(|r| r.canonical().to_owned())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        let missing =
+            Resolved::new(config(), cache.clone(), [pin(&names[0]), pin(&names[1])]).unwrap_err();
+        assert_eq!(missing.image, names[2]);
+        let r = Resolved::new(config(), cache.clone(), names.iter().map(|n| pin(n))).unwrap();
+        assert_eq!(r.images().count(), 3);
+        let kernel = r.config().kernel.image.as_ref().unwrap();
+        assert_eq!(r.image(&kernel.value).unwrap().canonical(), names[0]);
+        let stranger = ImageRef::parse("elsewhere/x:1").unwrap();
+        assert!(r.image(&stranger).is_err());
+        std::fs::remove_dir_all(cache.root()).unwrap();
     }
 }

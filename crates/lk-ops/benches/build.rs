@@ -181,4 +181,66 @@ fn main() {
         rss / 1024,
         rootfs as f64 / 1e6
     );
+    limits(&out.join("bench-initrd.img"), if bench { 3 } else { 1 });
+}
+
+/// Best wall time of `f` over `runs` runs.
+fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+/// The same uncompressed cpio through our gzip (one core, every core) and, in the same run,
+/// through the practical limits: `pigz -6`, `pigz -1`, `zstd -3 -T0` (when installed).
+fn limits(initrd: &std::path::Path, runs: usize) {
+    use std::io::{Read, Write};
+    let mut cpio = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(initrd).unwrap())
+        .read_to_end(&mut cpio)
+        .unwrap();
+    let raw = initrd.with_extension("cpio");
+    std::fs::write(&raw, &cpio).unwrap();
+    println!(
+        "the same {:.1} MB cpio, best of {runs}:",
+        cpio.len() as f64 / 1e6
+    );
+    let cores = lk_formats::pgzip::cores();
+    for threads in [1, cores] {
+        let t = best_of(runs, || {
+            let mut e = lk_formats::pgzip::ParGzEncoder::new(
+                std::io::sink(),
+                flate2::Compression::default(),
+                threads,
+            );
+            e.write_all(&cpio).unwrap();
+            e.finish().unwrap();
+        });
+        println!("  ours, gzip -6, {threads} thread(s): {t:.3} s");
+    }
+    for (program, args) in [
+        ("pigz", &["-6", "-c"][..]),
+        ("pigz", &["-1", "-c"][..]),
+        ("zstd", &["-3", "-T0", "-c", "-q"][..]),
+    ] {
+        let mut ok = true;
+        let t = best_of(runs, || {
+            let r = Command::new(program)
+                .args(args)
+                .arg(&raw)
+                .stdout(std::process::Stdio::null())
+                .status();
+            ok &= r.is_ok_and(|s| s.success());
+        });
+        if ok {
+            println!("  {program} {}: {t:.3} s", args.join(" "));
+        } else {
+            println!("  {program} {}: not installed", args.join(" "));
+        }
+    }
+    let _ = std::fs::remove_file(&raw);
 }

@@ -114,11 +114,8 @@ fn plan<'w>(
         },
     };
     let mtime = env.source_date_epoch.unwrap_or(DEFAULT_MTIME);
-    Ok(OutputPlan::new(
-        parse_formats(&s.formats)?,
-        destination,
-        mtime,
-    )?)
+    let plan = OutputPlan::new(parse_formats(&s.formats)?, destination, mtime)?;
+    Ok(plan.with_tools(env.tools.clone()))
 }
 
 fn base_name(s: &BuildSettings) -> String {

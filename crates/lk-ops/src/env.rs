@@ -14,6 +14,10 @@ pub struct Env {
     pub mirrors: Vec<String>,
     /// `LINUXKIT_DOCKER`: the docker CLI to run.
     pub docker: Option<String>,
+    /// `LINUXKIT_XORRISO`, `LINUXKIT_MKFS_EROFS`: the image makers of the tree formats.
+    pub tools: lk_formats::Tools,
+    /// `USER`: the org of `pkg build --dev`.
+    pub user: Option<String>,
 }
 
 /// A variable is set to something we cannot use.
@@ -51,6 +55,11 @@ impl Env {
                 .map(str::to_owned)
                 .collect(),
             docker: get("LINUXKIT_DOCKER").filter(|d| !d.is_empty()),
+            tools: lk_formats::Tools {
+                xorriso: get("LINUXKIT_XORRISO").unwrap_or_else(|| "xorriso".into()),
+                mkfs_erofs: get("LINUXKIT_MKFS_EROFS").unwrap_or_else(|| "mkfs.erofs".into()),
+            },
+            user: get("USER").filter(|u| !u.is_empty()),
         })
     }
 

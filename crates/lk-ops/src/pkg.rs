@@ -63,9 +63,12 @@ pub enum PkgBuildError {
     /// Cache or registry failed.
     #[error(transparent)]
     Image(#[from] ImageError),
-    /// Platforms.
+    /// The platforms to build for.
     #[error("{0}")]
     Platform(String),
+    /// A package's image name is not a valid reference.
+    #[error("invalid image name")]
+    Reference(#[from] lk_spec::reference::ReferenceError),
     /// Pushing a package with uncommitted changes.
     #[error("refusing to push dirty package {0}")]
     Dirty(String),
@@ -495,8 +498,7 @@ pub fn manifest(
             p.org, p.info.image
         )));
     }
-    let base = lk_spec::ImageRef::parse(&p.full_tag())
-        .map_err(|e| PkgBuildError::Platform(e.to_string()))?;
+    let base = lk_spec::ImageRef::parse(&p.full_tag())?;
     let repo = lk_resolve::repository(&base);
     let mut index = Index {
         media_type: MEDIA_OCI_INDEX.into(),
@@ -520,7 +522,7 @@ pub fn manifest(
         reason: e.to_string(),
     })?;
     for t in tags {
-        let r = lk_spec::ImageRef::parse(&t).map_err(|e| PkgBuildError::Platform(e.to_string()))?;
+        let r = lk_spec::ImageRef::parse(&t)?;
         let tag = r.tag().unwrap_or("latest").to_owned();
         let push_err = |source| {
             ImageError::Push(lk_resolve::PushError::Registry {

@@ -27,6 +27,8 @@ pub struct PkgOptions {
     pub force_dirty: bool,
     /// `--dev`.
     pub dev: bool,
+    /// `$USER`: the org of `--dev` builds (`dev` when unset).
+    pub user: Option<String>,
 }
 
 impl Default for PkgOptions {
@@ -40,6 +42,7 @@ impl Default for PkgOptions {
             hash_path: None,
             force_dirty: false,
             dev: false,
+            user: None,
         }
     }
 }
@@ -140,7 +143,7 @@ impl Package {
             .or_else(|| info.org.clone())
             .unwrap_or_else(|| "linuxkit".into());
         if opts.dev {
-            org = std::env::var("USER").unwrap_or_else(|_| "dev".into());
+            org = opts.user.clone().unwrap_or_else(|| "dev".into());
         }
         let hash_path = match &opts.hash_path {
             Some(p) => {

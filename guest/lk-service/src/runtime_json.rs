@@ -30,20 +30,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_go_output_with_nulls_and_missing_keys() {
-        let c = parse(
-            r#"{"cgroups": null, "mounts": [{"destination": "/x", "options": null}],
-                "bindNS": {"net": "/run/netns/wg0"}, "interfaces": [{"name": "wg0", "add": "wireguard", "createInRoot": true}]}"#,
-        )
-        .unwrap();
-        assert!(c.cgroups.is_empty());
-        assert_eq!(c.mounts[0].destination, "/x");
-        assert_eq!(c.bind_ns.entries(), [("net", "/run/netns/wg0")]);
-        assert!(c.interfaces[0].create_in_root);
-        assert_eq!(parse("{}").unwrap(), RuntimeConfig::default());
-    }
-
-    #[test]
     fn a_missing_file_is_empty_and_a_bad_one_names_its_path() {
         let dir = std::env::temp_dir().join(format!("lk-service-rj-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -9,7 +9,7 @@ use crate::cli::{Global, PkgArgs, PkgCommand, PkgCommon};
 use crate::output::{self, Lines};
 
 /// The `pkg` persistent flags as options.
-pub fn options(c: &PkgCommon) -> PkgOptions {
+pub fn options(c: &PkgCommon, env: &Env) -> PkgOptions {
     PkgOptions {
         org: c.org.clone(),
         build_yml: c.build_yml.clone(),
@@ -19,13 +19,14 @@ pub fn options(c: &PkgCommon) -> PkgOptions {
         hash_path: c.hash_path.clone(),
         force_dirty: c.force_dirty,
         dev: c.dev,
+        user: env.user.clone(),
     }
 }
 
 fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
     let s = PkgBuildSettings {
         images: super::image_settings(global, env, args.cache.as_ref()),
-        options: options(&args.common),
+        options: options(&args.common, env),
         force: args.force,
         platforms: args.platforms.clone(),
         build_args: args.build_args.clone(),
@@ -73,7 +74,7 @@ pub fn run(global: &Global, env: &Env, cmd: &PkgCommand) -> anyhow::Result<Exit>
             canonical,
             dirs,
         } => {
-            for t in show_tags(dirs, &options(common), *canonical)? {
+            for t in show_tags(dirs, &options(common, env), *canonical)? {
                 output::data(&t);
             }
             Ok(Exit::Success)
@@ -88,7 +89,7 @@ pub fn run(global: &Global, env: &Env, cmd: &PkgCommand) -> anyhow::Result<Exit>
             for line in lk_ops::pkg::manifest(
                 &image_settings(global, env),
                 dir,
-                &options(common),
+                &options(common, env),
                 release.as_deref(),
             )? {
                 output::data(&line);
