@@ -97,6 +97,10 @@ pub struct BuildArgs {
     /// Decompress the kernel (gzip or bzImage with a gzip payload).
     #[arg(long)]
     pub decompress_kernel: bool,
+    /// Compression of the initrd of kernel+initrd and tar-kernel-initrd: gzip (LinuxKit's),
+    /// zstd (faster to build and to boot; needs a kernel with CONFIG_RD_ZSTD) or none.
+    #[arg(long, value_name = "gzip|zstd|none", default_value = "gzip")]
+    pub initrd_compression: String,
     /// Target architecture (Go names: amd64, arm64, riscv64).
     #[arg(long)]
     pub arch: Option<String>,

@@ -1,11 +1,12 @@
 //! `kernel+initrd` and `tar-kernel-initrd`: `boot/kernel`, `boot/cmdline` and
 //! `boot/ucode.cpio` are taken out of the stream; other `boot/*` entries are dropped; the
-//! rest becomes a gzip-compressed newc cpio (with the microcode cpio, if any, in front).
+//! rest becomes a compressed newc cpio (gzip by default; with the microcode cpio, if any,
+//! uncompressed in front).
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
-use crate::pgzip::{ParGzEncoder, cores};
+use crate::compress::{Compressor, InitrdCompression};
 
 use crate::cpio::CpioSink;
 use crate::entry::{Entry, Sink};
@@ -22,12 +23,12 @@ pub struct BootParts {
     pub ucode: Vec<u8>,
 }
 
-/// Splits `boot/*` off and writes the rest as a gzip newc cpio into `initrd`.
+/// Splits `boot/*` off and writes the rest as a compressed newc cpio into `initrd`.
 pub struct InitrdSink<W: Write> {
-    cpio: Option<CpioSink<ParGzEncoder<W>>>,
+    cpio: Option<CpioSink<Compressor<W>>>,
     initrd: Option<W>,
     hardlink_targets: HashSet<String>,
-    level: flate2::Compression,
+    compression: InitrdCompression,
     /// What was split off.
     pub boot: BootParts,
 }
@@ -40,17 +41,21 @@ impl<W: Write> std::fmt::Debug for InitrdSink<W> {
 
 impl<W: Write> InitrdSink<W> {
     /// `hardlink_targets`: paths hard links point at (see [`CpioSink::new`]).
-    pub fn new(initrd: W, hardlink_targets: HashSet<String>) -> InitrdSink<W> {
+    pub fn new(
+        initrd: W,
+        hardlink_targets: HashSet<String>,
+        compression: InitrdCompression,
+    ) -> InitrdSink<W> {
         InitrdSink {
             cpio: None,
             initrd: Some(initrd),
             hardlink_targets,
-            level: flate2::Compression::default(),
+            compression,
             boot: BootParts::default(),
         }
     }
 
-    fn cpio(&mut self) -> io::Result<&mut CpioSink<ParGzEncoder<W>>> {
+    fn cpio(&mut self) -> io::Result<&mut CpioSink<Compressor<W>>> {
         if self.cpio.is_none() {
             let mut out = self
                 .initrd
@@ -59,7 +64,7 @@ impl<W: Write> InitrdSink<W> {
             // Microcode goes uncompressed in front, as the kernel expects.
             out.write_all(&self.boot.ucode)?;
             self.cpio = Some(CpioSink::new(
-                ParGzEncoder::new(out, self.level, cores()),
+                Compressor::new(out, self.compression)?,
                 std::mem::take(&mut self.hardlink_targets),
             ));
         }

@@ -10,6 +10,7 @@
 //! | [`entry`] | the entry model and the `Sink` trait |
 //! | [`tar`] | PAX tar writer (`tar`, `docker`) |
 //! | [`cpio`] | newc cpio writer with real hard links |
+//! | [`compress`] | the initrd's compression: gzip (default), zstd, none |
 //! | [`pgzip`] | parallel gzip (pigz-style blocks; the same bytes on any number of cores) |
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
 //! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
@@ -19,6 +20,7 @@
 //! | [`erofs`] | `kernel+erofs`: an EROFS image of the tree (`mkfs.erofs`) |
 //! | `stage` | the tree as a temporary directory for the external image makers |
 
+pub mod compress;
 pub mod config_iso;
 pub mod cpio;
 pub mod entry;
@@ -35,7 +37,8 @@ pub mod staged;
 pub mod tar;
 pub mod tree;
 
+pub use compress::InitrdCompression;
 pub use entry::{Entry, Kind, Sink, Tee};
 pub use error::FormatError;
 pub use format::{Format, Source};
-pub use plan::{Artifact, Artifacts, Destination, OutputPlan, Outputs, Role, Tools};
+pub use plan::{Artifact, Artifacts, Destination, OutputOptions, OutputPlan, Outputs, Role, Tools};

@@ -26,9 +26,11 @@ struct Job {
 }
 
 /// Deflates one block (raw deflate): `dict` primes the window; a sync flush ends every block
-/// but the last, which finishes the stream.
-fn deflate_block(c: &mut Compress, data: &[u8], dict: &[u8], last: bool) -> io::Result<Vec<u8>> {
-    c.reset();
+/// but the last, which finishes the stream. Each block gets a fresh compressor: a reset one
+/// keeps state from its previous block (seen with zlib-rs), which made the bytes depend on
+/// which thread had compressed what before.
+fn deflate_block(level: Compression, data: &[u8], dict: &[u8], last: bool) -> io::Result<Vec<u8>> {
+    let mut c = Compress::new(level, false);
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
@@ -72,14 +74,13 @@ impl Pool {
             .map(|_| {
                 let rx = Arc::clone(&rx);
                 std::thread::spawn(move || {
-                    let mut c = Compress::new(level, false);
                     loop {
                         let job = match rx.lock() {
                             Ok(r) => r.recv(),
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let r = deflate_block(&mut c, &job.data, &job.dict, job.last);
+                        let r = deflate_block(level, &job.data, &job.dict, job.last);
                         // The writer may have given up (an error elsewhere); nothing to do.
                         let _ = job.done.send(r);
                     }
@@ -104,7 +105,7 @@ impl Drop for Pool {
 
 enum Engine {
     /// One thread: blocks are deflated in the writer's thread, the same way.
-    Inline(Box<Compress>),
+    Inline(Compression),
     Pool(Pool),
 }
 
@@ -137,7 +138,7 @@ impl<W: Write> ParGzEncoder<W> {
     pub fn new(out: W, level: Compression, threads: usize) -> ParGzEncoder<W> {
         let threads = threads.max(1);
         let engine = if threads == 1 {
-            Engine::Inline(Box::new(Compress::new(level, false)))
+            Engine::Inline(level)
         } else {
             Engine::Pool(Pool::new(threads, level))
         };
@@ -188,8 +189,8 @@ impl<W: Write> ParGzEncoder<W> {
         let dict = std::mem::take(&mut self.dict);
         self.dict = data[data.len().saturating_sub(DICT)..].to_vec();
         match &mut self.engine {
-            Engine::Inline(c) => {
-                let deflated = deflate_block(c, &data, &dict, last)?;
+            Engine::Inline(level) => {
+                let deflated = deflate_block(*level, &data, &dict, last)?;
                 self.out()?.write_all(&deflated)
             }
             Engine::Pool(pool) => {
@@ -289,10 +290,12 @@ mod tests {
 
     #[test]
     fn the_same_bytes_on_one_or_four_threads() {
-        let data = sample(3 * BLOCK + 1234);
+        // Enough blocks that every worker compresses several, in an order that varies.
+        let data = sample(40 * BLOCK + 1234);
         let one = gzip(&data, 1);
         let four = gzip(&data, 4);
         assert_eq!(one, four);
+        assert_eq!(gzip(&data, 3), one);
         assert_eq!(gunzip(&four), data);
         assert!(
             one.len() < data.len() / 2,

@@ -97,22 +97,31 @@ impl Default for Tools {
     }
 }
 
+/// How the outputs are written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// Dates what the plan itself writes (`Dockerfile`, the initrd tar, tree roots).
+    pub mtime: u64,
+    /// The external image makers.
+    pub tools: Tools,
+    /// The initrd's compression.
+    pub initrd_compression: crate::InitrdCompression,
+}
+
 /// The checked set of formats and where they go.
 #[derive(Debug)]
 pub struct OutputPlan<'w> {
     formats: Vec<Format>,
     destination: Destination<'w>,
-    mtime: u64,
-    tools: Tools,
+    options: OutputOptions,
 }
 
 impl<'w> OutputPlan<'w> {
-    /// Checks the formats (known, implemented, a stream alone) for `destination`; `mtime`
-    /// dates what the plan itself writes (`Dockerfile`, the initrd tar, tree roots).
+    /// Checks the formats (known, implemented, a stream alone) for `destination`.
     pub fn new(
         mut formats: Vec<Format>,
         destination: Destination<'w>,
-        mtime: u64,
+        options: OutputOptions,
     ) -> Result<OutputPlan<'w>, FormatError> {
         if formats.is_empty() {
             formats.push(match destination {
@@ -139,15 +148,8 @@ impl<'w> OutputPlan<'w> {
         Ok(OutputPlan {
             formats,
             destination,
-            mtime,
-            tools: Tools::default(),
+            options,
         })
-    }
-
-    /// Runs these programs for the tree formats.
-    pub fn with_tools(mut self, tools: Tools) -> OutputPlan<'w> {
-        self.tools = tools;
-        self
     }
 
     /// The formats, in the order given.
@@ -184,9 +186,13 @@ impl<'w> OutputPlan<'w> {
         let OutputPlan {
             formats,
             destination,
+            options,
+        } = self;
+        let OutputOptions {
             mtime,
             tools,
-        } = self;
+            initrd_compression,
+        } = options;
         let stream_format = formats.iter().copied().find(|f| f.streamable());
         let (target, base) = match destination {
             Destination::Writer(w) => (Some(Target::Writer(w)), None),
@@ -222,7 +228,8 @@ impl<'w> OutputPlan<'w> {
             } else {
                 Format::TarKernelInitrd
             };
-            Some(InitrdSink::new(staged(f, &path)?, Default::default()))
+            let out = staged(f, &path)?;
+            Some(InitrdSink::new(out, Default::default(), initrd_compression))
         } else {
             None
         };
@@ -526,6 +533,13 @@ mod tests {
         d
     }
 
+    fn opts(mtime: u64) -> OutputOptions {
+        OutputOptions {
+            mtime,
+            ..OutputOptions::default()
+        }
+    }
+
     fn to_dir(d: &Path) -> Destination<'static> {
         Destination::Dir {
             dir: d.to_path_buf(),
@@ -536,7 +550,7 @@ mod tests {
     #[test]
     fn combinations_are_checked_before_anything_is_written() {
         let d = dir("combos");
-        let err = |f: Vec<Format>, dest| OutputPlan::new(f, dest, 0).unwrap_err();
+        let err = |f: Vec<Format>, dest| OutputPlan::new(f, dest, opts(0)).unwrap_err();
         assert!(matches!(
             err(vec![Format::Tar, Format::KernelInitrd], to_dir(&d)),
             FormatError::StreamNotAlone(_)
@@ -549,14 +563,14 @@ mod tests {
             err(vec![Format::IsoBios], to_dir(&d)),
             FormatError::NotImplemented(Format::IsoBios)
         ));
-        let p = OutputPlan::new(vec![], to_dir(&d), 0).unwrap();
+        let p = OutputPlan::new(vec![], to_dir(&d), opts(0)).unwrap();
         assert_eq!(p.formats(), [Format::KernelInitrd]);
         assert!(matches!(
             p.check_kernel(false),
             Err(FormatError::NeedsKernel(f)) if f == [Format::KernelInitrd]
         ));
         assert!(p.check_kernel(true).is_ok());
-        let p = OutputPlan::new(vec![], Destination::File(d.join("o")), 0).unwrap();
+        let p = OutputPlan::new(vec![], Destination::File(d.join("o")), opts(0)).unwrap();
         assert_eq!(p.formats(), [Format::Tar]);
         assert!(p.check_kernel(false).is_ok());
         assert!(!d.exists(), "planning wrote something");
@@ -565,7 +579,7 @@ mod tests {
     #[test]
     fn docker_appends_its_dockerfile_and_commit_names_the_artifacts() {
         let d = dir("docker");
-        let mut out = OutputPlan::new(vec![Format::Docker], to_dir(&d), 7)
+        let mut out = OutputPlan::new(vec![Format::Docker], to_dir(&d), opts(7))
             .unwrap()
             .open()
             .unwrap();
@@ -591,7 +605,7 @@ mod tests {
     #[test]
     fn outputs_dropped_before_commit_leave_nothing() {
         let d = dir("drop");
-        let out = OutputPlan::new(vec![Format::KernelInitrd], to_dir(&d), 0)
+        let out = OutputPlan::new(vec![Format::KernelInitrd], to_dir(&d), opts(0))
             .unwrap()
             .open()
             .unwrap();
@@ -604,7 +618,7 @@ mod tests {
     #[test]
     fn a_stream_into_a_writer_is_the_tar() {
         let mut buf = Vec::new();
-        let mut out = OutputPlan::new(vec![Format::Tar], Destination::Writer(&mut buf), 0)
+        let mut out = OutputPlan::new(vec![Format::Tar], Destination::Writer(&mut buf), opts(0))
             .unwrap()
             .open()
             .unwrap();

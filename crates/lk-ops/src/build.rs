@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-pub use lk_formats::{Artifact, Artifacts, Format, FormatError};
-use lk_formats::{Destination, OutputPlan};
+pub use lk_formats::{Artifact, Artifacts, Format, FormatError, InitrdCompression};
+use lk_formats::{Destination, OutputOptions, OutputPlan};
 use lk_image::Resolved;
 use lk_rootfs::{AssembleError, Assembler, DEFAULT_MTIME, InputTar, RootfsOptions};
 use lk_spec::Config;
@@ -42,6 +42,8 @@ pub struct BuildSettings {
     pub sbom_output: String,
     /// `--input-tar`.
     pub input_tar: Option<PathBuf>,
+    /// `--initrd-compression`.
+    pub initrd_compression: InitrdCompression,
 }
 
 /// A build failed.
@@ -113,9 +115,16 @@ fn plan<'w>(
             name: base_name(s),
         },
     };
-    let mtime = env.source_date_epoch.unwrap_or(DEFAULT_MTIME);
-    let plan = OutputPlan::new(parse_formats(&s.formats)?, destination, mtime)?;
-    Ok(plan.with_tools(env.tools.clone()))
+    let options = OutputOptions {
+        mtime: env.source_date_epoch.unwrap_or(DEFAULT_MTIME),
+        tools: env.tools.clone(),
+        initrd_compression: s.initrd_compression,
+    };
+    Ok(OutputPlan::new(
+        parse_formats(&s.formats)?,
+        destination,
+        options,
+    )?)
 }
 
 fn base_name(s: &BuildSettings) -> String {

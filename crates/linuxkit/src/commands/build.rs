@@ -36,6 +36,7 @@ pub fn run(global: &Global, env: &Env, args: &BuildArgs) -> anyhow::Result<Exit>
         no_sbom: args.no_sbom,
         sbom_output: args.sbom_output.clone(),
         input_tar: args.input_tar.clone(),
+        initrd_compression: args.initrd_compression.parse()?,
     };
     let quiet = global.quiet || args.output.as_deref() == Some("-");
     let reporter = Lines { quiet };
