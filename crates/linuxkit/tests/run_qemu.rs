@@ -110,3 +110,78 @@ fn nothing_to_boot_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr).contains("nothing to boot at /nonexistent/prefix")
     );
 }
+
+/// Whether process `pid` still exists.
+fn alive(pid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_terminated_run_stops_qemu_too() {
+    let work = TempDir::new("run-term");
+    let dir = work.path();
+    for f in ["img-kernel", "img-initrd.img"] {
+        std::fs::write(dir.join(f), b"").unwrap();
+    }
+    // A stand-in for QEMU that records its pid, says when it is asked to stop, and otherwise
+    // runs for a minute.
+    let fake = dir.join("fake-qemu");
+    let pidfile = dir.join("fake.pid");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho $$ > {}\ntrap 'echo FAKE-QEMU-TERM; exit 0' TERM\ni=0\nwhile [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n",
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let lk = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .args([
+            "run",
+            "qemu",
+            "--accel",
+            "tcg",
+            "--networking",
+            "none",
+            "--qemu",
+        ])
+        .arg(&fake)
+        .arg("--state")
+        .arg(dir.join("state"))
+        .arg(dir.join("img"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !pidfile.exists() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let qemu_pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    assert!(alive(&qemu_pid));
+    let status = Command::new("kill")
+        .args(["-TERM", &lk.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = lk.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAKE-QEMU-TERM"),
+        "QEMU was not asked to stop: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!alive(&qemu_pid), "QEMU ({qemu_pid}) outlived linuxkit");
+}

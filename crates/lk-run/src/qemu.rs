@@ -368,6 +368,12 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
             path: cfg.state.display().to_string(),
             source,
         })?;
+    // A supervisor, CI job or timeout that stops us (SIGTERM, SIGHUP, SIGINT) stops QEMU too:
+    // it would otherwise be re-parented to PID 1 and keep running with its disks and ports.
+    let stop = StopSignals::register().map_err(|source| RunError::State {
+        path: cfg.state.display().to_string(),
+        source,
+    })?;
     let mut child = Command::new(&cfg.qemu)
         .args(&args)
         .stdin(Stdio::inherit())
@@ -432,6 +438,15 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
                 None => RunOutcome::Interrupted,
             });
         }
+        if stop.raised() {
+            terminate(&mut child);
+            while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                let _ = console.write_all(&chunk);
+                let _ = log.write_all(&chunk);
+            }
+            let _ = console.flush();
+            return Ok(RunOutcome::Interrupted);
+        }
         // A panicked kernel may sit there forever (panic=0): stop it.
         if panic_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) {
             let _ = child.kill();
@@ -439,6 +454,54 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
             return Ok(RunOutcome::Panic);
         }
     }
+}
+
+/// The signals that end a foreground run, caught while QEMU runs (and released after).
+struct StopSignals {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl StopSignals {
+    fn register() -> std::io::Result<StopSignals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for sig in [SIGTERM, SIGHUP, SIGINT] {
+            ids.push(signal_hook::flag::register(
+                sig,
+                std::sync::Arc::clone(&flag),
+            )?);
+        }
+        Ok(StopSignals { flag, ids })
+    }
+
+    fn raised(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Asks QEMU to quit (SIGTERM: it closes its disks), then kills it after 5 s.
+fn terminate(child: &mut std::process::Child) {
+    let pid = rustix::process::Pid::from_child(child);
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[cfg(test)]
