@@ -67,6 +67,9 @@ pub struct Kernel {
     /// A CPU microcode cpio prepended to the initrd.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ucode: Option<String>,
+    /// Where `cmdline` was set (for the warning when there is no image).
+    #[serde(skip)]
+    pub cmdline_pos: Option<Pos>,
 }
 
 fn ser_opt_canonical<S: serde::Serializer>(
@@ -180,6 +183,8 @@ pub fn parse_config(
     let mut ctx = Ctx::new(source, resolver);
     let mut warnings = Vec::new();
     let config = decode_config(&mut ctx, &node, &mut warnings);
+    warnings.append(&mut ctx.warnings);
+    warnings.sort_by_key(|d| d.pos.as_ref().map(|p| (p.line, p.col)));
     let mut config = Diagnostics(ctx.diags).sorted().into_result(config)?;
     config.warnings = warnings;
     Ok(config)
@@ -307,6 +312,7 @@ fn decode_kernel(ctx: &mut Ctx<'_>, node: &Node) -> Kernel {
             *slot = ctx.string(n, &join("kernel", key)).unwrap_or_default();
         }
     }
+    k.cmdline_pos = f.get("cmdline").map(|n| n.pos.clone());
     for (key, slot) in [("tar", &mut k.tar), ("ucode", &mut k.ucode)] {
         if let Some(n) = f.get(key) {
             *slot = ctx.string(n, &join("kernel", key));
@@ -622,6 +628,7 @@ impl Config {
         }
         if !k.cmdline.is_empty() {
             self.kernel.cmdline = k.cmdline;
+            self.kernel.cmdline_pos = k.cmdline_pos;
         }
         if !k.binary.is_empty() {
             self.kernel.binary = k.binary;
@@ -695,8 +702,19 @@ pub fn parse_and_merge<'a>(
     if !diags.is_empty() {
         return Err(Diagnostics(diags));
     }
-    let config = merged
+    let mut config = merged
         .ok_or_else(|| Diagnostics::one(Diagnostic::global("no configuration file given")))?;
     config.check()?;
+    if config.kernel.image.is_none()
+        && !config.kernel.cmdline.is_empty()
+        && let Some(pos) = &config.kernel.cmdline_pos
+    {
+        let w = Diagnostic::at(
+            pos,
+            "`kernel.cmdline` is set but there is no `kernel.image`: no kernel is built and the command line is unused",
+        )
+        .with_hint("add `kernel: image: ...`, or merge this file with one that has it");
+        config.warnings.push(w);
+    }
     Ok(config)
 }

@@ -57,6 +57,8 @@ impl Source {
 /// Decoding state: the diagnostics so far and how to resolve templates.
 pub(crate) struct Ctx<'r> {
     pub diags: Vec<Diagnostic>,
+    /// Accepted as LinuxKit accepts it, but worth a line (`Config::warnings`).
+    pub warnings: Vec<Diagnostic>,
     dir: Option<PathBuf>,
     resolver: Option<&'r dyn PackageResolver>,
     /// build.yml is decoded into typed Go fields: a plain scalar (`0666`, `true`) given where
@@ -104,6 +106,7 @@ impl<'r> Ctx<'r> {
     pub fn new(source: &Source, resolver: Option<&'r dyn PackageResolver>) -> Ctx<'r> {
         Ctx {
             diags: Vec::new(),
+            warnings: Vec::new(),
             dir: source.dir.clone(),
             resolver,
             lenient_strings: false,

@@ -221,3 +221,43 @@ fn pkg_templates_go_through_the_resolver() {
         "examples/a.yml:1:8: `init[0]`: cannot resolve `@pkg:../pkg/nope`: no package at ../pkg/nope"
     );
 }
+
+#[test]
+fn a_kernel_cmdline_without_an_image_warns_after_merging() {
+    let (a, b) = (src("cmdline.yml"), src("kernel.yml"));
+    let cmdline = "kernel:\n  cmdline: console=ttyS0\n";
+    let alone = parse_and_merge([(&a, cmdline)], None).unwrap();
+    let w: Vec<String> = alone.warnings.iter().map(|d| d.to_string()).collect();
+    assert!(
+        w.iter().any(|d| d.starts_with(
+            "cmdline.yml:2:12: `kernel.cmdline` is set but there is no `kernel.image`"
+        )),
+        "{w:?}"
+    );
+    let merged = parse_and_merge([(&a, cmdline), (&b, "kernel:\n  image: k:1\n")], None).unwrap();
+    assert!(
+        !merged
+            .warnings
+            .iter()
+            .any(|d| d.to_string().contains("no `kernel.image`")),
+        "{:?}",
+        merged.warnings
+    );
+}
+
+#[test]
+fn an_add_next_to_its_list_is_ignored_with_a_warning() {
+    let a = src("add.yml");
+    let yaml = "services:\n  - name: s\n    image: i:1\n    capabilities: [CAP_KILL]\n    capabilities.add: [CAP_SYS_TIME]\n    binds: [\"/x:/y\"]\n    binds.add: [\"/a:/b\"]\n";
+    let c = parse_and_merge([(&a, yaml)], None).unwrap();
+    let w: Vec<String> = c.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with("add.yml:5:23: `services[0].capabilities.add` is ignored"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("add.yml:7:16: `services[0].binds.add` is ignored"),
+        "{w:?}"
+    );
+}

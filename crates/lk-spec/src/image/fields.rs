@@ -129,6 +129,7 @@ fn decode_config_fields(ctx: &mut Ctx<'_>, f: &Fields<'_>, path: &str) -> ImageC
     }
     if let Some(n) = f.get("capabilities.add") {
         c.capabilities_add = capabilities(ctx, n, &p("capabilities.add"));
+        both_set(ctx, f, "capabilities", n, path);
     }
     if let Some(n) = f.get("ambient") {
         c.ambient = capabilities(ctx, n, &p("ambient"));
@@ -141,6 +142,7 @@ fn decode_config_fields(ctx: &mut Ctx<'_>, f: &Fields<'_>, path: &str) -> ImageC
     }
     if let Some(n) = f.get("binds.add") {
         c.binds_add = binds(ctx, n, &p("binds.add"));
+        both_set(ctx, f, "binds", n, path);
     }
     if let Some(n) = f.get("devices") {
         c.devices = devices(ctx, n, &p("devices"));
@@ -162,6 +164,15 @@ fn decode_config_fields(ctx: &mut Ctx<'_>, f: &Fields<'_>, path: &str) -> ImageC
                         &item.pos,
                         format!("`{tp}`: tmpfs `{t}` has an empty destination"),
                     );
+                } else if let Some((_, opts)) = t.split_once(':')
+                    && opts.split(',').any(str::is_empty)
+                {
+                    let tp = p("tmpfs");
+                    ctx.error_hint(
+                        &item.pos,
+                        format!("`{tp}`: tmpfs `{t}` has an empty option"),
+                        "drop the `:` for no options, or write destination:option,option",
+                    );
                 }
             }
         }
@@ -170,6 +181,18 @@ fn decode_config_fields(ctx: &mut Ctx<'_>, f: &Fields<'_>, path: &str) -> ImageC
         if let Some(n) = f.get(key) {
             *slot = ctx.strings(n, &p(key));
         }
+    }
+    if let (Some(cmd), Some(n)) = (&c.command, f.get("command"))
+        && cmd.is_empty()
+    {
+        ctx.error_hint(
+            &n.pos,
+            format!(
+                "`{}: []` leaves the container with nothing to run",
+                p("command")
+            ),
+            "remove `command` to run the image's entrypoint and command",
+        );
     }
     if let (Some(env), Some(Value::Seq(items))) = (&c.env, f.get("env").map(|n| &n.value)) {
         for (e, item) in env.iter().zip(items) {
@@ -617,12 +640,38 @@ pub fn parse_rlimit(s: &str) -> Result<Rlimit, (String, Option<String>)> {
             )
         })
     };
+    let (soft, hard) = (number(soft)?, number(hard)?);
+    if soft > hard {
+        return Err((
+            format!("rlimit `{s}`: the soft limit is above the hard limit"),
+            Some("the kernel refuses it when the container starts; make soft <= hard".to_owned()),
+        ));
+    }
     Ok(Rlimit {
         raw: s.to_owned(),
         kind,
-        soft: number(soft)?,
-        hard: number(hard)?,
+        soft,
+        hard,
     })
+}
+
+/// `key.add` next to `key` in one entry: LinuxKit applies only `key` and drops the `.add`
+/// (its own tests rely on that), so we do the same and say so.
+fn both_set(ctx: &mut Ctx<'_>, f: &Fields<'_>, key: &str, add: &Node, path: &str) {
+    if f.get(key).is_some() {
+        let w = crate::diag::Diagnostic::at(
+            &add.pos,
+            format!(
+                "`{}` is ignored because `{}` is set in the same entry (as LinuxKit does)",
+                join(path, &format!("{key}.add")),
+                join(path, key)
+            ),
+        )
+        .with_hint(format!(
+            "list everything under `{key}`, or use only `{key}.add` to add to the image's"
+        ));
+        ctx.warnings.push(w);
+    }
 }
 
 fn rlimits(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<Vec<Rlimit>> {
