@@ -168,6 +168,13 @@ fn mac(state: &Path) -> String {
 
 impl QemuConfig {
     /// The QEMU arguments (without the program).
+    /// QEMU's QMP socket in the state directory (how a stopped `run` asks the guest to
+    /// power down), unless the path is too long for a unix socket.
+    pub fn qmp_socket(&self) -> Option<PathBuf> {
+        let p = self.state.join("qmp.sock");
+        (p.as_os_str().len() < 100).then_some(p)
+    }
+
     pub fn args(&self) -> Result<Vec<String>, RunError> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
@@ -280,6 +287,12 @@ impl QemuConfig {
         }
         for d in &self.devices {
             a.extend(["-device".to_owned(), d.clone()]);
+        }
+        if let Some(qmp) = self.qmp_socket() {
+            a.extend([
+                "-qmp".to_owned(),
+                format!("unix:{},server=on,wait=off", qmp.display()),
+            ]);
         }
         if self.detached {
             a.extend([
@@ -439,7 +452,7 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
             });
         }
         if stop.raised() {
-            terminate(&mut child);
+            terminate(&mut child, cfg.qmp_socket().as_deref());
             while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
                 let _ = console.write_all(&chunk);
                 let _ = log.write_all(&chunk);
@@ -489,19 +502,57 @@ impl Drop for StopSignals {
     }
 }
 
-/// Asks QEMU to quit (SIGTERM: it closes its disks), then kills it after 5 s.
-fn terminate(child: &mut std::process::Child) {
+/// Stops QEMU: presses the guest's ACPI power button over QMP and gives it 8 s to power
+/// off cleanly (services stopped, disks unmounted), then asks QEMU itself to quit
+/// (SIGTERM: it flushes its disks) for 2 s, then kills it.
+fn terminate(child: &mut std::process::Child, qmp: Option<&Path>) {
+    let exited = |child: &mut std::process::Child, secs: u64| {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    if qmp.is_some_and(|q| powerdown(q).is_ok()) && exited(child, 8) {
+        return;
+    }
     let pid = rustix::process::Pid::from_child(child);
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if exited(child, 2) {
+        return;
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `system_powerdown` over QEMU's QMP socket.
+fn powerdown(qmp: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let mut s = std::os::unix::net::UnixStream::connect(qmp)?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut r = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?; // the greeting
+    for cmd in ["qmp_capabilities", "system_powerdown"] {
+        s.write_all(format!("{{\"execute\":\"{cmd}\"}}\n").as_bytes())?;
+        // Replies come in order; events (POWERDOWN) may come between them.
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::other("QMP closed the connection"));
+            }
+            if line.contains("\"return\"") {
+                break;
+            }
+            if line.contains("\"error\"") {
+                return Err(std::io::Error::other(format!("QMP {cmd}: {}", line.trim())));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
