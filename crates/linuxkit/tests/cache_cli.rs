@@ -161,6 +161,14 @@ fn a_pull_killed_mid_layer_leaves_a_valid_cache_and_the_next_pull_completes() {
     let out = linuxkit(dir.path(), &["pull", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     cache.resolve(&name, &Platform::linux("amd64")).unwrap();
+    // The killed pull's partial download was swept by the next pull.
+    let strays: Vec<String> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-") || n.starts_with(".new-"))
+        .collect();
+    assert!(strays.is_empty(), "left in the cache: {strays:?}");
 }
 
 #[test]

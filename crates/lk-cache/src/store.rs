@@ -109,6 +109,29 @@ pub struct LockGuard {
     _guard: std::sync::MutexGuard<'static, ()>,
 }
 
+/// Creates the temp file `path` (`.tmp-*`) already locked (`flock`), so
+/// [`Cache::sweep_temp`] can tell a live writer from a killed one: the file is made and
+/// locked as `.new-*`, then renamed (the lock stays with the open file), so a `.tmp-*` file
+/// whose lock can be taken has no writer.
+fn create_locked(path: &Path) -> io::Result<(File, nix::fcntl::Flock<File>)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().replacen(".tmp-", ".new-", 1))
+        .unwrap_or_default();
+    let new = path.with_file_name(name);
+    let file = File::create(&new)?;
+    let locked = nix::fcntl::Flock::lock(file.try_clone()?, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| io::Error::from(e))
+        .and_then(|lock| fs::rename(&new, path).map(|()| lock));
+    match locked {
+        Ok(lock) => Ok((file, lock)),
+        Err(e) => {
+            let _ = fs::remove_file(&new);
+            Err(e)
+        }
+    }
+}
+
 /// A blob being written: bytes are hashed as they arrive; [`BlobWriter::commit`] verifies
 /// and publishes; dropping without commit removes the temp file.
 #[derive(Debug)]
@@ -116,6 +139,9 @@ pub struct BlobWriter {
     temp: PathBuf,
     dest: PathBuf,
     file: Option<File>,
+    /// Held while the temp file is written: a sweeper that can take it knows the writer is
+    /// gone (killed).
+    _lock: Option<nix::fcntl::Flock<File>>,
     hasher: Option<Hasher>,
     expected: Digest,
     written: u64,
@@ -268,7 +294,7 @@ impl Cache {
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), CacheError> {
         let temp = self.temp_path(path.parent().unwrap_or(&self.root));
         let write = || -> io::Result<()> {
-            let mut f = File::create(&temp)?;
+            let (mut f, _lock) = create_locked(&temp)?;
             f.write_all(data)?;
             f.sync_all()?;
             fs::rename(&temp, path)
@@ -297,11 +323,12 @@ impl Cache {
     ) -> Result<BlobWriter, CacheError> {
         let dest = self.blob_path(expected);
         let temp = self.temp_path(dest.parent().unwrap_or(&self.root));
-        let file = File::create(&temp).map_err(io_err("creating", &temp))?;
+        let (file, lock) = create_locked(&temp).map_err(io_err("creating", &temp))?;
         Ok(BlobWriter {
             temp,
             dest,
             file: Some(file),
+            _lock: Some(lock),
             hasher: Some(Hasher::new()),
             expected: expected.clone(),
             written: 0,
@@ -314,7 +341,7 @@ impl Cache {
         let dir = self.root.join("blobs/sha256");
         let temp = self.temp_path(&dir);
         let result = (|| -> io::Result<(Digest, u64)> {
-            let mut f = File::create(&temp)?;
+            let (mut f, _lock) = create_locked(&temp)?;
             let mut h = Hasher::new();
             let mut buf = vec![0u8; 256 * 1024];
             let mut size = 0u64;
@@ -610,23 +637,47 @@ impl Cache {
         })
     }
 
-    /// Removes stale `.tmp-*` files left by killed writers (older than `min_age`).
+    /// Removes the temp files of writers that are gone (a killed pull or import): a live
+    /// writer holds a lock on its `.tmp-*` file, so one whose lock can be taken is a
+    /// leftover; a `.new-*` file (killed between creating and locking) older than `min_age`
+    /// too. Returns how many were removed.
     pub fn sweep_temp(&self, min_age: std::time::Duration) -> usize {
+        use nix::fcntl::{Flock, FlockArg};
         let mut n = 0;
-        let blobs = self.root.join("blobs/sha256");
-        let Ok(entries) = fs::read_dir(&blobs) else {
-            return 0;
-        };
-        for e in entries.flatten() {
-            let stale = e.file_name().to_string_lossy().starts_with(".tmp-")
-                && e.metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().unwrap_or_default() >= min_age);
-            if stale && fs::remove_file(e.path()).is_ok() {
-                n += 1;
+        for dir in [self.root.join("blobs/sha256"), self.root.clone()] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let old = || {
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t.elapsed().unwrap_or_default() >= min_age)
+                };
+                if name.starts_with(".new-") && old() && fs::remove_file(e.path()).is_ok() {
+                    n += 1;
+                }
+                if !name.starts_with(".tmp-") {
+                    continue;
+                }
+                let Ok(f) = File::open(e.path()) else {
+                    continue;
+                };
+                // Taken: no writer holds it. The lock is dropped after the removal.
+                if let Ok(_held) = Flock::lock(f, FlockArg::LockExclusiveNonblock)
+                    && fs::remove_file(e.path()).is_ok()
+                {
+                    n += 1;
+                }
             }
         }
         n
+    }
+
+    /// [`Cache::sweep_temp`] as every command runs it (a `.new-*` file is judged after 60 s).
+    pub fn sweep_leftovers(&self) -> usize {
+        self.sweep_temp(std::time::Duration::from_secs(60))
     }
 
     /// Names of blobs present (for tests and `cache` diagnostics).

@@ -299,3 +299,39 @@ fn imports_an_oci_layout_directory() {
     b.resolve("docker.io/library/d:1", &Platform::linux("amd64"))
         .unwrap();
 }
+
+#[test]
+fn leftovers_of_killed_writers_are_swept_and_live_writers_kept() {
+    let dir = tempdir("sweep");
+    let c = Cache::open(&dir).unwrap();
+    let blobs = dir.join("blobs/sha256");
+    // A killed writer's partial download: nobody holds its lock.
+    let stray = blobs.join(".tmp-999999-1");
+    std::fs::write(&stray, b"partial").unwrap();
+    // A live writer in this process, mid-blob.
+    let data = b"a blob being written";
+    let mut live = c.blob_writer(&Digest::of(data), None).unwrap();
+    live.write_all(&data[..5]).unwrap();
+    let live_temps = || {
+        std::fs::read_dir(&blobs)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .count()
+    };
+    // Killed between creating and locking: judged by age only.
+    let unlocked = blobs.join(".new-999999-2");
+    std::fs::write(&unlocked, b"").unwrap();
+    assert_eq!(live_temps(), 2);
+    assert_eq!(c.sweep_temp(std::time::Duration::from_secs(3600)), 1);
+    assert!(unlocked.exists(), "a young .new- file was removed");
+    assert_eq!(c.sweep_temp(std::time::Duration::ZERO), 1);
+    assert!(!unlocked.exists());
+    assert!(!stray.exists());
+    assert_eq!(live_temps(), 1, "the live writer's file was removed");
+    live.write_all(&data[5..]).unwrap();
+    live.commit().unwrap();
+    assert_eq!(c.read_bytes(&Digest::of(data)).unwrap(), data);
+    assert_eq!(live_temps(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -219,6 +219,7 @@ pub struct CachedImage {
 /// `cache ls`, sorted by name.
 pub fn list(s: &ImageSettings) -> Result<Vec<CachedImage>, ImageError> {
     let cache = s.cache()?;
+    cache.sweep_leftovers();
     Ok(cache
         .images()
         .map_err(s.cache_err())?
@@ -254,6 +255,7 @@ pub fn remove(
 /// equals the registry's.
 pub fn clean(s: &ImageSettings, published_only: bool) -> Result<RemoveReport, ImageError> {
     let cache = s.cache()?;
+    cache.sweep_leftovers();
     let names: Vec<String> = cache
         .images()
         .map_err(s.cache_err())?

@@ -164,6 +164,8 @@ impl<'a> Puller<'a> {
             .first()
             .cloned()
             .unwrap_or_else(|| Platform::linux(host_arch()));
+        // Partial downloads of pulls that were killed: nobody will finish them.
+        self.cache.sweep_leftovers();
         let mut unique: Vec<&ImageRef> = Vec::new();
         for i in images {
             if !unique.iter().any(|u| u.canonical() == i.canonical()) {
