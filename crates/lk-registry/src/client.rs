@@ -1,6 +1,8 @@
 //! Requests, authentication and the registry v2 operations.
 
 use std::collections::HashMap;
+
+use crate::challenge::{encode, parse_challenge};
 use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -174,54 +176,17 @@ struct Target<'a> {
     scope: String,
 }
 
-/// The `WWW-Authenticate` challenge.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Challenge {
-    scheme: String,
-    params: HashMap<String, String>,
-}
-
-fn parse_challenge(h: &str) -> Challenge {
-    let (scheme, rest) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
-    let mut params = HashMap::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(q) = after.strip_prefix('"') {
-            match q.find('"') {
-                Some(end) => (&q[..end], &q[end + 1..]),
-                None => (q, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        params.insert(key, value.to_owned());
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    Challenge {
-        scheme: scheme.to_ascii_lowercase(),
-        params,
-    }
-}
-
 impl Client {
     /// A client with `opts`.
     pub fn new(opts: ClientOptions) -> Client {
+        // Also per read and write: a registry that stops sending mid-blob fails the pull.
+        let idle = Some(opts.timeout.unwrap_or(Duration::from_secs(60)));
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(opts.timeout.unwrap_or(Duration::from_secs(60))))
+            .timeout_recv_response(idle)
+            .timeout_per_read(idle)
+            .timeout_per_write(idle)
             .user_agent(concat!("linuxkit-rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
@@ -753,47 +718,5 @@ impl Client {
             return Err(Self::status_error("PUT", &url, resp));
         }
         Ok(Digest::of(bytes))
-    }
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_bearer_challenges() {
-        let c = parse_challenge(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#,
-        );
-        assert_eq!(c.scheme, "bearer");
-        assert_eq!(c.params["realm"], "https://auth.docker.io/token");
-        assert_eq!(c.params["service"], "registry.docker.io");
-        assert_eq!(c.params["scope"], "repository:library/alpine:pull");
-        let c = parse_challenge("Basic realm=Registry");
-        assert_eq!(
-            (c.scheme.as_str(), c.params["realm"].as_str()),
-            ("basic", "Registry")
-        );
-    }
-
-    #[test]
-    fn encodes_queries() {
-        assert_eq!(
-            encode("repository:a/b:pull,push"),
-            "repository%3Aa%2Fb%3Apull%2Cpush"
-        );
     }
 }

@@ -9,9 +9,11 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | `client` | requests, auth, retries |
+//! | `client` | requests, auth, retries, timeouts |
+//! | `challenge` | `WWW-Authenticate` challenges, query encoding |
 //! | `mirror` | registry endpoints and mirror rewriting |
 
+mod challenge;
 mod client;
 mod mirror;
 
