@@ -157,6 +157,27 @@ fn builds_tar_and_kernel_initrd_reproducibly() {
     let cache = dir.join("cache");
     let out = linuxkit(dir, &cache, &["--format", "tar", "lk.yml"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The fixture's kernel.tar starts at lib/modules/...: named once, with the parent.
+    let err = text(&out.stderr);
+    let implied: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("has no entry for its parent directory"))
+        .collect();
+    assert!(
+        implied.iter().any(|l| l.starts_with("warning: kernel (")
+            && l.contains(
+                "`lib/modules/6.1.0/modules.dep` has no entry for its parent directory `lib`"
+            )),
+        "{err}"
+    );
+    assert_eq!(
+        implied
+            .iter()
+            .filter(|l| l.contains("warning: kernel ("))
+            .count(),
+        1,
+        "{err}"
+    );
     let listing = tar_listing(&dir.join("lk.tar"));
     let names: Vec<&str> = listing.iter().map(|(n, _)| n.as_str()).collect();
     for want in [

@@ -194,8 +194,14 @@ pub fn build(
         reporter.info(&format!("  {}", p.display()));
     }
     let mut outputs = plan.open()?;
-    Assembler::new(&resolved, &options, &mut outputs).run()?;
+    let report = Assembler::new(&resolved, &options, &mut outputs).run()?;
     let artifacts = outputs.commit()?;
+    for p in &report.implied_parents {
+        reporter.warning(&lk_spec::Diagnostic::global(format!(
+            "{} ({}): `{}` has no entry for its parent directory `{}`; it was added (0755), but LinuxKit does not add it and its initrd would lose the entry",
+            p.location, p.image, p.entry, p.parent
+        )));
+    }
     if announced.is_none() {
         for a in &artifacts.files {
             reporter.info(&format!("  {}", a.path.display()));

@@ -49,12 +49,83 @@ pub struct Assembler<'a, 's> {
 pub(crate) struct Parents<'s> {
     inner: &'s mut dyn Sink,
     dirs: HashSet<String>,
+    /// Parents added for an image section's entries that the section has not named (yet:
+    /// a directory present in several layers comes with its top layer).
+    implied: Vec<ImpliedParent>,
+}
+
+/// An image's tar has an entry whose parent directory it never names. We add the parent
+/// (0755); LinuxKit does not, and the kernel's initramfs unpacker then drops the entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImpliedParent {
+    /// Canonical reference of the image.
+    pub image: String,
+    /// `kernel`, `init[0]`, `services[1]`, ...
+    pub location: String,
+    /// The entry.
+    pub entry: String,
+    /// The directory that was missing.
+    pub parent: String,
+}
+
+/// What the rootfs stage noticed on the way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootfsReport {
+    /// Image tars that rely on implicit parent directories (one per image section).
+    pub implied_parents: Vec<ImpliedParent>,
+}
+
+fn origin(e: &Entry) -> Option<(&str, &str)> {
+    let get = |k: &str| {
+        e.pax
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let (image, location) = (get("LINUXKIT.source")?, get("LINUXKIT.location")?);
+    (!image.starts_with("linuxkit.")).then_some((image, location))
+}
+
+impl Parents<'_> {
+    fn note_implied(&mut self, e: &Entry, parent: &str) {
+        if let Some((image, location)) = origin(e) {
+            self.implied.push(ImpliedParent {
+                image: image.to_owned(),
+                location: location.to_owned(),
+                entry: e.path.clone(),
+                parent: parent.to_owned(),
+            });
+        }
+    }
+
+    /// The section named the directory after all.
+    fn named(&mut self, e: &Entry) {
+        if let Some((image, location)) = origin(e) {
+            self.implied
+                .retain(|i| !(i.parent == e.path && i.image == image && i.location == location));
+        }
+    }
+
+    /// The first implied parent of each section.
+    fn report(&mut self) -> Vec<ImpliedParent> {
+        let mut out: Vec<ImpliedParent> = Vec::new();
+        for i in std::mem::take(&mut self.implied) {
+            if !out
+                .iter()
+                .any(|o| o.image == i.image && o.location == i.location)
+            {
+                out.push(i);
+            }
+        }
+        out
+    }
 }
 
 impl Sink for Parents<'_> {
     fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
         for a in crate::path::ancestors(&e.path) {
             if !self.dirs.contains(a) {
+                self.note_implied(e, a);
                 let mut d = Entry::dir(a, 0o755, e.mtime);
                 d.pax = e.pax.clone();
                 self.inner.add(&d, &mut io::empty())?;
@@ -62,6 +133,7 @@ impl Sink for Parents<'_> {
             }
         }
         if matches!(e.kind, Kind::Dir) {
+            self.named(e);
             self.dirs.insert(e.path.clone());
         } else {
             self.dirs.remove(&e.path);
@@ -97,6 +169,7 @@ impl<'a, 's> Assembler<'a, 's> {
             sink: Parents {
                 inner: sink,
                 dirs: HashSet::new(),
+                implied: Vec::new(),
             },
             extracted: HashMap::new(),
         }
@@ -177,7 +250,7 @@ impl<'a, 's> Assembler<'a, 's> {
     }
 
     /// Writes the whole root filesystem.
-    pub fn run(mut self) -> Result<(), AssembleError> {
+    pub fn run(mut self) -> Result<RootfsReport, AssembleError> {
         let config = self.resolved.config();
         let old = self.options.input.as_ref().map(|i| &i.config);
         let new_kernel = config
@@ -243,7 +316,10 @@ impl<'a, 's> Assembler<'a, 's> {
                 &mut doc.as_bytes(),
             )?;
         }
-        self.sink.finish().map_err(AssembleError::Write)
+        self.sink.finish().map_err(AssembleError::Write)?;
+        Ok(RootfsReport {
+            implied_parents: self.sink.report(),
+        })
     }
 
     fn volumes(&mut self) -> Result<(), AssembleError> {

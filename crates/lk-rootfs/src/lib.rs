@@ -27,7 +27,7 @@ use std::io::{self, Read};
 use lk_cache::{Cache, ResolvedImage};
 use lk_formats::{Entry, Sink};
 
-pub use assemble::{Assembler, DEFAULT_MTIME, RootfsOptions};
+pub use assemble::{Assembler, DEFAULT_MTIME, ImpliedParent, RootfsOptions, RootfsReport};
 pub use error::AssembleError;
 pub use flatten::{Emit, FlattenError, flatten};
 pub use input::InputTar;
