@@ -305,7 +305,13 @@ impl QemuConfig {
         } else if self.gui {
             a.extend(["-serial".to_owned(), "stdio".to_owned()]);
         } else {
-            a.extend(["-nographic".to_owned()]);
+            // The serial console with QEMU's monitor muxed in (Ctrl-A c), as -nographic gives
+            // by default; named explicitly because the QMP socket disables that default.
+            a.extend([
+                "-serial".to_owned(),
+                "mon:stdio".to_owned(),
+                "-nographic".to_owned(),
+            ]);
         }
         Ok(a)
     }

@@ -13,6 +13,9 @@ sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" >
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
 vm_start "$SCRATCH" "$SCRATCH/t" --mem 1024 --networking none
 vm_wait "service: started getty" 300
+# init listens for the power button once the boot is complete.
+vm_wait "init: boot complete" 120
+sleep 2
 qmp="$SCRATCH/t-state/qmp.sock"
 assert_true "QEMU runs with its QMP socket" pgrep -f "$qmp"
 # The linuxkit process itself (vm_start runs it from a subshell).
