@@ -102,7 +102,9 @@ impl ImageSettings {
 
     /// The docker CLI of these settings.
     pub fn docker(&self) -> lk_pkg::docker::Docker {
-        lk_pkg::docker::Docker::new(self.docker.as_deref().unwrap_or("docker"))
+        self.docker
+            .as_deref()
+            .map_or_else(lk_pkg::docker::Docker::default, lk_pkg::docker::Docker::new)
     }
 
     /// The architecture images are resolved for: the first `--platform`, else the host's.

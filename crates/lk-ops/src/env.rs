@@ -55,9 +55,12 @@ impl Env {
                 .map(str::to_owned)
                 .collect(),
             docker: get("LINUXKIT_DOCKER").filter(|d| !d.is_empty()),
-            tools: lk_formats::Tools {
-                xorriso: get("LINUXKIT_XORRISO").unwrap_or_else(|| "xorriso".into()),
-                mkfs_erofs: get("LINUXKIT_MKFS_EROFS").unwrap_or_else(|| "mkfs.erofs".into()),
+            tools: {
+                let default = lk_formats::Tools::default();
+                lk_formats::Tools {
+                    xorriso: get("LINUXKIT_XORRISO").unwrap_or(default.xorriso),
+                    mkfs_erofs: get("LINUXKIT_MKFS_EROFS").unwrap_or(default.mkfs_erofs),
+                }
             },
             user: get("USER").filter(|u| !u.is_empty()),
         })

@@ -49,7 +49,8 @@ vm_start() {
     VM_PIDFILE="$_image-state/qemu.pid"
     mkfifo "$_dir/console.in"
     exec 9<>"$_dir/console.in"
-    linuxkit run qemu "$@" "$_image" < "$_dir/console.in" > "$VM_LOG" 2>&1 &
+    # exec: VM_PID is linuxkit itself, so a kill stops it (and it stops QEMU), not a subshell.
+    (exec "$LINUXKIT" run qemu "$@" "$_image" < "$_dir/console.in" > "$VM_LOG" 2>&1) &
     VM_PID=$!
 }
 
