@@ -23,3 +23,7 @@ pub use archive::{ExportFormat, ImportReport};
 
 pub use store::{BlobWriter, Cache, CacheError, LockGuard, RemoveReport, ResolvedImage};
 pub use verify::VerifyingReader;
+
+/// The directory under the cache root where builds keep their initrd segments (written by
+/// the build, removed by [`Cache::clean`]; the layout is documented in `lk_formats::segment`).
+pub const SEGMENTS_DIR: &str = "segments";

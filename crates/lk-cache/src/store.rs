@@ -548,9 +548,17 @@ impl Cache {
         Ok(report)
     }
 
-    /// Removes every image and blob (keeps an empty, valid layout).
+    /// Removes every image and blob (keeps an empty, valid layout), and the build's
+    /// initrd segments ([`crate::SEGMENTS_DIR`]).
     pub fn clean(&self) -> Result<(), CacheError> {
         let _lock = self.lock()?;
+        let segments = self.root.join(crate::SEGMENTS_DIR);
+        match fs::remove_dir_all(&segments) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_err("removing", &segments)(e));
+            }
+            _ => {}
+        }
         self.write_index(&Index::default())?;
         let blobs = self.root.join("blobs/sha256");
         for e in fs::read_dir(&blobs)

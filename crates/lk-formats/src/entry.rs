@@ -2,6 +2,8 @@
 
 use std::io::{self, Read};
 
+use crate::segment::SegmentId;
+
 /// What an entry is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -101,6 +103,17 @@ pub trait Sink {
     /// Paths that hard links later in the stream will point at (announced before the
     /// targets are written, so a cpio writer can keep a link group together).
     fn link_targets(&mut self, _paths: &[String]) {}
+    /// A segment of the stream begins (see [`crate::segment`]); `id` is set when its entries
+    /// are a pure function of that id. Returns `true` when this sink already has its output
+    /// for the segment (from an earlier build): it then ignores the segment's entries, and
+    /// the producer may skip them if every sink says so.
+    fn begin_segment(&mut self, _id: Option<&SegmentId>) -> io::Result<bool> {
+        Ok(false)
+    }
+    /// The segment begun last ends.
+    fn end_segment(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Sends every entry to several sinks (one pass over the images for several formats).
@@ -130,6 +143,22 @@ impl Sink for Tee<'_> {
         for s in &mut self.0 {
             s.link_targets(paths);
         }
+    }
+
+    /// `true` only if every sink has the segment.
+    fn begin_segment(&mut self, id: Option<&SegmentId>) -> io::Result<bool> {
+        let mut all = !self.0.is_empty();
+        for s in &mut self.0 {
+            all &= s.begin_segment(id)?;
+        }
+        Ok(all)
+    }
+
+    fn end_segment(&mut self) -> io::Result<()> {
+        for s in &mut self.0 {
+            s.end_segment()?;
+        }
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@
 //! | [`cpio`] | newc cpio writer with real hard links |
 //! | [`compress`] | the initrd's compression: gzip (default), zstd, none |
 //! | [`pgzip`] | parallel gzip (pigz-style blocks; the same bytes on any number of cores) |
+//! | [`segment`] | segment ids and the store of segment outputs between builds |
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
 //! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
 //! | [`tree`] | collects the rootfs minus `boot/` for the formats below |
@@ -31,6 +32,7 @@ pub mod initrd;
 pub mod iso;
 pub mod pgzip;
 mod plan;
+pub mod segment;
 pub mod squashfs;
 mod stage;
 pub mod staged;
@@ -42,3 +44,4 @@ pub use entry::{Entry, Kind, Sink, Tee};
 pub use error::FormatError;
 pub use format::{Format, Source};
 pub use plan::{Artifact, Artifacts, Destination, OutputOptions, OutputPlan, Outputs, Role, Tools};
+pub use segment::{SegmentId, SegmentStore};

@@ -77,6 +77,8 @@ pub struct Artifact {
 pub struct Artifacts {
     /// The files.
     pub files: Vec<Artifact>,
+    /// The initrd's segments built and reused, when an initrd was written.
+    pub initrd_segments: Option<crate::initrd::SegmentStats>,
 }
 
 /// The external image makers the tree formats run.
@@ -106,6 +108,8 @@ pub struct OutputOptions {
     pub tools: Tools,
     /// The initrd's compression.
     pub initrd_compression: crate::InitrdCompression,
+    /// Where initrd segments are kept between builds (none: every segment is compressed).
+    pub segments: Option<crate::SegmentStore>,
 }
 
 /// The checked set of formats and where they go.
@@ -192,6 +196,7 @@ impl<'w> OutputPlan<'w> {
             mtime,
             tools,
             initrd_compression,
+            segments,
         } = options;
         let stream_format = formats.iter().copied().find(|f| f.streamable());
         let (target, base) = match destination {
@@ -229,7 +234,7 @@ impl<'w> OutputPlan<'w> {
                 Format::TarKernelInitrd
             };
             let out = staged(f, &path)?;
-            Some(InitrdSink::new(out, Default::default(), initrd_compression))
+            Some(InitrdSink::new(out, initrd_compression, segments))
         } else {
             None
         };
@@ -350,6 +355,12 @@ impl Sink for Outputs<'_> {
     fn link_targets(&mut self, paths: &[String]) {
         self.tee().link_targets(paths);
     }
+    fn begin_segment(&mut self, id: Option<&crate::SegmentId>) -> io::Result<bool> {
+        self.tee().begin_segment(id)
+    }
+    fn end_segment(&mut self) -> io::Result<()> {
+        self.tee().end_segment()
+    }
 }
 
 impl Outputs<'_> {
@@ -445,7 +456,8 @@ impl Outputs<'_> {
         } else {
             Format::TarKernelInitrd
         };
-        let (initrd, boot) = sink.into_parts().map_err(write_err(first, &path))?;
+        let (initrd, boot, stats) = sink.into_parts().map_err(write_err(first, &path))?;
+        out.initrd_segments = Some(stats);
         let size = initrd.commit().map_err(write_err(first, &path))?;
         if self.want(Format::KernelInitrd) {
             let f = Format::KernelInitrd;

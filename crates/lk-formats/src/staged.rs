@@ -1,7 +1,7 @@
 //! Output files written under a temporary name and renamed into place when complete.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A file written under a temporary name and renamed into place by [`Staged::commit`];
@@ -34,6 +34,16 @@ impl Staged {
     /// The final path.
     pub fn dest(&self) -> &Path {
         &self.dest
+    }
+
+    /// Appends `len` bytes of `src` from its position (`copy_file_range` where the kernel
+    /// can: no copy through user space).
+    pub fn copy_from_file(&mut self, src: &mut File, len: u64) -> io::Result<u64> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("already committed"))?;
+        io::copy(&mut Read::by_ref(src).take(len), f)
     }
 
     /// Flushes, syncs and renames into place.

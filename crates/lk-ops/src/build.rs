@@ -119,6 +119,7 @@ fn plan<'w>(
         mtime: env.source_date_epoch.unwrap_or(DEFAULT_MTIME),
         tools: env.tools.clone(),
         initrd_compression: s.initrd_compression,
+        segments: env.segment_store(&s.images.cache_dir),
     };
     Ok(OutputPlan::new(
         parse_formats(&s.formats)?,
@@ -147,6 +148,7 @@ fn rootfs_options(
         decompress_kernel: s.decompress_kernel,
         sbom_path: (!s.no_sbom).then(|| s.sbom_output.clone()),
         home: env.home.clone(),
+        segments: env.segment_store(&s.images.cache_dir),
         input: match &s.input_tar {
             Some(p) => Some(InputTar::open(p, config)?),
             None => None,
@@ -196,6 +198,23 @@ pub fn build(
     let mut outputs = plan.open()?;
     let report = Assembler::new(&resolved, &options, &mut outputs).run()?;
     let artifacts = outputs.commit()?;
+    if let Some(store) = &options.segments {
+        store.sweep(std::time::Duration::from_secs(600));
+        if let Err(e) = store.trim() {
+            reporter.warning(&lk_spec::Diagnostic::global(format!(
+                "cannot trim the initrd segment store {}: {e}",
+                store.dir().display()
+            )));
+        }
+    }
+    if let Some(st) = artifacts.initrd_segments {
+        reporter.info(&format!(
+            "initrd: {} of {} segments reused, {} built",
+            st.reused,
+            st.reused + st.built,
+            st.built
+        ));
+    }
     for p in &report.implied_parents {
         reporter.warning(&lk_spec::Diagnostic::global(format!(
             "{} ({}): `{}` has no entry for its parent directory `{}`; it was added (0755), but LinuxKit does not add it and its initrd would lose the entry",

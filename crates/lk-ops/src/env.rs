@@ -18,6 +18,21 @@ pub struct Env {
     pub tools: lk_formats::Tools,
     /// `USER`: the org of `pkg build --dev`.
     pub user: Option<String>,
+    /// `LINUXKIT_SEGMENTS_MAX`: the bound of the initrd segment store in bytes (`K`, `M`,
+    /// `G` suffixes; `0` keeps no segments). `None`: 2 GiB.
+    pub segments_max: Option<u64>,
+}
+
+/// `123`, `64K`, `500M`, `2G` (powers of 1024).
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (digits, shift) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (&v[..i], 10),
+        (i, 'm' | 'M') => (&v[..i], 20),
+        (i, 'g' | 'G') => (&v[..i], 30),
+        _ => (v, 0),
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// A variable is set to something we cannot use.
@@ -45,7 +60,16 @@ impl Env {
             }
             _ => None,
         };
+        let segments_max = match get("LINUXKIT_SEGMENTS_MAX") {
+            Some(v) if !v.trim().is_empty() => Some(parse_size(&v).ok_or_else(|| EnvError {
+                name: "LINUXKIT_SEGMENTS_MAX",
+                value: v.clone(),
+                expected: "a size in bytes (K, M or G suffixes allowed)",
+            })?),
+            _ => None,
+        };
         Ok(Env {
+            segments_max,
             source_date_epoch,
             home: get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
             mirrors: get("LINUXKIT_MIRROR")
@@ -64,6 +88,15 @@ impl Env {
             },
             user: get("USER").filter(|u| !u.is_empty()),
         })
+    }
+
+    /// The initrd segment store of a cache directory, unless `LINUXKIT_SEGMENTS_MAX=0`.
+    pub fn segment_store(&self, cache_dir: &std::path::Path) -> Option<lk_formats::SegmentStore> {
+        let max = self
+            .segments_max
+            .unwrap_or(lk_formats::segment::DEFAULT_MAX_BYTES);
+        (max > 0)
+            .then(|| lk_formats::SegmentStore::new(cache_dir.join(lk_cache::SEGMENTS_DIR), max))
     }
 
     /// The time outputs are dated when nothing in them fixes it: `SOURCE_DATE_EPOCH`, else now.
@@ -103,6 +136,18 @@ mod tests {
             err.to_string(),
             "SOURCE_DATE_EPOCH=yesterday is not a number of seconds"
         );
+    }
+
+    #[test]
+    fn the_segment_bound_takes_suffixes() {
+        let max = |v: &str| env(&[("LINUXKIT_SEGMENTS_MAX", v)]).map(|e| e.segments_max);
+        assert_eq!(max("").unwrap(), None);
+        assert_eq!(max("0").unwrap(), Some(0));
+        assert_eq!(max("64K").unwrap(), Some(64 << 10));
+        assert_eq!(max("500m").unwrap(), Some(500 << 20));
+        assert_eq!(max(" 3G ").unwrap(), Some(3 << 30));
+        assert!(max("lots").is_err());
+        assert!(max("99999999999G").is_err());
     }
 
     #[test]

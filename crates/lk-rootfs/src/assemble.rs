@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-use lk_formats::{Entry, Kind, Sink};
+use lk_formats::{Entry, Sink};
 use lk_image::{PinnedImage, Resolved};
 use lk_spec::{ImageInfo, ImageRef, Section, config_to_oci, gojson, oci::bundle_dir};
 
@@ -14,7 +14,9 @@ use crate::emit::{FsKind, ImageEmit};
 use crate::error::AssembleError;
 use crate::flatten::{Layer, flatten};
 use crate::input::InputTar;
+use crate::parents::{ImpliedParent, Parents};
 use crate::path::{join, normalize};
+use crate::segments;
 
 /// LinuxKit's fixed timestamp for generated entries: 2017-04-18T16:30:00Z.
 pub const DEFAULT_MTIME: u64 = 1_492_533_000;
@@ -32,6 +34,8 @@ pub struct RootfsOptions {
     pub home: Option<PathBuf>,
     /// `--input-tar`: sections whose images and settings are unchanged are copied from it.
     pub input: Option<InputTar>,
+    /// Where segment records are kept between builds (see [`lk_formats::segment`]).
+    pub segments: Option<lk_formats::SegmentStore>,
 }
 
 /// Writes the root filesystem stream.
@@ -40,32 +44,8 @@ pub struct Assembler<'a, 's> {
     pub(crate) options: &'a RootfsOptions,
     pub(crate) sink: Parents<'s>,
     pub(crate) extracted: HashMap<String, String>,
-}
-
-/// Makes sure every entry's parent directories come before it in the stream (the kernel's
-/// initramfs unpacker does not create missing parents: a modules tarball that starts at
-/// `usr/lib/modules/` would otherwise be lost). Missing parents are emitted as 0755
-/// directories with the entry's origin and time.
-pub(crate) struct Parents<'s> {
-    inner: &'s mut dyn Sink,
-    dirs: HashSet<String>,
-    /// Parents added for an image section's entries that the section has not named (yet:
-    /// a directory present in several layers comes with its top layer).
-    implied: Vec<ImpliedParent>,
-}
-
-/// An image's tar has an entry whose parent directory it never names. We add the parent
-/// (0755); LinuxKit does not, and the kernel's initramfs unpacker then drops the entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImpliedParent {
-    /// Canonical reference of the image.
-    pub image: String,
-    /// `kernel`, `init[0]`, `services[1]`, ...
-    pub location: String,
-    /// The entry.
-    pub entry: String,
-    /// The directory that was missing.
-    pub parent: String,
+    /// Segments skipped so far.
+    pub(crate) skipped: usize,
 }
 
 /// What the rootfs stage noticed on the way.
@@ -73,81 +53,8 @@ pub struct ImpliedParent {
 pub struct RootfsReport {
     /// Image tars that rely on implicit parent directories (one per image section).
     pub implied_parents: Vec<ImpliedParent>,
-}
-
-fn origin(e: &Entry) -> Option<(&str, &str)> {
-    let get = |k: &str| {
-        e.pax
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let (image, location) = (get("LINUXKIT.source")?, get("LINUXKIT.location")?);
-    (!image.starts_with("linuxkit.")).then_some((image, location))
-}
-
-impl Parents<'_> {
-    fn note_implied(&mut self, e: &Entry, parent: &str) {
-        if let Some((image, location)) = origin(e) {
-            self.implied.push(ImpliedParent {
-                image: image.to_owned(),
-                location: location.to_owned(),
-                entry: e.path.clone(),
-                parent: parent.to_owned(),
-            });
-        }
-    }
-
-    /// The section named the directory after all.
-    fn named(&mut self, e: &Entry) {
-        if let Some((image, location)) = origin(e) {
-            self.implied
-                .retain(|i| !(i.parent == e.path && i.image == image && i.location == location));
-        }
-    }
-
-    /// The first implied parent of each section.
-    fn report(&mut self) -> Vec<ImpliedParent> {
-        let mut out: Vec<ImpliedParent> = Vec::new();
-        for i in std::mem::take(&mut self.implied) {
-            if !out
-                .iter()
-                .any(|o| o.image == i.image && o.location == i.location)
-            {
-                out.push(i);
-            }
-        }
-        out
-    }
-}
-
-impl Sink for Parents<'_> {
-    fn add(&mut self, e: &Entry, data: &mut dyn Read) -> io::Result<()> {
-        for a in crate::path::ancestors(&e.path) {
-            if !self.dirs.contains(a) {
-                self.note_implied(e, a);
-                let mut d = Entry::dir(a, 0o755, e.mtime);
-                d.pax = e.pax.clone();
-                self.inner.add(&d, &mut io::empty())?;
-                self.dirs.insert(a.to_owned());
-            }
-        }
-        if matches!(e.kind, Kind::Dir) {
-            self.named(e);
-            self.dirs.insert(e.path.clone());
-        } else {
-            self.dirs.remove(&e.path);
-        }
-        self.inner.add(e, data)
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        self.inner.finish()
-    }
-
-    fn link_targets(&mut self, paths: &[String]) {
-        self.inner.link_targets(paths);
-    }
+    /// Segments whose entries were not produced because every output already had them.
+    pub segments_skipped: usize,
 }
 
 impl std::fmt::Debug for Assembler<'_, '_> {
@@ -166,12 +73,9 @@ impl<'a, 's> Assembler<'a, 's> {
         Assembler {
             resolved,
             options,
-            sink: Parents {
-                inner: sink,
-                dirs: HashSet::new(),
-                implied: Vec::new(),
-            },
+            sink: Parents::new(sink),
             extracted: HashMap::new(),
+            skipped: 0,
         }
     }
 
@@ -270,9 +174,20 @@ impl<'a, 's> Assembler<'a, 's> {
                             == serde_json::to_value(&config.kernel).ok()
                     }) =>
             {
-                self.copy_input(n, "kernel")?;
+                self.segment(None, "", |a| a.copy_input(n, "kernel").map(drop))?;
             }
-            _ => self.kernel()?,
+            _ => {
+                if let Some(r) = &config.kernel.image {
+                    let image = self.image(&r.value, "kernel")?;
+                    let id = segments::id("kernel", Some(image))
+                        .field(
+                            "kernel",
+                            &serde_json::to_vec(&config.kernel).unwrap_or_default(),
+                        )
+                        .field("decompress", &[u8::from(self.options.decompress_kernel)]);
+                    self.segment(Some(id), "", |a| a.kernel())?;
+                }
+            }
         }
         for (i, r) in config.init.iter().flatten().enumerate() {
             let location = format!("init[{i}]");
@@ -281,13 +196,19 @@ impl<'a, 's> Assembler<'a, 's> {
                 .and_then(|l| l.get(i))
                 .is_some_and(|o| o.value.canonical() == r.value.canonical());
             if same {
-                self.copy_input(r.value.canonical(), &location)?;
+                let canonical = r.value.canonical();
+                self.segment(None, "", |a| a.copy_input(canonical, &location).map(drop))?;
                 continue;
             }
             let image = self.image(&r.value, &location)?;
-            self.image_fs(image, "", &location, FsKind::Init)?;
+            let id = segments::id("init", Some(image)).field("location", location.as_bytes());
+            self.segment(Some(id), "", |a| {
+                a.image_fs(image, "", &location, FsKind::Init)
+            })?;
         }
-        self.volumes()?;
+        for (i, v) in config.volumes.iter().flatten().enumerate() {
+            self.volume(i, v)?;
+        }
         for section in Section::ALL {
             for (i, entry) in config.section(section).iter().enumerate() {
                 let unchanged = old
@@ -298,62 +219,70 @@ impl<'a, 's> Assembler<'a, 's> {
                 if unchanged {
                     let location = format!("{}[{i}]", section.name());
                     let canonical = entry.image.value.canonical().to_owned();
-                    let root = self.copy_input(&canonical, &location)?;
-                    if let Some(root) = root {
-                        self.extracted.entry(canonical).or_insert(root);
-                    }
+                    self.segment(None, "", |a| {
+                        if let Some(root) = a.copy_input(&canonical, &location)? {
+                            a.extracted.entry(canonical.clone()).or_insert(root);
+                        }
+                        Ok(())
+                    })?;
                     continue;
                 }
                 self.container(section, i, entry)?;
             }
         }
-        self.files()?;
-        if let Some(path) = self.options.sbom_path.clone() {
-            let doc = crate::sbom::document(self.resolved, self.mtime());
-            let path = normalize(&path).unwrap_or_else(|| "sbom.spdx.json".into());
-            self.put(
-                Entry::file(&path, doc.len() as u64, 0o644, self.mtime()),
-                &mut doc.as_bytes(),
-            )?;
-        }
+        self.segment(None, "", |a| {
+            a.files()?;
+            if let Some(path) = a.options.sbom_path.clone() {
+                let doc = crate::sbom::document(a.resolved, a.mtime());
+                let path = normalize(&path).unwrap_or_else(|| "sbom.spdx.json".into());
+                a.put(
+                    Entry::file(&path, doc.len() as u64, 0o644, a.mtime()),
+                    &mut doc.as_bytes(),
+                )?;
+            }
+            Ok(())
+        })?;
         self.sink.finish().map_err(AssembleError::Write)?;
         Ok(RootfsReport {
             implied_parents: self.sink.report(),
+            segments_skipped: self.skipped,
         })
     }
 
-    fn volumes(&mut self) -> Result<(), AssembleError> {
-        for (i, v) in self.resolved.config().volumes.iter().flatten().enumerate() {
-            let base = format!("containers/volumes/{}", v.name.value);
-            let location = format!("volume[{i}]");
-            let source = v.image.as_ref().map_or_else(
-                || "linuxkit.volumes".to_owned(),
-                |r| r.value.canonical().to_owned(),
-            );
-            match &v.image {
-                Some(r) if v.format != "oci" => {
-                    let image = self.image(&r.value, &location)?;
-                    self.image_fs(
-                        image,
-                        &format!("{base}/lower"),
-                        &location,
-                        FsKind::Container,
-                    )?;
+    fn volume(&mut self, i: usize, v: &lk_spec::Volume) -> Result<(), AssembleError> {
+        let base = format!("containers/volumes/{}", v.name.value);
+        let location = format!("volume[{i}]");
+        let source = v.image.as_ref().map_or_else(
+            || "linuxkit.volumes".to_owned(),
+            |r| r.value.canonical().to_owned(),
+        );
+        let image = match &v.image {
+            Some(r) => Some(self.image(&r.value, &location)?),
+            None => None,
+        };
+        let id = segments::id("volume", image)
+            .field("location", location.as_bytes())
+            .field("name", v.name.value.as_bytes())
+            .field("format", v.format.as_bytes());
+        self.segment(Some(id), &base, |a| {
+            let lower = format!("{base}/lower");
+            match image {
+                Some(image) if v.format != "oci" => {
+                    a.image_fs(image, &lower, &location, FsKind::Container)?;
                 }
-                Some(r) => {
-                    let image = self.image(&r.value, &location)?;
-                    self.prefix_dirs(&format!("{base}/lower"), &source, &location)?;
-                    self.oci_layout(image, &format!("{base}/lower"), &location)?;
+                Some(image) => {
+                    a.prefix_dirs(&lower, &source, &location)?;
+                    a.oci_layout(image, &lower, &location)?;
                 }
-                None => self.prefix_dirs(&format!("{base}/lower"), &source, &location)?,
+                None => a.prefix_dirs(&lower, &source, &location)?,
             }
             for d in ["tmp", "merged"] {
-                let e = Entry::dir(&format!("{base}/{d}"), 0o755, self.mtime())
+                let e = Entry::dir(&format!("{base}/{d}"), 0o755, a.mtime())
                     .with_origin(&source, &location);
-                self.put(e, &mut io::empty())?;
+                a.put(e, &mut io::empty())?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// A volume with `format: oci`: the image as an OCI layout under `prefix`.
@@ -438,57 +367,54 @@ impl<'a, 's> Assembler<'a, 's> {
         let bundle = bundle_dir(section, index, &entry.name.value);
         let readonly = spec.root.readonly;
         let own_root = format!("{bundle}/{}", if readonly { "rootfs" } else { "lower" });
-        let root = match self.extracted.get(&canonical).cloned() {
-            Some(first) => {
-                self.prefix_dirs(&bundle, &canonical, &location)?;
-                first
-            }
-            None => {
-                self.image_fs(image, &own_root, &location, FsKind::Container)?;
-                self.extracted.insert(canonical.clone(), own_root.clone());
-                own_root.clone()
-            }
-        };
+        // An image used before is unpacked once; later bundles use the first root.
+        let shared = self.extracted.get(&canonical).cloned();
+        let fs_id = segments::id("container-fs", Some(image))
+            .field("location", location.as_bytes())
+            .field("root", own_root.as_bytes())
+            .field("shared", shared.as_deref().unwrap_or("").as_bytes());
+        self.segment(Some(fs_id), &bundle, |a| match &shared {
+            Some(_) => a.prefix_dirs(&bundle, &canonical, &location),
+            None => a.image_fs(image, &own_root, &location, FsKind::Container),
+        })?;
+        let root = shared.unwrap_or_else(|| {
+            self.extracted.insert(canonical.clone(), own_root.clone());
+            own_root.clone()
+        });
         let config_json = gojson::to_string_indent(&spec);
-        let mt = self.mtime();
-        self.put(
-            Entry::file(
-                &format!("{bundle}/config.json"),
-                config_json.len() as u64,
-                0o644,
-                mt,
-            )
-            .with_origin(&canonical, &location),
-            &mut config_json.as_bytes(),
-        )?;
-        if !readonly {
-            self.put(
-                Entry::dir(&format!("{bundle}/tmp"), 0o755, mt).with_origin(&canonical, &location),
-                &mut io::empty(),
-            )?;
-            self.put(
-                Entry::dir(&format!("{bundle}/rootfs"), 0o755, mt)
-                    .with_origin(&canonical, &location),
-                &mut io::empty(),
-            )?;
-        } else if root != own_root {
-            self.put(
-                Entry::dir(&format!("{bundle}/rootfs"), 0o755, mt)
-                    .with_origin(&canonical, &location),
-                &mut io::empty(),
-            )?;
-        }
         lk_spec::oci::prepend_rootfs(&mut runtime, &bundle, &root, readonly);
         let runtime_json = gojson::to_string_indent(&runtime);
-        self.put(
-            Entry::file(
-                &format!("{bundle}/runtime.json"),
-                runtime_json.len() as u64,
-                0o644,
-                mt,
+        let rootfs_dir = !readonly || root != own_root;
+        let files_id = segments::id("bundle", None)
+            .field("source", canonical.as_bytes())
+            .field("location", location.as_bytes())
+            .field("config", config_json.as_bytes())
+            .field("runtime", runtime_json.as_bytes())
+            .field("dirs", &[u8::from(!readonly), u8::from(rootfs_dir)]);
+        self.segment(Some(files_id), &bundle, |a| {
+            let mt = a.mtime();
+            let file = |name: &str, text: &str| {
+                Entry::file(&format!("{bundle}/{name}"), text.len() as u64, 0o644, mt)
+                    .with_origin(&canonical, &location)
+            };
+            let dir = |name: &str| {
+                Entry::dir(&format!("{bundle}/{name}"), 0o755, mt)
+                    .with_origin(&canonical, &location)
+            };
+            a.put(
+                file("config.json", &config_json),
+                &mut config_json.as_bytes(),
+            )?;
+            if !readonly {
+                a.put(dir("tmp"), &mut io::empty())?;
+            }
+            if rootfs_dir {
+                a.put(dir("rootfs"), &mut io::empty())?;
+            }
+            a.put(
+                file("runtime.json", &runtime_json),
+                &mut runtime_json.as_bytes(),
             )
-            .with_origin(&canonical, &location),
-            &mut runtime_json.as_bytes(),
-        )
+        })
     }
 }

@@ -6,6 +6,8 @@
 //! | `path` | name normalization and containment |
 //! | [`flatten`] | layer flattening (whiteouts, opaque directories, links) |
 //! | [`assemble`] | [`Assembler`]: init, volumes, container bundles, SBOM, in LinuxKit's order |
+//! | `parents` | missing parent directories, and their state across segments |
+//! | `segments` | the stream's segments: ids, skipping what the outputs already have |
 //! | `emit` | an image's entries under a prefix, with LinuxKit's generated files |
 //! | `kernel` | the kernel image: `boot/kernel`, `boot/cmdline`, modules, microcode |
 //! | `files` | the `files` section |
@@ -19,19 +21,22 @@ mod files;
 pub mod flatten;
 pub mod input;
 mod kernel;
+mod parents;
 mod path;
 mod sbom;
+mod segments;
 
 use std::io::{self, Read};
 
 use lk_cache::{Cache, ResolvedImage};
 use lk_formats::{Entry, Sink};
 
-pub use assemble::{Assembler, DEFAULT_MTIME, ImpliedParent, RootfsOptions, RootfsReport};
+pub use assemble::{Assembler, DEFAULT_MTIME, RootfsOptions, RootfsReport};
 pub use error::AssembleError;
 pub use flatten::{Emit, FlattenError, flatten};
 pub use input::InputTar;
 pub use kernel::decompress_kernel;
+pub use parents::ImpliedParent;
 
 /// Forwards flattened entries to a sink unchanged (no prefix, no origin records).
 struct ToSink<'a>(&'a mut dyn Sink);

@@ -5,6 +5,7 @@
 //! | [`registry`] | Debian's `docker-registry` on a free 127.0.0.1 port with a temp storage dir |
 //! | [`image`] | small OCI images built in memory and pushed with our client |
 
+pub mod cpio;
 pub mod image;
 pub mod registry;
 
