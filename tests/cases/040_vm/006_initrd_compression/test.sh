@@ -20,7 +20,7 @@ files:
       poweroff
 YML
 # The same image with one service changed (its bundle segment differs, the rest is reused).
-sed 's/INSECURE=true/INSECURE=true\n      - CHANGED=1/' "$SCRATCH/c.yml" > "$SCRATCH/d.yml"
+sed 's/^\( *\)- INSECURE=true$/&\n\1- CHANGED=1/' "$SCRATCH/c.yml" > "$SCRATCH/d.yml"
 assert_true "the service changed" grep -q CHANGED=1 "$SCRATCH/d.yml"
 report=""
 for c in gzip zstd none; do
@@ -39,7 +39,10 @@ for c in gzip zstd none; do
     assert_true "$c warm build reused segments" grep -Eq 'initrd: [1-9][0-9]* of' "$SCRATCH/warm.log"
     assert_true "$c warm initrd = store-less initrd" cmp -s "$initrd" "$SCRATCH/$c-warm/c-initrd.img"
     # Changed service: incremental and store-less builds agree, and the incremental boots.
-    linuxkit build --initrd-compression "$c" --dir "$SCRATCH/$c" --name c "$SCRATCH/d.yml" 2> "$SCRATCH/inc.log"
+    linuxkit build --initrd-compression "$c" --dir "$SCRATCH/$c" --name c "$SCRATCH/d.yml" 2> "$SCRATCH/inc.log" || {
+        cat "$SCRATCH/inc.log"
+        exit 1
+    }
     grep 'segments reused' "$SCRATCH/inc.log" || true
     LINUXKIT_SEGMENTS_MAX=0 linuxkit build --initrd-compression "$c" --dir "$SCRATCH/$c-d-cold" --name c "$SCRATCH/d.yml"
     initrd="$SCRATCH/$c/c-initrd.img"
