@@ -10,6 +10,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use flate2::read::GzDecoder;
 use lk_cache::{Cache, ResolvedImage, VerifyingReader};
+use lk_oci::Descriptor;
 
 type Blob = VerifyingReader<BufReader<File>>;
 
@@ -140,14 +141,21 @@ pub fn unsupported_layer(image: &ResolvedImage) -> Option<&str> {
 
 /// Opens layer `i` (0 = bottom) of `image`.
 pub fn open_layer(cache: &Cache, image: &ResolvedImage, i: usize) -> io::Result<LayerReader> {
-    let l = image
+    open_descriptor(cache, layer(image, i)?, AHEAD)
+}
+
+fn layer(image: &ResolvedImage, i: usize) -> io::Result<&Descriptor> {
+    image
         .manifest
         .layers
         .get(i)
-        .ok_or_else(|| io::Error::other(format!("the image has no layer {i}")))?;
+        .ok_or_else(|| io::Error::other(format!("the image has no layer {i}")))
+}
+
+fn open_descriptor(cache: &Cache, l: &Descriptor, ahead: usize) -> io::Result<LayerReader> {
     let blob = cache.open_blob(&l.digest).map_err(io::Error::other)?;
     let inner = if l.media_type.contains("gzip") {
-        let (tx, rx) = mpsc::sync_channel(AHEAD);
+        let (tx, rx) = mpsc::sync_channel(ahead);
         std::thread::Builder::new()
             .name("lk-inflate".into())
             .spawn(move || inflate(blob, tx))?;

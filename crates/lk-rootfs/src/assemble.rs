@@ -12,7 +12,7 @@ use lk_spec::{ImageInfo, ImageRef, Section, config_to_oci, gojson, oci::bundle_d
 
 use crate::emit::{FsKind, ImageEmit};
 use crate::error::AssembleError;
-use crate::flatten::{Layer, flatten};
+use crate::flatten::{Layer, flatten_with};
 use crate::input::InputTar;
 use crate::parents::{ImpliedParent, Parents};
 use crate::path::{join, normalize};
@@ -149,7 +149,9 @@ impl<'a, 's> Assembler<'a, 's> {
             image: image.canonical().to_owned(),
             source,
         };
-        flatten(image.image.manifest.layers.len(), &open, &mut emit).map_err(wrap)?;
+        let index = segments::index_cache(self.options, image);
+        let layers = image.image.manifest.layers.len();
+        flatten_with(layers, &open, &mut emit, index.as_ref()).map_err(wrap)?;
         emit.touch().map_err(AssembleError::Write)
     }
 

@@ -5,7 +5,8 @@
 //! under it in lower layers; `.wh..wh..opq` hides everything a lower layer has under that
 //! directory (LinuxKit ignores opaque markers); a non-directory hides lower entries under
 //! its path; within one layer the last entry of a name wins (as the kernel's initramfs
-//! unpacker would apply it). Pass 2 reads the layers bottom-up and emits the winners in
+//! unpacker would apply it); what pass 1 learns of a layer can be kept by layer digest
+//! ([`IndexCache`]), so a warm build reads each layer only in pass 2. Pass 2 reads the layers bottom-up and emits the winners in
 //! layer order, so parents come before children. Names are normalized and may not escape
 //! the root; hard links whose target did not survive become regular files; names that pass
 //! through a symlink of the image are rejected (they would escape the bundle on unpack).
@@ -196,7 +197,121 @@ struct Plan {
     link_targets: Vec<String>,
 }
 
-fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
+/// What pass 1 needs of one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Indexed {
+    index: usize,
+    path: String,
+    kind: IndexKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum IndexKind {
+    Dir,
+    Symlink,
+    Hardlink(String),
+    Other,
+}
+
+/// Where pass 1 keeps what it learnt of each layer (the names and kinds of its entries), so
+/// a warm build reads each layer once: `keys[i]` is the record of layer `i` (derived from its
+/// digest). Pass 2 still reads every byte, so a layer's digest is always checked.
+#[derive(Debug)]
+pub struct IndexCache<'a> {
+    /// The store.
+    pub store: &'a lk_formats::SegmentStore,
+    /// One key per layer, bottom first.
+    pub keys: Vec<lk_formats::SegmentId>,
+}
+
+/// Record kind of a layer index in the store.
+const INDEX_RECORD: &str = "index";
+
+fn encode(entries: &[Indexed]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut put = |b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    for e in entries {
+        let (tag, target): (&[u8], &str) = match &e.kind {
+            IndexKind::Dir => (b"d", ""),
+            IndexKind::Symlink => (b"s", ""),
+            IndexKind::Hardlink(t) => (b"h", t),
+            IndexKind::Other => (b"o", ""),
+        };
+        put(&(e.index as u64).to_le_bytes());
+        put(tag);
+        put(e.path.as_bytes());
+        put(target.as_bytes());
+    }
+    out
+}
+
+fn decode(mut b: &[u8]) -> Option<Vec<Indexed>> {
+    let mut take = || -> Option<&[u8]> {
+        let n = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        let v = b.get(4..4 + n)?;
+        b = &b[4 + n..];
+        Some(v)
+    };
+    let mut out = Vec::new();
+    while let Some(index) = take() {
+        let index = usize::try_from(u64::from_le_bytes(index.try_into().ok()?)).ok()?;
+        let tag = take()?;
+        let path = String::from_utf8(take()?.to_vec()).ok()?;
+        let target = String::from_utf8(take()?.to_vec()).ok()?;
+        let kind = match tag {
+            b"d" => IndexKind::Dir,
+            b"s" => IndexKind::Symlink,
+            b"h" => IndexKind::Hardlink(target),
+            b"o" => IndexKind::Other,
+            _ => return None,
+        };
+        out.push(Indexed { index, path, kind });
+    }
+    b.is_empty().then_some(out)
+}
+
+/// The entries of layer `layer` as pass 1 sees them: from the index cache, or read.
+fn index_layer(
+    layer: usize,
+    open: &OpenLayer<'_>,
+    cache: Option<&IndexCache<'_>>,
+) -> Result<Vec<Indexed>, FlattenError> {
+    let key = cache.and_then(|c| Some((c.store, c.keys.get(layer)?)));
+    if let Some((store, key)) = key
+        && let Some(v) = store.read(key, INDEX_RECORD).and_then(|r| decode(&r))
+    {
+        return Ok(v);
+    }
+    let mut v = Vec::new();
+    each_entry(layer, open, |index, _entry, e| {
+        let kind = match e.kind {
+            Kind::Dir => IndexKind::Dir,
+            Kind::Symlink(_) => IndexKind::Symlink,
+            Kind::Hardlink(t) => IndexKind::Hardlink(t),
+            _ => IndexKind::Other,
+        };
+        v.push(Indexed {
+            index,
+            path: e.path,
+            kind,
+        });
+        Ok(())
+    })?;
+    if let Some((store, key)) = key {
+        // A cache: not being able to keep it only costs a later build a read.
+        let _ = store.write(key, INDEX_RECORD, &encode(&v));
+    }
+    Ok(v)
+}
+
+fn plan(
+    layers: usize,
+    open: &OpenLayer<'_>,
+    cache: Option<&IndexCache<'_>>,
+) -> Result<Plan, FlattenError> {
     let mut claimed: HashMap<String, Claim> = HashMap::new();
     let mut whiteouts: HashMap<String, usize> = HashMap::new();
     let mut opaque: HashMap<String, usize> = HashMap::new();
@@ -205,11 +320,12 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
     for layer in (0..layers).rev() {
         let mut layer_whiteouts = Vec::new();
         let mut layer_opaque = Vec::new();
-        each_entry(layer, open, |index, _entry, e| {
+        for e in index_layer(layer, open, cache)? {
+            let index = e.index;
             let base = e.path.rsplit('/').next().unwrap_or("");
             if base == ".wh..wh..opq" {
                 layer_opaque.push(parent(&e.path).to_owned());
-                return Ok(());
+                continue;
             }
             if let Some(hidden) = base.strip_prefix(".wh.") {
                 let dir = parent(&e.path);
@@ -218,7 +334,7 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
                 } else {
                     format!("{dir}/{hidden}")
                 });
-                return Ok(());
+                continue;
             }
             let at = At { layer, index };
             let hidden_by_upper = ancestors(&e.path)
@@ -233,32 +349,31 @@ fn plan(layers: usize, open: &OpenLayer<'_>) -> Result<Plan, FlattenError> {
                 || ancestors(&e.path).any(|a| opaque.get(a).is_some_and(|&l| l > layer))
                 || opaque.get("").is_some_and(|&l| l > layer);
             if hidden_by_upper {
-                return Ok(());
+                continue;
             }
             if let Some(c) = claimed.get(&e.path)
                 && c.at.layer > layer
             {
-                return Ok(());
+                continue;
             }
             // Within one layer, the last entry of a name wins (it replaces the claim).
             claimed.insert(
                 e.path.clone(),
                 Claim {
                     at,
-                    is_dir: matches!(e.kind, Kind::Dir),
+                    is_dir: matches!(e.kind, IndexKind::Dir),
                 },
             );
             match &e.kind {
-                Kind::Hardlink(t) => {
+                IndexKind::Hardlink(t) => {
                     links.push((at, e.path.clone(), normalize(t).unwrap_or_default()))
                 }
-                Kind::Symlink(_) => {
+                IndexKind::Symlink => {
                     symlinks.insert(e.path.clone());
                 }
                 _ => {}
             }
-            Ok(())
-        })?;
+        }
         for w in layer_whiteouts {
             whiteouts.entry(w).or_insert(layer);
         }
@@ -361,7 +476,17 @@ pub fn flatten(
     open: &OpenLayer<'_>,
     out: &mut dyn Emit,
 ) -> Result<(), FlattenError> {
-    let plan = plan(layers, open)?;
+    flatten_with(layers, open, out, None)
+}
+
+/// [`flatten`], with pass 1's findings kept in (and taken from) `cache`.
+pub fn flatten_with(
+    layers: usize,
+    open: &OpenLayer<'_>,
+    out: &mut dyn Emit,
+    cache: Option<&IndexCache<'_>>,
+) -> Result<(), FlattenError> {
+    let plan = plan(layers, open, cache)?;
     out.link_targets(&plan.link_targets);
     for layer in 0..layers {
         let keep = plan.keep.get(&layer);

@@ -8,7 +8,7 @@ use lk_formats::{Entry, Kind, Sink};
 
 use crate::assemble::Assembler;
 use crate::error::AssembleError;
-use crate::flatten::{Emit, Layer, flatten};
+use crate::flatten::{Emit, Layer, flatten_with};
 use crate::path::normalize;
 
 pub(crate) struct KernelEmit<'x, 's> {
@@ -195,7 +195,9 @@ impl Assembler<'_, '_> {
         let open = |i: usize| -> io::Result<Box<dyn Layer>> {
             Ok(Box::new(lk_image::open_layer(cache, &image.image, i)?))
         };
-        flatten(image.image.manifest.layers.len(), &open, &mut emit).map_err(|source| {
+        let index = crate::segments::index_cache(self.options, image);
+        let layers = image.image.manifest.layers.len();
+        flatten_with(layers, &open, &mut emit, index.as_ref()).map_err(|source| {
             AssembleError::Image {
                 location: "kernel".into(),
                 image: image.canonical().to_owned(),

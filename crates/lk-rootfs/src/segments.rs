@@ -10,6 +10,7 @@ use lk_image::PinnedImage;
 
 use crate::assemble::Assembler;
 use crate::error::AssembleError;
+use crate::flatten::IndexCache;
 
 /// Record kind of a segment's effect on the rootfs stage's state.
 const RECORD: &str = "rootfs";
@@ -33,6 +34,30 @@ pub(crate) fn id(kind: &str, image: Option<&PinnedImage>) -> SegmentIdBuilder {
             ),
         None => b,
     }
+}
+
+/// Bumped whenever what pass 1 of flattening records of a layer changes.
+const INDEX_VERSION: &[u8] = b"1";
+
+/// Where flattening keeps its per-layer index for `image`, when there is a store.
+pub(crate) fn index_cache<'o>(
+    options: &'o crate::RootfsOptions,
+    image: &PinnedImage,
+) -> Option<IndexCache<'o>> {
+    let store = options.segments.as_ref()?;
+    let keys = image
+        .image
+        .manifest
+        .layers
+        .iter()
+        .map(|l| {
+            SegmentId::builder("layer-index")
+                .field("version", INDEX_VERSION)
+                .field("digest", l.digest.to_string().as_bytes())
+                .build()
+        })
+        .collect();
+    Some(IndexCache { store, keys })
 }
 
 impl Assembler<'_, '_> {

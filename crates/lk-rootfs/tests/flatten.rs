@@ -4,7 +4,10 @@
 use std::io::{self, Read};
 
 use lk_formats::{Entry, Kind};
-use lk_rootfs::flatten::{Emit, FlattenError, Layer, flatten};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lk_formats::{SegmentId, SegmentStore};
+use lk_rootfs::flatten::{Emit, FlattenError, IndexCache, Layer, flatten, flatten_with};
 
 enum T<'a> {
     File(&'a str, &'a [u8]),
@@ -89,14 +92,37 @@ impl Emit for Collect {
     }
 }
 
-/// Flattens `layers` (bottom first).
+/// Flattens `layers` (bottom first); also with a layer index cache, empty and then filled,
+/// which must give the same result.
 fn run(layers: Vec<Vec<u8>>) -> Result<Collect, FlattenError> {
     let open = |i: usize| -> io::Result<Box<dyn Layer>> {
         Ok(Box::new(io::Cursor::new(layers[i].clone())))
     };
     let mut c = Collect::default();
-    flatten(layers.len(), &open, &mut c)?;
-    Ok(c)
+    let plain = flatten(layers.len(), &open, &mut c);
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "lk-flatten-index-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let store = SegmentStore::new(dir, 1 << 30);
+    let keys = (0..layers.len())
+        .map(|i| SegmentId::builder("t").field("layer", &layers[i]).build())
+        .collect();
+    let cache = IndexCache {
+        store: &store,
+        keys,
+    };
+    for pass in ["empty", "filled"] {
+        let mut again = Collect::default();
+        let r = flatten_with(layers.len(), &open, &mut again, Some(&cache));
+        assert_eq!(r.is_ok(), plain.is_ok(), "{pass} index cache");
+        assert_eq!(again.entries, c.entries, "{pass} index cache");
+        assert_eq!(again.links, c.links, "{pass} index cache");
+    }
+    store.clear().unwrap();
+    plain.map(|()| c)
 }
 
 fn names(c: &Collect) -> Vec<&str> {
