@@ -595,6 +595,27 @@ impl Cache {
         root: Descriptor,
         platform: &Platform,
     ) -> Result<ResolvedImage, CacheError> {
+        self.resolve_documents(name, root, platform, true)
+    }
+
+    /// As [`Cache::resolve_descriptor`], but only the manifests and the config need to be
+    /// present: the layers may still be downloading.
+    pub fn resolve_without_layers(
+        &self,
+        name: &str,
+        root: Descriptor,
+        platform: &Platform,
+    ) -> Result<ResolvedImage, CacheError> {
+        self.resolve_documents(name, root, platform, false)
+    }
+
+    fn resolve_documents(
+        &self,
+        name: &str,
+        root: Descriptor,
+        platform: &Platform,
+        layers: bool,
+    ) -> Result<ResolvedImage, CacheError> {
         let missing = |d: &Digest| CacheError::MissingBlob {
             name: name.to_owned(),
             digest: d.clone(),
@@ -625,7 +646,8 @@ impl Cache {
                 source: "an index entry points at another index".into(),
             });
         };
-        for l in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        let checked = if layers { manifest.layers.len() } else { 0 };
+        for l in std::iter::once(&manifest.config).chain(&manifest.layers[..checked]) {
             if !self.has_blob(&l.digest, l.size) {
                 return Err(missing(&l.digest));
             }

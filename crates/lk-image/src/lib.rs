@@ -6,14 +6,18 @@
 //! | module | role |
 //! |---|---|
 //! | `layer` | reading a pinned image's layers from the cache, decompressed and verified |
+//! | `arrivals` | layers still downloading while a cold build assembles |
 
+mod arrivals;
 mod layer;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lk_cache::{Cache, ResolvedImage};
 use lk_spec::{Config, ImageRef};
 
+pub use arrivals::Arrivals;
 pub use layer::{LayerReader, open_layer, unsupported_layer};
 
 /// One image of the configuration, pinned.
@@ -47,6 +51,8 @@ pub struct Resolved {
     cache: Cache,
     // Invariant (checked by `new`): one entry per image of `config.images()`.
     images: BTreeMap<String, PinnedImage>,
+    /// Layers still being downloaded (a cold build assembles while it pulls).
+    arrivals: Option<Arc<Arrivals>>,
 }
 
 impl Resolved {
@@ -76,7 +82,31 @@ impl Resolved {
             config,
             cache,
             images,
+            arrivals: None,
         })
+    }
+
+    /// The same, with blobs that are still being downloaded: readers wait for them.
+    #[must_use]
+    pub fn with_arrivals(mut self, arrivals: Arc<Arrivals>) -> Resolved {
+        self.arrivals = Some(arrivals);
+        self
+    }
+
+    /// Waits until blob `d` is in the cache (at once unless it is still downloading).
+    pub fn wait_blob(&self, d: &lk_oci::Digest) -> std::io::Result<()> {
+        match &self.arrivals {
+            Some(a) => a.wait(d),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens layer `i` of `image`, once it has arrived.
+    pub fn open_layer(&self, image: &ResolvedImage, i: usize) -> std::io::Result<LayerReader> {
+        if let Some(l) = image.manifest.layers.get(i) {
+            self.wait_blob(&l.digest)?;
+        }
+        open_layer(&self.cache, image, i)
     }
 
     /// The merged configuration.

@@ -156,14 +156,9 @@ fn rootfs_options(
     })
 }
 
-/// The resolve stage, with `--docker`: images the local engine has (for the target
-/// architecture) are copied from it first; the rest come from the cache or registry.
-fn resolve(
-    s: &BuildSettings,
-    config: Config,
-    progress: &dyn crate::Progress,
-    reporter: &dyn Reporter,
-) -> Result<Resolved, BuildError> {
+/// `--docker`: images the local engine has (for the target architecture) are copied from
+/// it first; the rest come from the cache or registry.
+fn from_docker(s: &BuildSettings, config: &Config, reporter: &dyn Reporter) {
     if s.docker {
         let arch = s.images.target_arch();
         for r in config.images() {
@@ -174,30 +169,17 @@ fn resolve(
             }
         }
     }
-    Ok(crate::cache::resolve(&s.images, config, s.pull, progress)?)
 }
 
-/// Builds the configuration into the requested formats; `--o -` writes into `stdout`.
-pub fn build(
-    s: &BuildSettings,
-    env: &Env,
-    stdout: &mut dyn Write,
-    progress: &dyn crate::Progress,
+/// After a build: the segment store trimmed, what was reused, warnings, the files written
+/// (when they were not announced before).
+fn finish(
     reporter: &dyn Reporter,
-) -> Result<Artifacts, BuildError> {
-    let plan = plan(s, env, stdout)?;
-    let config = validate(&s.inputs, &lk_pkg::PkgResolver::default(), reporter)?;
-    plan.check_kernel(config.kernel.image.is_some())?;
-    let options = rootfs_options(s, env, &config)?;
-    let resolved = resolve(s, config, progress, reporter)?;
-    reporter.info("Create outputs:");
-    let announced = plan.stream_path();
-    if let Some(p) = &announced {
-        reporter.info(&format!("  {}", p.display()));
-    }
-    let mut outputs = plan.open()?;
-    let report = Assembler::new(&resolved, &options, &mut outputs).run()?;
-    let artifacts = outputs.commit()?;
+    options: &RootfsOptions,
+    artifacts: &Artifacts,
+    report: &lk_rootfs::RootfsReport,
+    list_files: bool,
+) {
     if let Some(store) = &options.segments {
         store.sweep(std::time::Duration::from_secs(600));
         if let Err(e) = store.trim() {
@@ -221,11 +203,44 @@ pub fn build(
             p.location, p.image, p.entry, p.parent
         )));
     }
-    if announced.is_none() {
+    if list_files {
         for a in &artifacts.files {
             reporter.info(&format!("  {}", a.path.display()));
         }
     }
+}
+
+/// Builds the configuration into the requested formats; `--o -` writes into `stdout`.
+pub fn build(
+    s: &BuildSettings,
+    env: &Env,
+    stdout: &mut dyn Write,
+    progress: &dyn crate::Progress,
+    reporter: &dyn Reporter,
+) -> Result<Artifacts, BuildError> {
+    let plan = plan(s, env, stdout)?;
+    let config = validate(&s.inputs, &lk_pkg::PkgResolver::default(), reporter)?;
+    plan.check_kernel(config.kernel.image.is_some())?;
+    let announced = plan.stream_path();
+    let options = rootfs_options(s, env, &config)?;
+    from_docker(s, &config, reporter);
+    // Pulling and assembling overlap: the build starts once every image is pinned.
+    let (artifacts, report) = crate::cache::resolve_with(
+        &s.images,
+        config,
+        s.pull,
+        progress,
+        |resolved: &Resolved| -> Result<_, BuildError> {
+            reporter.info("Create outputs:");
+            if let Some(p) = &announced {
+                reporter.info(&format!("  {}", p.display()));
+            }
+            let mut outputs = plan.open()?;
+            let report = Assembler::new(resolved, &options, &mut outputs).run()?;
+            Ok((outputs.commit()?, report))
+        },
+    )?;
+    finish(reporter, &options, &artifacts, &report, announced.is_none());
     Ok(artifacts)
 }
 

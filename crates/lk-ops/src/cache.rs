@@ -207,6 +207,22 @@ pub fn resolve(
     Ok(Puller::new(&client, &cache).resolve(config, &s.pull_options(always), progress)?)
 }
 
+/// The resolve stage overlapped with `build` (see `Puller::resolve_with`): `build` starts
+/// once every image is pinned and its layers are read as they arrive.
+pub fn resolve_with<T, E: From<ImageError>>(
+    s: &ImageSettings,
+    config: lk_spec::Config,
+    always: bool,
+    progress: &dyn Progress,
+    build: impl FnOnce(&lk_image::Resolved) -> Result<T, E>,
+) -> Result<T, E> {
+    let cache = s.cache()?;
+    let client = s.client()?;
+    Puller::new(&client, &cache)
+        .resolve_with(config, &s.pull_options(always), progress, build)
+        .map_err(ImageError::from)?
+}
+
 /// One row of `cache ls`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CachedImage {

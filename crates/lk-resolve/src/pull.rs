@@ -1,11 +1,11 @@
 //! Pulling images into the cache.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use lk_cache::{Cache, CacheError, ResolvedImage};
-use lk_image::Resolved;
+use lk_image::{Arrivals, Resolved};
 use lk_oci::{Descriptor, Digest, Document, Platform};
 use lk_registry::{Client, RegistryError, Repository};
 use lk_spec::{Config, ImageRef};
@@ -103,6 +103,9 @@ pub enum PullError {
     /// An image of the configuration did not end up pinned.
     #[error(transparent)]
     Unpinned(#[from] lk_image::Unpinned),
+    /// A download thread died.
+    #[error("the downloads were interrupted")]
+    Interrupted,
 }
 
 /// The registry repository of a reference.
@@ -122,6 +125,29 @@ struct Job {
     image: String,
     repo: Repository,
     desc: Descriptor,
+    /// An image config (needed before the build starts), not a layer.
+    config: bool,
+}
+
+/// What [`Puller::prepare`] found: images ready in the cache, images whose manifests and
+/// configs are stored but whose layers are not, and those layers.
+struct Prepared {
+    ready: BTreeMap<String, ResolvedImage>,
+    pending: Vec<(String, Descriptor, ResolvedImage)>,
+    layers: Vec<Job>,
+    platform: Platform,
+}
+
+/// An error with its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 /// Pulls images into a cache.
@@ -145,9 +171,57 @@ impl<'a> Puller<'a> {
         opts: &PullOptions,
         progress: &dyn Progress,
     ) -> Result<Resolved, PullError> {
+        let r = self.resolve_with(config, opts, progress, |r| {
+            Ok::<_, std::convert::Infallible>(r.clone())
+        })?;
+        Ok(r.unwrap_or_else(|e| match e {}))
+    }
+
+    /// The resolve stage overlapped with what uses it: `build` gets the pinned
+    /// configuration as soon as every manifest and config is in the cache, while the
+    /// layers download in build order; a reader of a layer still on its way waits for it
+    /// ([`Resolved::open_layer`]). Returns once every download has ended (an error of
+    /// `build` stops those not started); a failed download is the error, even when `build`
+    /// failed because of it. Images are named in the cache only once all their blobs are.
+    pub fn resolve_with<T, E>(
+        &self,
+        config: Config,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+        build: impl FnOnce(&Resolved) -> Result<T, E>,
+    ) -> Result<Result<T, E>, PullError> {
         let refs: Vec<ImageRef> = config.images().into_iter().cloned().collect();
-        let pins = self.pull_all(&refs, opts, progress)?;
-        Ok(Resolved::new(config, self.cache.clone(), pins)?)
+        let prepared = self.prepare(&refs, opts, progress)?;
+        let arrivals = Arc::new(Arrivals::new(
+            prepared.layers.iter().map(|j| j.desc.digest.clone()),
+        ));
+        let pins = prepared
+            .ready
+            .values()
+            .chain(prepared.pending.iter().map(|(_, _, r)| r))
+            .cloned()
+            .collect::<Vec<_>>();
+        let resolved =
+            Resolved::new(config, self.cache.clone(), pins)?.with_arrivals(Arc::clone(&arrivals));
+        let stop = AtomicBool::new(false);
+        let workers = opts.concurrency.max(1);
+        let (result, downloaded) = std::thread::scope(|s| {
+            let downloads = s.spawn(|| {
+                self.download(&prepared.layers, workers, progress, Some(&arrivals), &stop)
+            });
+            let result = build(&resolved);
+            if result.is_err() {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let downloaded = downloads
+                .join()
+                .unwrap_or_else(|_| Err(PullError::Interrupted));
+            (result, downloaded)
+        });
+        downloaded?;
+        // After a failed build, only the images whose downloads all ended are named.
+        self.name(&prepared, progress, stop.load(Ordering::SeqCst))?;
+        Ok(result)
     }
 
     /// Makes every image available for every wanted platform; returns each one resolved
@@ -159,6 +233,30 @@ impl<'a> Puller<'a> {
         opts: &PullOptions,
         progress: &dyn Progress,
     ) -> Result<Vec<ResolvedImage>, PullError> {
+        let mut prepared = self.prepare(images, opts, progress)?;
+        let never = AtomicBool::new(false);
+        self.download(
+            &prepared.layers,
+            opts.concurrency.max(1),
+            progress,
+            None,
+            &never,
+        )?;
+        let named = self.name(&prepared, progress, false)?;
+        prepared.ready.extend(named);
+        Ok(images
+            .iter()
+            .filter_map(|r| prepared.ready.get(&cache_name(r)).cloned())
+            .collect())
+    }
+
+    /// Everything but the layers: images the cache has, manifests and configs of the rest.
+    fn prepare(
+        &self,
+        images: &[ImageRef],
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<Prepared, PullError> {
         let platform = opts
             .platforms
             .first()
@@ -186,36 +284,73 @@ impl<'a> Puller<'a> {
                 todo.push(r);
             }
         }
-        // Manifests: fetch, store, and list the blobs each image needs.
-        let mut jobs = Vec::new();
+        // Manifests: fetch, store, and list the blobs each image needs; configs first.
+        let (mut configs, mut layers) = (Vec::new(), Vec::new());
         let mut roots = Vec::new();
         for r in &todo {
             let (root, blobs) = self.fetch_manifests(r, &opts.platforms)?;
-            jobs.extend(blobs);
+            for j in blobs {
+                if j.config {
+                    configs.push(j);
+                } else {
+                    layers.push(j);
+                }
+            }
             roots.push((cache_name(r), root));
         }
-        self.download(jobs, opts.concurrency.max(1), progress)?;
+        let never = AtomicBool::new(false);
+        self.download(&configs, opts.concurrency.max(1), progress, None, &never)?;
+        let mut pending = Vec::new();
         for (name, root) in roots {
-            self.cache
-                .set_name(&name, &root)
-                .map_err(|source| PullError::Cache {
-                    image: name.clone(),
-                    source,
-                })?;
             let resolved = self
                 .cache
-                .resolve_descriptor(&name, root, &platform)
+                .resolve_without_layers(&name, root.clone(), &platform)
                 .map_err(|source| PullError::Cache {
                     image: name.clone(),
                     source,
                 })?;
-            progress.image_ready(&name, &resolved.root.digest, false);
-            ready.insert(name, resolved);
+            pending.push((name, root, resolved));
         }
-        Ok(images
-            .iter()
-            .filter_map(|r| ready.get(&cache_name(r)).cloned())
-            .collect())
+        Ok(Prepared {
+            ready,
+            pending,
+            layers,
+            platform,
+        })
+    }
+
+    /// Names the downloaded images in the cache (all their blobs are there now; with
+    /// `partial`, images that still lack a blob are left unnamed).
+    fn name(
+        &self,
+        prepared: &Prepared,
+        progress: &dyn Progress,
+        partial: bool,
+    ) -> Result<BTreeMap<String, ResolvedImage>, PullError> {
+        let mut out = BTreeMap::new();
+        for (name, root, r) in &prepared.pending {
+            if partial
+                && !r
+                    .manifest
+                    .layers
+                    .iter()
+                    .all(|l| self.cache.has_blob(&l.digest, l.size))
+            {
+                continue;
+            }
+            let cache_err = |source| PullError::Cache {
+                image: name.clone(),
+                source,
+            };
+            self.cache.set_name(name, root).map_err(cache_err)?;
+            let resolved = self
+                .cache
+                .resolve_descriptor(name, root.clone(), &prepared.platform)
+                .map_err(cache_err)?;
+            progress.image_ready(name, &resolved.root.digest, false);
+            out.insert(name.clone(), resolved);
+        }
+        Ok(out)
     }
 
     fn warm(&self, name: &str, platforms: &[Platform], first: &Platform) -> Option<ResolvedImage> {
@@ -318,12 +453,15 @@ impl<'a> Puller<'a> {
         }
         let mut jobs = Vec::new();
         for m in manifests {
-            for desc in std::iter::once(m.config).chain(m.layers) {
+            let blobs =
+                std::iter::once((m.config, true)).chain(m.layers.into_iter().map(|l| (l, false)));
+            for (desc, config) in blobs {
                 if !self.cache.has_blob(&desc.digest, desc.size) {
                     jobs.push(Job {
                         image: image.clone(),
                         repo: repo.clone(),
                         desc,
+                        config,
                     });
                 }
             }
@@ -331,16 +469,19 @@ impl<'a> Puller<'a> {
         Ok((root_desc, jobs))
     }
 
-    /// Downloads `jobs` with `workers` threads; the first error stops new downloads.
+    /// Downloads `jobs` with `workers` threads, telling `arrivals` as each lands; the first
+    /// error (or `stop`) stops new downloads.
     fn download(
         &self,
-        jobs: Vec<Job>,
+        jobs: &[Job],
         workers: usize,
         progress: &dyn Progress,
+        arrivals: Option<&Arrivals>,
+        stop: &AtomicBool,
     ) -> Result<(), PullError> {
         let mut seen = HashSet::new();
-        let jobs: Vec<Job> = jobs
-            .into_iter()
+        let jobs: Vec<&Job> = jobs
+            .iter()
             .filter(|j| seen.insert(j.desc.digest.clone()))
             .collect();
         let next = AtomicUsize::new(0);
@@ -349,20 +490,36 @@ impl<'a> Puller<'a> {
             for _ in 0..workers.min(jobs.len()) {
                 s.spawn(|| {
                     loop {
-                        if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        if stop.load(Ordering::SeqCst)
+                            || failure.lock().map(|f| f.is_some()).unwrap_or(true)
+                        {
                             break;
                         }
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(job) = jobs.get(i) else { break };
-                        if let Err(e) = self.fetch_blob(job, progress)
-                            && let Ok(mut f) = failure.lock()
-                        {
-                            f.get_or_insert(e);
+                        match self.fetch_blob(job, progress) {
+                            Ok(()) => {
+                                if let Some(a) = arrivals {
+                                    a.arrived(&job.desc.digest);
+                                }
+                            }
+                            Err(e) => {
+                                if let Some(a) = arrivals {
+                                    a.failed(error_chain(&e));
+                                }
+                                if let Ok(mut f) = failure.lock() {
+                                    f.get_or_insert(e);
+                                }
+                            }
                         }
                     }
                 });
             }
         });
+        if let Some(a) = arrivals {
+            // Whatever did not arrive now never will (a reader must not wait for it).
+            a.failed("the downloads stopped".into());
+        }
         match failure.into_inner() {
             Ok(Some(e)) => Err(e),
             _ => Ok(()),

@@ -131,9 +131,9 @@ impl<'a, 's> Assembler<'a, 's> {
             });
         }
         self.prefix_dirs(prefix, image.canonical(), location)?;
-        let cache = self.resolved.cache();
+        let resolved = self.resolved;
         let open = |i: usize| -> io::Result<Box<dyn Layer>> {
-            Ok(Box::new(lk_image::open_layer(cache, &image.image, i)?))
+            Ok(Box::new(resolved.open_layer(&image.image, i)?))
         };
         let mut emit = ImageEmit {
             sink: &mut self.sink,
@@ -312,6 +312,9 @@ impl<'a, 's> Assembler<'a, 's> {
         let mut blobs = vec![&r.manifest_descriptor, &r.manifest.config];
         blobs.extend(&r.manifest.layers);
         for b in blobs {
+            self.resolved
+                .wait_blob(&b.digest)
+                .map_err(AssembleError::Write)?;
             let mut reader = self
                 .resolved
                 .cache()

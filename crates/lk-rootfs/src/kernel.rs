@@ -191,9 +191,9 @@ impl Assembler<'_, '_> {
             mtime_override: self.options.source_date_epoch,
             problem: None,
         };
-        let cache = self.resolved.cache();
+        let resolved = self.resolved;
         let open = |i: usize| -> io::Result<Box<dyn Layer>> {
-            Ok(Box::new(lk_image::open_layer(cache, &image.image, i)?))
+            Ok(Box::new(resolved.open_layer(&image.image, i)?))
         };
         let index = crate::segments::index_cache(self.options, image);
         let layers = image.image.manifest.layers.len();
