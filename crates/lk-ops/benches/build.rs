@@ -52,6 +52,21 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// User plus system CPU seconds of this process so far (from /proc/self/stat, in clock
+/// ticks of 1/100 s, the kernel's USER_HZ on Linux).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which is in parentheses): utime is the 12th.
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let ticks: u64 =
+                rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// The configuration; `run` goes into one service's command (a new value changes only that
 /// service's bundle).
 fn yaml(h: &str, run: u32) -> String {
@@ -155,7 +170,12 @@ fn main() {
             &Silent,
         )
         .expect("build");
-        println!("{:.4} {}", t.elapsed().as_secs_f64(), peak_rss_kib());
+        println!(
+            "{:.4} {} {:.2}",
+            t.elapsed().as_secs_f64(),
+            peak_rss_kib(),
+            cpu_seconds()
+        );
         return;
     }
     if args.iter().any(|a| a == "--list") {
@@ -177,25 +197,30 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     let mut run_no = 0u32;
     let mut peak = 0u64;
-    // One build in its own process: (seconds, peak RSS KiB). `segments`: the store's bound
+    let mut cpu: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    // One build in its own process: seconds (its peak RSS and CPU time recorded). `segments`: the store's bound
     // ("0": none, "": default).
-    let mut child = |cache: &str, format: &str, segments: &str, changed: bool| -> f64 {
-        if changed {
-            run_no += 1;
-        }
-        let yml = work.path().join(format!("bench-{run_no}.yml"));
-        std::fs::write(&yml, yaml(&reg.host, run_no)).unwrap();
-        let r = Command::new(&exe)
-            .args(["--child", yml.to_str().unwrap(), cache, o, format, segments])
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let line = String::from_utf8_lossy(&r.stdout).into_owned();
-        let mut it = line.split_whitespace();
-        let t = it.next().and_then(|t| t.parse().ok()).unwrap_or(f64::MAX);
-        peak = peak.max(it.next().and_then(|t| t.parse().ok()).unwrap_or(0));
-        t
-    };
+    let mut child =
+        |what: &'static str, cache: &str, format: &str, segments: &str, changed: bool| -> f64 {
+            if changed {
+                run_no += 1;
+            }
+            let yml = work.path().join(format!("bench-{run_no}.yml"));
+            std::fs::write(&yml, yaml(&reg.host, run_no)).unwrap();
+            let r = Command::new(&exe)
+                .args(["--child", yml.to_str().unwrap(), cache, o, format, segments])
+                .output()
+                .unwrap();
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            let line = String::from_utf8_lossy(&r.stdout).into_owned();
+            let mut it = line.split_whitespace();
+            let t = it.next().and_then(|t| t.parse().ok()).unwrap_or(f64::MAX);
+            peak = peak.max(it.next().and_then(|t| t.parse().ok()).unwrap_or(0));
+            cpu.entry(what)
+                .or_default()
+                .push(it.next().and_then(|t| t.parse().ok()).unwrap_or(0.0));
+            t
+        };
     // Cold: an empty cache each time (pull from the registry, no segments), alternated with
     // the warm builds below.
     let mut cold = Vec::new();
@@ -205,10 +230,16 @@ fn main() {
     let mut tar = Vec::new();
     for i in 0..runs {
         let fresh = work.path().join(format!("cold-{i}"));
-        cold.push(child(fresh.to_str().unwrap(), "kernel+initrd", "", false));
+        cold.push(child(
+            "cold",
+            fresh.to_str().unwrap(),
+            "kernel+initrd",
+            "",
+            false,
+        ));
         let _ = std::fs::remove_dir_all(&fresh);
         if i == 0 {
-            child(ca, "kernel+initrd", "", false); // fills the cache and the store
+            child("fill", ca, "kernel+initrd", "", false); // fills the cache and the store
         }
         // Every segment compressed again (images and layer indexes warm).
         for e in std::fs::read_dir(cache.join("segments")).unwrap().flatten() {
@@ -219,10 +250,10 @@ fn main() {
                 std::fs::remove_file(p).unwrap();
             }
         }
-        full.push(child(ca, "kernel+initrd", "", false));
-        one.push(child(ca, "kernel+initrd", "", true));
-        nothing.push(child(ca, "kernel+initrd", "", false));
-        tar.push(child(ca, "tar", "", false));
+        full.push(child("full", ca, "kernel+initrd", "", false));
+        one.push(child("one", ca, "kernel+initrd", "", true));
+        nothing.push(child("nothing", ca, "kernel+initrd", "", false));
+        tar.push(child("tar", ca, "tar", "", false));
     }
     let initrd_size =
         std::fs::metadata(out.join(format!("bench-{run_no}-initrd.img"))).map_or(0, |m| m.len());
@@ -245,6 +276,13 @@ fn main() {
         cold / full
     );
     println!("  warm tar: {:.3} s", median(tar));
+    let cpu_of = |k: &str| median(cpu.get(k).cloned().unwrap_or_else(|| vec![0.0]));
+    println!(
+        "  CPU time (user+sys), full warm {:.2} s, cold {:.2} s, on {} cores",
+        cpu_of("full"),
+        cpu_of("cold"),
+        lk_formats::pgzip::cores()
+    );
     println!("  peak RSS of any build: {} MiB", peak / 1024);
     println!("  initrd: {:.1} MB", initrd_size as f64 / 1e6);
     let pigz6 = limits(
