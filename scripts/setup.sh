@@ -27,6 +27,7 @@ PKGS=(
     openssh-client                          # the sshd end-to-end case
     python3                                 # tests/cases/_lib helpers
     pigz zstd                               # the practical limits the build benchmark compares with
+    gdisk fdisk dosfstools                  # sgdisk -v, sfdisk, fsck.vfat -n check our partition tables and FAT
 )
 # QEMU, installed from bookworm-backports (see above).
 QEMU_PKGS=(qemu-system-x86 qemu-utils)

@@ -16,11 +16,13 @@
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
 //! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
 //! | [`tree`] | collects the rootfs minus `boot/` for the formats below |
+//! | [`boot`] | the bootable formats' parts: MBR/GPT, FAT, the UKI, loader configs (not wired yet) |
 //! | [`squashfs`] | `kernel+squashfs`: a gzip squashfs of the tree (backhand) |
 //! | [`iso`] | `kernel+iso`: a Rock Ridge ISO 9660 of the tree (`xorriso`) |
 //! | [`erofs`] | `kernel+erofs`: an EROFS image of the tree (`mkfs.erofs`) |
 //! | `stage` | the tree as a temporary directory for the external image makers |
 
+pub mod boot;
 pub mod compress;
 pub mod config_iso;
 pub mod cpio;

@@ -206,7 +206,7 @@ impl Target {
 
 /// Runs an image maker; a missing program or a failure is the shared [`ToolError`]
 /// (carried in the I/O error), with the install hint when the program is missing.
-fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
+pub(crate) fn run(cmd: &mut Command, hint: &str) -> io::Result<()> {
     match lk_util::tool::output(cmd) {
         Ok(_) => Ok(()),
         Err(e) if e.not_installed() => Err(io::Error::new(
