@@ -29,9 +29,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 }
 
 /// Writes a 48 MiB disk with `gpt` or an MBR and a FAT32 partition holding two files in its
-/// root (one with a long name); returns the disk and the partition's bytes. Files in
-/// subdirectories are not checked yet: fatfs 0.3.6 writes long-name entries in front of
-/// the `.` and `..` entries of a new directory, which `fsck.vfat` rejects (see fat.rs).
+/// directories (one with a long name); returns the disk and the partition's bytes.
 fn make(gpt: bool) -> (std::path::PathBuf, Vec<u8>) {
     let size = 48u64 << 20;
     let path = temp(if gpt { "gpt.img" } else { "mbr.img" });
@@ -56,11 +54,11 @@ fn make(gpt: bool) -> (std::path::PathBuf, Vec<u8>) {
     let mut b = &b"timeout 0\n"[..];
     let mut files = [
         FatFile {
-            path: "BOOTX64.EFI",
+            path: "EFI/BOOT/BOOTX64.EFI",
             data: &mut a,
         },
         FatFile {
-            path: "loader.conf",
+            path: "loader/loader.conf",
             data: &mut b,
         },
     ];
@@ -91,8 +89,8 @@ fn gpt_and_esp_pass_sgdisk_and_fsck_vfat() {
     let fsimg = temp("esp.img");
     fs::write(&fsimg, &part).unwrap();
     let f = tool(Command::new("fsck.vfat").arg("-n").arg(&fsimg));
-    // Two files and the volume label entry.
-    assert!(f.contains(": 3 files,"), "{f}");
+    // Two files, three directories and the volume label entry.
+    assert!(f.contains(": 6 files,"), "{f}");
     let (again, _) = make(true);
     assert_eq!(fs::read(&path).unwrap(), fs::read(again).unwrap());
 }
@@ -110,4 +108,36 @@ fn mbr_reads_back_with_sfdisk() {
     let fsimg = temp("mbr-part.img");
     fs::write(&fsimg, &part).unwrap();
     tool(Command::new("fsck.vfat").arg("-n").arg(&fsimg));
+}
+
+#[test]
+fn a_small_fat_image_with_directories_passes_fsck_vfat() {
+    // The El Torito EFI image of the ISOs: FAT12/16 with the loader under EFI/BOOT.
+    let path = temp("small.img");
+    let mut f = File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    f.set_len(4 << 20).unwrap();
+    let data = vec![0x5au8; 700 << 10];
+    let mut a = &data[..];
+    let mut files = [FatFile {
+        path: "EFI/BOOT/BOOTX64.EFI",
+        data: &mut a,
+    }];
+    let vol = Volume {
+        start: 0,
+        len: 4 << 20,
+        kind: Kind::Small,
+        volume_id: 1,
+        label: "EFIBOOT".into(),
+        mtime: 1_700_000_000,
+    };
+    fat::write(&mut f, &vol, &mut files).unwrap();
+    drop(f);
+    let out = tool(Command::new("fsck.vfat").arg("-n").arg(&path));
+    assert!(out.contains(": 4 files,"), "{out}");
 }

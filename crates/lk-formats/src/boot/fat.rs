@@ -3,11 +3,8 @@
 //! date is the build's `SOURCE_DATE_EPOCH` and the volume id is given (derived from the
 //! content), so the bytes depend only on the input.
 //!
-//! Known defect, to fix before a format uses this for subdirectories (the ESP's `EFI/BOOT`):
-//! fatfs 0.3.6 (the latest release) writes a long-name entry in front of the `.` and `..`
-//! entries of each directory it creates, and points `..` at cluster 2 rather than 0 for a
-//! FAT32 root; `fsck.vfat -n` rejects both. Files in the root directory pass
-//! (`tests/boot_tools.rs`). The fix is a pass over each new directory's first cluster.
+//! fatfs 0.3.6 (the latest release) writes long-name entries in front of the `.` and `..`
+//! of the directories it creates; [`crate::boot::fat_dots`] puts them right afterwards.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -223,7 +220,8 @@ pub fn write<F: Read + Write + Seek>(
     // Counting the free clusters records them in FSInfo (else "unknown", which
     // `fsck.vfat` reports as uninitialized).
     fs.stats()?;
-    fs.unmount()
+    fs.unmount()?;
+    crate::boot::fat_dots::fix(disk, start)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 pub mod disk;
 pub mod fat;
+mod fat_dots;
 
 pub mod uki;
 
