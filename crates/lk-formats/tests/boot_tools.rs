@@ -28,18 +28,23 @@ fn temp(name: &str) -> std::path::PathBuf {
     d.join(name)
 }
 
+/// A new empty file open for reading and writing.
+fn create(path: &std::path::Path) -> File {
+    File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap()
+}
+
 /// Writes a 48 MiB disk with `gpt` or an MBR and a FAT32 partition holding two files in its
 /// directories (one with a long name); returns the disk and the partition's bytes.
 fn make(gpt: bool) -> (std::path::PathBuf, Vec<u8>) {
     let size = 48u64 << 20;
     let path = temp(if gpt { "gpt.img" } else { "mbr.img" });
-    let mut f = File::options()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let mut f = create(&path);
     f.set_len(size).unwrap();
     let p = disk::layout(size, gpt);
     if gpt {
@@ -114,13 +119,7 @@ fn mbr_reads_back_with_sfdisk() {
 fn a_small_fat_image_with_directories_passes_fsck_vfat() {
     // The El Torito EFI image of the ISOs: FAT12/16 with the loader under EFI/BOOT.
     let path = temp("small.img");
-    let mut f = File::options()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let mut f = create(&path);
     f.set_len(4 << 20).unwrap();
     let data = vec![0x5au8; 700 << 10];
     let mut a = &data[..];
