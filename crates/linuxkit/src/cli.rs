@@ -85,9 +85,16 @@ pub struct BuildArgs {
     /// Output format; repeatable or comma-separated (default kernel+initrd, or tar with --o).
     #[arg(short, long, value_delimiter = ',')]
     pub format: Vec<String>,
-    /// Disk size for formats that make a disk.
+    /// Disk size of aws, qcow2-bios, vhd, dynamic-vhd, vmdk and gcp (`M` for MiB; `G` or no
+    /// suffix for GiB). The FAT disks (raw-bios, raw-efi, qcow2-efi) and the ISOs are sized
+    /// to their content.
     #[arg(long, default_value = "1024M")]
     pub size: String,
+    /// Image with the boot loaders of the bootable formats (isolinux, GRUB, systemd-boot);
+    /// `@pkg:DIR` for a package directory's tag. Default: the pinned `linuxkit/bootloaders`
+    /// built from pkg/bootloaders.
+    #[arg(long, value_name = "IMAGE")]
+    pub bootloaders: Option<String>,
     /// Always pull images, even when cached.
     #[arg(long)]
     pub pull: bool,

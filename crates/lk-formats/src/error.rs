@@ -35,6 +35,9 @@ pub enum FormatError {
     /// A LinuxKit format this build cannot write yet.
     #[error("output format {0} is not implemented yet")]
     NotImplemented(Format),
+    /// Two formats would write the same file.
+    #[error("{0} and {1} both write <name>{suffix}; build them with different --name values", suffix = .0.files()[0])]
+    SameFile(Format, Format),
     /// `--o` with several formats or a format that is not a stream.
     #[error("--o needs exactly one streamable format ({}); got {}", streamable(), names(.0))]
     NotOneStream(Vec<Format>),
@@ -65,6 +68,9 @@ impl FormatError {
                 Some("add `kernel: image: ...` to the configuration, or build `--format tar`")
             }
             FormatError::NotOneStream(_) => Some("write other formats with --dir and --name"),
+            FormatError::NotImplemented(Format::Rpi3) => Some(
+                "rpi3 needs an arm64 kernel, u-boot and the Raspberry Pi firmware, which this build does not have; use raw-efi on arm64 hardware with UEFI",
+            ),
             _ => None,
         }
     }

@@ -57,7 +57,8 @@ pub enum Format {
 pub enum Source {
     /// The entry stream as it is produced (can go to `--o`).
     Stream,
-    /// The initrd cpio and the `boot/` parts split off the stream.
+    /// The initrd cpio and the `boot/` parts split off the stream (the bootable formats
+    /// are made from these once the stream ends).
     Initrd,
     /// The stream minus `boot/`, collected as a tree, then written.
     Tree,
@@ -99,26 +100,26 @@ use Source as S;
 /// Sorted by name, as LinuxKit lists them.
 #[rustfmt::skip]
 const ROWS: [Row; 20] = [
-    row(F::Aws, "aws", &[".raw"], S::Later, true, true),
+    row(F::Aws, "aws", &[".raw"], S::Initrd, true, true),
     row(F::Docker, "docker", &[".docker"], S::Stream, false, false),
-    row(F::DynamicVhd, "dynamic-vhd", &[".vhd"], S::Later, true, true),
-    row(F::Gcp, "gcp", &[".img.tar.gz"], S::Later, true, true),
-    row(F::IsoBios, "iso-bios", &[".iso"], S::Later, true, true),
-    row(F::IsoEfi, "iso-efi", &["-efi.iso"], S::Later, true, true),
-    row(F::IsoEfiInitrd, "iso-efi-initrd", &["-efi-initrd.iso"], S::Later, true, true),
+    row(F::DynamicVhd, "dynamic-vhd", &[".vhd"], S::Initrd, true, true),
+    row(F::Gcp, "gcp", &[".img.tar.gz"], S::Initrd, true, true),
+    row(F::IsoBios, "iso-bios", &[".iso"], S::Initrd, true, true),
+    row(F::IsoEfi, "iso-efi", &["-efi.iso"], S::Initrd, true, true),
+    row(F::IsoEfiInitrd, "iso-efi-initrd", &["-efi-initrd.iso"], S::Initrd, true, true),
     row(F::KernelErofs, "kernel+erofs", &["-kernel", "-cmdline", "-erofs.img"], S::Tree, true, false),
     row(F::KernelInitrd, "kernel+initrd", &["-kernel", "-cmdline", "-initrd.img"], S::Initrd, true, false),
     row(F::KernelIso, "kernel+iso", &["-kernel", "-cmdline", ".iso"], S::Tree, true, false),
     row(F::KernelSquashfs, "kernel+squashfs", &["-kernel", "-cmdline", "-squashfs.img"], S::Tree, true, false),
-    row(F::Qcow2Bios, "qcow2-bios", &[".qcow2"], S::Later, true, true),
-    row(F::Qcow2Efi, "qcow2-efi", &["-efi.qcow2"], S::Later, true, true),
-    row(F::RawBios, "raw-bios", &["-bios.img"], S::Later, true, true),
-    row(F::RawEfi, "raw-efi", &["-efi.img"], S::Later, true, true),
+    row(F::Qcow2Bios, "qcow2-bios", &[".qcow2"], S::Initrd, true, true),
+    row(F::Qcow2Efi, "qcow2-efi", &["-efi.qcow2"], S::Initrd, true, true),
+    row(F::RawBios, "raw-bios", &["-bios.img"], S::Initrd, true, true),
+    row(F::RawEfi, "raw-efi", &["-efi.img"], S::Initrd, true, true),
     row(F::Rpi3, "rpi3", &[".tar"], S::Later, true, true),
     row(F::Tar, "tar", &[".tar"], S::Stream, false, false),
     row(F::TarKernelInitrd, "tar-kernel-initrd", &["-initrd.tar"], S::Initrd, true, false),
-    row(F::Vhd, "vhd", &[".vhd"], S::Later, true, true),
-    row(F::Vmdk, "vmdk", &[".vmdk"], S::Later, true, true),
+    row(F::Vhd, "vhd", &[".vhd"], S::Initrd, true, true),
+    row(F::Vmdk, "vmdk", &[".vmdk"], S::Initrd, true, true),
 ];
 
 impl Format {
@@ -218,7 +219,8 @@ mod tests {
         assert!(Format::Tar.streamable() && Format::Docker.streamable());
         assert!(!Format::KernelInitrd.streamable());
         assert!(Format::KernelSquashfs.needs_kernel() && !Format::Tar.needs_kernel());
-        assert!(Format::IsoBios.bootable() && !Format::IsoBios.implemented());
+        assert!(Format::IsoBios.bootable() && Format::IsoBios.implemented());
+        assert!(!Format::Rpi3.implemented());
         assert_eq!(Format::KernelIso.files().last(), Some(&".iso"));
     }
 }

@@ -81,13 +81,20 @@ pub struct Artifacts {
     pub initrd_segments: Option<crate::initrd::SegmentStats>,
 }
 
-/// The external image makers the tree formats run.
+/// The external image makers the tree and bootable formats run (the binary reads each from
+/// `LINUXKIT_<NAME>`, e.g. `LINUXKIT_MKFS_EXT4`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tools {
-    /// `kernel+iso` (`LINUXKIT_XORRISO` in the binary).
+    /// `kernel+iso` and the bootable ISOs (`LINUXKIT_XORRISO`).
     pub xorriso: String,
-    /// `kernel+erofs` (`LINUXKIT_MKFS_EROFS` in the binary).
+    /// `kernel+erofs` (`LINUXKIT_MKFS_EROFS`).
     pub mkfs_erofs: String,
+    /// The ext4 disks (`LINUXKIT_MKFS_EXT4`).
+    pub mkfs_ext4: String,
+    /// Fills the ext4 disks (`LINUXKIT_DEBUGFS`).
+    pub debugfs: String,
+    /// `qcow2-*`, `vhd`, `dynamic-vhd`, `vmdk` (`LINUXKIT_QEMU_IMG`).
+    pub qemu_img: String,
 }
 
 impl Default for Tools {
@@ -95,6 +102,9 @@ impl Default for Tools {
         Tools {
             xorriso: "xorriso".into(),
             mkfs_erofs: "mkfs.erofs".into(),
+            mkfs_ext4: "mkfs.ext4".into(),
+            debugfs: "debugfs".into(),
+            qemu_img: "qemu-img".into(),
         }
     }
 }
@@ -110,6 +120,8 @@ pub struct OutputOptions {
     pub initrd_compression: crate::InitrdCompression,
     /// Where initrd segments are kept between builds (none: every segment is compressed).
     pub segments: Option<crate::SegmentStore>,
+    /// The boot loaders and `--size` of the bootable formats.
+    pub boot: crate::boot::BootOptions,
 }
 
 /// The checked set of formats and where they go.
@@ -137,6 +149,14 @@ impl<'w> OutputPlan<'w> {
         if let Some(f) = formats.iter().find(|f| !f.implemented()) {
             return Err(FormatError::NotImplemented(*f));
         }
+        for (i, a) in formats.iter().enumerate() {
+            if let Some(b) = formats[i + 1..]
+                .iter()
+                .find(|b| b.files().iter().any(|s| a.files().contains(s)) && !shares_ok(*a, **b))
+            {
+                return Err(FormatError::SameFile(*a, *b));
+            }
+        }
         let streams = formats.iter().any(|f| f.streamable());
         match destination {
             Destination::Dir { .. } if streams && formats.len() > 1 => {
@@ -159,6 +179,20 @@ impl<'w> OutputPlan<'w> {
     /// The formats, in the order given.
     pub fn formats(&self) -> &[Format] {
         &self.formats
+    }
+
+    /// The bootable formats (which need the boot loaders package).
+    pub fn bootable(&self) -> Vec<Format> {
+        self.formats
+            .iter()
+            .copied()
+            .filter(|f| f.bootable())
+            .collect()
+    }
+
+    /// Gives the bootable formats their boot loaders.
+    pub fn set_boot_loaders(&mut self, loaders: crate::boot::BootLoaders) {
+        self.options.boot.loaders = Some(loaders);
     }
 
     /// Fails, before anything is pulled or streamed, when a format needs a kernel and
@@ -197,6 +231,7 @@ impl<'w> OutputPlan<'w> {
             tools,
             initrd_compression,
             segments,
+            boot,
         } = options;
         let stream_format = formats.iter().copied().find(|f| f.streamable());
         let (target, base) = match destination {
@@ -228,12 +263,7 @@ impl<'w> OutputPlan<'w> {
         });
         let initrd = if formats.iter().any(|f| f.source() == Source::Initrd) {
             let path = file("-initrd.img");
-            let f = if formats.contains(&Format::KernelInitrd) {
-                Format::KernelInitrd
-            } else {
-                Format::TarKernelInitrd
-            };
-            let out = staged(f, &path)?;
+            let out = staged(initrd_owner(&formats), &path)?;
             Some(InitrdSink::new(out, initrd_compression, segments))
         } else {
             None
@@ -247,11 +277,18 @@ impl<'w> OutputPlan<'w> {
             base,
             mtime,
             tools,
+            boot,
             stream,
             initrd,
             tree,
         })
     }
+}
+
+/// The `kernel+*` formats share `-kernel` and `-cmdline`; nothing else shares a file.
+fn shares_ok(a: Format, b: Format) -> bool {
+    let kernel_files = |f: Format| f.files().first() == Some(&"-kernel");
+    kernel_files(a) && kernel_files(b) && a.files()[2] != b.files()[2]
 }
 
 fn staged(format: Format, path: &Path) -> Result<Staged, FormatError> {
@@ -268,6 +305,24 @@ fn write_err(format: Format, path: &Path) -> impl FnOnce(io::Error) -> FormatErr
         format,
         path,
         source,
+    }
+}
+
+/// The format an initrd file is written for (named in its errors).
+fn initrd_owner(formats: &[Format]) -> Format {
+    [Format::KernelInitrd, Format::TarKernelInitrd]
+        .into_iter()
+        .find(|f| formats.contains(f))
+        .or_else(|| formats.iter().copied().find(|f| f.bootable()))
+        .unwrap_or(Format::KernelInitrd)
+}
+
+/// Removes a file when dropped (an intermediate output, also on error).
+struct Remove(PathBuf);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -322,6 +377,7 @@ pub struct Outputs<'w> {
     base: PathBuf,
     mtime: u64,
     tools: Tools,
+    boot: crate::boot::BootOptions,
     stream: Option<StreamOut<'w>>,
     initrd: Option<InitrdSink<Staged>>,
     tree: Option<TreeSink>,
@@ -376,6 +432,21 @@ impl Outputs<'_> {
     /// and renames every file into place. Call after the stream's `finish`.
     pub fn commit(mut self) -> Result<Artifacts, FormatError> {
         let mut out = Artifacts::default();
+        match self.commit_into(&mut out) {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                // A failed build leaves no output: remove what this build already wrote.
+                for a in &out.files {
+                    if a.path != Path::new("-") {
+                        let _ = std::fs::remove_file(&a.path);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_into(&mut self, out: &mut Artifacts) -> Result<(), FormatError> {
         if let Some(s) = self.stream.take() {
             let format = s.format;
             let target = s.tar.into_inner().map_err(write_err(format, &self.base))?;
@@ -398,12 +469,12 @@ impl Outputs<'_> {
             });
         }
         if let Some(i) = self.initrd.take() {
-            self.commit_initrd(i, &mut out)?;
+            self.commit_initrd(i, out)?;
         }
         if let Some(t) = self.tree.take() {
-            self.commit_tree(t, &mut out)?;
+            self.commit_tree(t, out)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn small_file(
@@ -451,14 +522,12 @@ impl Outputs<'_> {
         out: &mut Artifacts,
     ) -> Result<(), FormatError> {
         let path = self.file("-initrd.img");
-        let first = if self.want(Format::KernelInitrd) {
-            Format::KernelInitrd
-        } else {
-            Format::TarKernelInitrd
-        };
+        let first = initrd_owner(&self.formats);
         let (initrd, boot, stats) = sink.into_parts().map_err(write_err(first, &path))?;
         out.initrd_segments = Some(stats);
         let size = initrd.commit().map_err(write_err(first, &path))?;
+        // The initrd file stays only when kernel+initrd asked for it.
+        let _remove = (!self.want(Format::KernelInitrd)).then(|| Remove(path.clone()));
         if self.want(Format::KernelInitrd) {
             let f = Format::KernelInitrd;
             self.kernel_and_cmdline(f, &boot, true, out)?;
@@ -469,7 +538,6 @@ impl Outputs<'_> {
                 size,
             });
         } else if boot.kernel.is_empty() {
-            let _ = std::fs::remove_file(&path);
             return Err(FormatError::NeedsKernel(vec![first]));
         }
         if self.want(Format::TarKernelInitrd) {
@@ -486,9 +554,23 @@ impl Outputs<'_> {
                 path: tar,
                 size,
             });
-            if !self.want(Format::KernelInitrd) {
-                let _ = std::fs::remove_file(&path);
-            }
+        }
+        let src = crate::boot::BootSource {
+            kernel: &boot.kernel,
+            cmdline: &boot.cmdline,
+            initrd: &path,
+        };
+        for f in self.formats.iter().copied().filter(|f| f.bootable()) {
+            let img = self.file(f.files()[0]);
+            crate::boot::write(f, &src, &self.boot, &self.tools, self.mtime, &img)
+                .map_err(write_err(f, &img))?;
+            let size = std::fs::metadata(&img).map_err(write_err(f, &img))?.len();
+            out.files.push(Artifact {
+                format: f,
+                role: Role::Image,
+                path: img,
+                size,
+            });
         }
         Ok(())
     }
@@ -572,9 +654,19 @@ mod tests {
             FormatError::NotOneStream(_)
         ));
         assert!(matches!(
-            err(vec![Format::IsoBios], to_dir(&d)),
-            FormatError::NotImplemented(Format::IsoBios)
+            err(vec![Format::Rpi3], to_dir(&d)),
+            FormatError::NotImplemented(Format::Rpi3)
         ));
+        assert!(matches!(
+            err(vec![Format::Vhd, Format::DynamicVhd], to_dir(&d)),
+            FormatError::SameFile(Format::Vhd, Format::DynamicVhd)
+        ));
+        let p = OutputPlan::new(
+            vec![Format::KernelIso, Format::KernelSquashfs],
+            to_dir(&d),
+            opts(0),
+        );
+        assert!(p.is_ok());
         let p = OutputPlan::new(vec![], to_dir(&d), opts(0)).unwrap();
         assert_eq!(p.formats(), [Format::KernelInitrd]);
         assert!(matches!(

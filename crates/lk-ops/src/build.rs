@@ -3,8 +3,9 @@
 //! complete). Each arrow is a stage with its own type; this module only wires them.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+pub use lk_formats::boot::DiskSize;
 pub use lk_formats::{Artifact, Artifacts, Format, FormatError, InitrdCompression};
 use lk_formats::{Destination, OutputOptions, OutputPlan};
 use lk_image::Resolved;
@@ -44,6 +45,10 @@ pub struct BuildSettings {
     pub input_tar: Option<PathBuf>,
     /// `--initrd-compression`.
     pub initrd_compression: InitrdCompression,
+    /// `--size` of the ext4 disks.
+    pub size: DiskSize,
+    /// `--bootloaders`: the boot loader image (default: [`crate::bootloaders::pinned`]).
+    pub bootloaders: Option<String>,
 }
 
 /// A build failed.
@@ -67,6 +72,17 @@ pub enum BuildError {
     /// Assembling the root filesystem failed.
     #[error(transparent)]
     Assemble(#[from] AssembleError),
+    /// The boot loaders of the bootable formats could not be read.
+    #[error("{}: reading the boot loaders from {image}", formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))]
+    BootLoaders {
+        /// The formats that need them.
+        formats: Vec<Format>,
+        /// The image (`--bootloaders` or the pinned package).
+        image: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl BuildError {
@@ -74,6 +90,9 @@ impl BuildError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             BuildError::Format(e) => e.hint(),
+            BuildError::BootLoaders { .. } => Some(
+                "build the package with `linuxkit pkg build pkg/bootloaders` (from a LinuxKit-rs checkout), or name another image with --bootloaders",
+            ),
             _ => None,
         }
     }
@@ -120,6 +139,10 @@ fn plan<'w>(
         tools: env.tools.clone(),
         initrd_compression: s.initrd_compression,
         segments: env.segment_store(&s.images.cache_dir),
+        boot: lk_formats::boot::BootOptions {
+            loaders: None,
+            size: s.size,
+        },
     };
     Ok(OutputPlan::new(
         parse_formats(&s.formats)?,
@@ -218,9 +241,28 @@ pub fn build(
     progress: &dyn crate::Progress,
     reporter: &dyn Reporter,
 ) -> Result<Artifacts, BuildError> {
-    let plan = plan(s, env, stdout)?;
+    let mut plan = plan(s, env, stdout)?;
     let config = validate(&s.inputs, &lk_pkg::PkgResolver::default(), reporter)?;
     plan.check_kernel(config.kernel.image.is_some())?;
+    let bootable = plan.bootable();
+    if !bootable.is_empty() {
+        let arg = s
+            .bootloaders
+            .as_deref()
+            .unwrap_or(crate::bootloaders::pinned());
+        let err = |image: &str, source: Box<dyn std::error::Error + Send + Sync>| {
+            BuildError::BootLoaders {
+                formats: bootable.clone(),
+                image: image.to_owned(),
+                source,
+            }
+        };
+        let image =
+            crate::bootloaders::image_arg(arg, Path::new(".")).map_err(|e| err(arg, e.into()))?;
+        let loaders = crate::bootloaders::load(&s.images, &image, progress)
+            .map_err(|e| err(&image, e.into()))?;
+        plan.set_boot_loaders(loaders);
+    }
     let announced = plan.stream_path();
     let options = rootfs_options(s, env, &config)?;
     from_docker(s, &config, reporter);

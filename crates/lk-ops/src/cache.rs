@@ -134,7 +134,7 @@ impl ImageSettings {
         })
     }
 
-    fn pull_options(&self, always: bool) -> PullOptions {
+    pub(crate) fn pull_options(&self, always: bool) -> PullOptions {
         let mut o = PullOptions {
             always,
             ..PullOptions::default()

@@ -14,7 +14,8 @@ pub struct Env {
     pub mirrors: Vec<String>,
     /// `LINUXKIT_DOCKER`: the docker CLI to run.
     pub docker: Option<String>,
-    /// `LINUXKIT_XORRISO`, `LINUXKIT_MKFS_EROFS`: the image makers of the tree formats.
+    /// `LINUXKIT_XORRISO`, `LINUXKIT_MKFS_EROFS`, `LINUXKIT_MKFS_EXT4`, `LINUXKIT_DEBUGFS`,
+    /// `LINUXKIT_QEMU_IMG`: the image makers of the tree and bootable formats.
     pub tools: lk_formats::Tools,
     /// `USER`: the org of `pkg build --dev`.
     pub user: Option<String>,
@@ -84,6 +85,9 @@ impl Env {
                 lk_formats::Tools {
                     xorriso: get("LINUXKIT_XORRISO").unwrap_or(default.xorriso),
                     mkfs_erofs: get("LINUXKIT_MKFS_EROFS").unwrap_or(default.mkfs_erofs),
+                    mkfs_ext4: get("LINUXKIT_MKFS_EXT4").unwrap_or(default.mkfs_ext4),
+                    debugfs: get("LINUXKIT_DEBUGFS").unwrap_or(default.debugfs),
+                    qemu_img: get("LINUXKIT_QEMU_IMG").unwrap_or(default.qemu_img),
                 }
             },
             user: get("USER").filter(|u| !u.is_empty()),

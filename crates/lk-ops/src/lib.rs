@@ -5,12 +5,14 @@
 //! | module | use case |
 //! |---|---|
 //! | [`validate`] | read, merge and check YAML files (no network) |
+//! | [`bootloaders`] | the boot loader files of the bootable formats (a pinned package) |
 //! | [`build`] | YAML -> pinned images -> root filesystem stream -> output files |
 //! | [`cache`] | the image cache: pull, ls, rm, clean, push, export, import |
 //! | [`metadata`] | the metadata ISO (`metadata create`, `run --data`) |
 //! | [`run`] | what to boot, accelerator, QEMU |
 //! | [`serve`] | the static file server of `linuxkit serve` |
 
+pub mod bootloaders;
 pub mod build;
 pub mod cache;
 mod env;

@@ -37,6 +37,8 @@ pub fn run(global: &Global, env: &Env, args: &BuildArgs) -> anyhow::Result<Exit>
         sbom_output: args.sbom_output.clone(),
         input_tar: args.input_tar.clone(),
         initrd_compression: args.initrd_compression.parse()?,
+        size: args.size.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        bootloaders: args.bootloaders.clone(),
     };
     let quiet = global.quiet || args.output.as_deref() == Some("-");
     let reporter = Lines { quiet };
@@ -83,7 +85,12 @@ fn failed(e: BuildError) -> anyhow::Result<Exit> {
             Ok(Exit::Failure)
         }
         BuildError::Format(FormatError::NotImplemented(f)) => {
-            crate::not_implemented(&format!("build --format {f}"), "the bootable-formats wave")
+            let e = FormatError::NotImplemented(f);
+            output::error(&anyhow::anyhow!("{e}"));
+            if let Some(h) = e.hint() {
+                output::hint(h);
+            }
+            Ok(Exit::NotImplemented)
         }
         e => Ok(output::failure(e.hint(), e.into())),
     }

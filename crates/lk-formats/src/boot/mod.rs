@@ -12,15 +12,18 @@
 //! command line and format, and every date is the build's `SOURCE_DATE_EPOCH`: two builds of
 //! the same input give the same bytes.
 
+mod convert;
 pub mod disk;
+mod esp;
+mod ext4;
 pub mod fat;
 mod fat_dots;
-
+mod iso;
 pub mod uki;
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -95,27 +98,6 @@ impl std::str::FromStr for DiskSize {
     }
 }
 
-/// The programs the bootable formats run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BootTools {
-    /// `LINUXKIT_XORRISO`.
-    pub xorriso: String,
-    /// `LINUXKIT_MKFS_EXT4`.
-    pub mkfs_ext4: String,
-    /// `LINUXKIT_QEMU_IMG`.
-    pub qemu_img: String,
-}
-
-impl Default for BootTools {
-    fn default() -> BootTools {
-        BootTools {
-            xorriso: "xorriso".into(),
-            mkfs_ext4: "mkfs.ext4".into(),
-            qemu_img: "qemu-img".into(),
-        }
-    }
-}
-
 /// The hash identifiers are derived from: format, kernel, command line, initrd.
 pub fn content_hash(format: Format, src: &BootSource<'_>) -> io::Result<[u8; 32]> {
     let mut h = Sha256::new();
@@ -127,13 +109,180 @@ pub fn content_hash(format: Format, src: &BootSource<'_>) -> io::Result<[u8; 32]
     let mut f = std::fs::File::open(src.initrd)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = io::Read::read(&mut f, &mut buf)?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
     }
     Ok(h.finalize().into())
+}
+
+/// What the bootable formats need besides what they boot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// The boot loaders (set by the caller once it has pulled the package; a bootable
+    /// format without them fails naming the format).
+    pub loaders: Option<BootLoaders>,
+    /// `--size` of the ext4 disks.
+    pub size: DiskSize,
+}
+
+/// A private directory next to the destination for a format's intermediate files, removed
+/// when dropped; the finished file is written as `<work>/<name>` and renamed into place.
+#[derive(Debug)]
+pub(crate) struct Work {
+    dir: PathBuf,
+    dest: PathBuf,
+}
+
+impl Work {
+    pub(crate) fn new(dest: &Path) -> io::Result<Work> {
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::stage::remove_leftovers(parent, &format!(".{name}.work-"));
+        let dir = parent.join(format!(".{name}.work-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir)?;
+        Ok(Work {
+            dir,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// An intermediate file.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The directory (external tools run in it, so their arguments are plain names).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the finished file is written (under the destination's own name, which some
+    /// formats record inside the file).
+    pub(crate) fn out(&self) -> PathBuf {
+        self.dir.join(self.dest.file_name().unwrap_or_default())
+    }
+
+    fn commit(self) -> io::Result<()> {
+        std::fs::rename(self.out(), &self.dest)
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub(crate) fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Writes bootable `format` of `src` to `dest` (nothing is left there on failure).
+pub fn write(
+    format: Format,
+    src: &BootSource<'_>,
+    opts: &BootOptions,
+    tools: &crate::Tools,
+    mtime: u64,
+    dest: &Path,
+) -> io::Result<()> {
+    let loaders = opts.loaders.as_ref().ok_or_else(|| {
+        invalid(format!(
+            "{format} needs the bootloaders package (hint: pass --bootloaders IMAGE)"
+        ))
+    })?;
+    let hash = content_hash(format, src)?;
+    let work = Work::new(dest)?;
+    let id = Ids::new(&hash, mtime);
+    match format {
+        Format::IsoBios | Format::IsoEfi | Format::IsoEfiInitrd => {
+            iso::write(format, src, loaders, &tools.xorriso, &id, &work)?;
+        }
+        Format::RawBios => esp::raw_bios(src, loaders, &id, &work.out())?,
+        Format::RawEfi => esp::raw_efi(src, loaders, &id, &work.out())?,
+        Format::Qcow2Efi => {
+            let raw = work.path("disk.raw");
+            esp::grub_efi(src, loaders, &id, &raw)?;
+            convert::qemu_img(format, &raw, &work, &id, &tools.qemu_img)?;
+        }
+        Format::Aws => ext4::disk(
+            format,
+            src,
+            loaders,
+            opts.size,
+            &id,
+            tools,
+            &work,
+            &work.out(),
+        )?,
+        Format::Qcow2Bios | Format::Vhd | Format::DynamicVhd | Format::Vmdk | Format::Gcp => {
+            let raw = work.path("disk.raw");
+            ext4::disk(format, src, loaders, opts.size, &id, tools, &work, &raw)?;
+            if format == Format::Gcp {
+                convert::gcp(&raw, &work.out(), mtime)?;
+            } else {
+                convert::qemu_img(format, &raw, &work, &id, &tools.qemu_img)?;
+            }
+        }
+        _ => {
+            return Err(invalid(format!(
+                "{format} is not a bootable format this build writes"
+            )));
+        }
+    }
+    work.commit()
+}
+
+/// The identifiers and date of one image, derived from its content hash.
+#[derive(Clone, Debug)]
+pub(crate) struct Ids {
+    pub(crate) hash: [u8; 32],
+    pub(crate) mtime: u64,
+}
+
+impl Ids {
+    fn new(hash: &[u8; 32], mtime: u64) -> Ids {
+        Ids { hash: *hash, mtime }
+    }
+
+    /// 32 bits of the hash at byte `at` (MBR signatures, FAT serials, the vmdk CID).
+    pub(crate) fn u32(&self, at: usize) -> u32 {
+        u32::from_le_bytes([
+            self.hash[at],
+            self.hash[at + 1],
+            self.hash[at + 2],
+            self.hash[at + 3],
+        ])
+    }
+
+    /// A GUID from the hash, `n` selecting which (0 and 1 fit in 32 bytes).
+    pub(crate) fn guid(&self, n: usize) -> [u8; 16] {
+        disk::guid_from(&self.hash[16 * (n % 2)..])
+    }
+
+    /// A GUID in its text form (ext4 UUIDs), big-endian as `mkfs` reads it.
+    pub(crate) fn uuid_text(&self, n: usize) -> String {
+        let mut g = [0u8; 16];
+        g.copy_from_slice(&self.hash[16 * (n % 2)..16 * (n % 2) + 16]);
+        g[6] = (g[6] & 0x0f) | 0x40;
+        g[8] = (g[8] & 0x3f) | 0x80;
+        let h: String = g.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
+    }
 }
 
 /// GRUB's words for the kernel command line: every character GRUB's parser treats
