@@ -28,6 +28,8 @@ PKGS=(
     python3                                 # tests/cases/_lib helpers
     pigz zstd                               # the practical limits the build benchmark compares with
     gdisk fdisk dosfstools                  # sgdisk -v, sfdisk, fsck.vfat -n check our partition tables and FAT
+    e2fsprogs                               # mkfs.ext4 + debugfs make the ext4 disks; e2fsck checks them
+    ovmf                                    # run qemu --uefi (the EFI formats' boot tests)
 )
 # QEMU, installed from bookworm-backports (see above).
 QEMU_PKGS=(qemu-system-x86 qemu-utils)

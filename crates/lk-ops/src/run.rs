@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use lk_run::{Boot, Disk, Networking, QemuConfig, RunError, RunOutcome};
+pub use lk_run::{Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome};
 
 /// Settings from the command line.
 #[derive(Clone, Debug, Default)]
@@ -154,6 +154,47 @@ fn boot_target(s: &RunSettings) -> Result<Boot, RunSetupError> {
     Err(RunSetupError::NotFound(p.clone()))
 }
 
+/// Debian's split OVMF (code and a variable store template), then its combined image.
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+const OVMF_COMBINED: &str = "/usr/share/ovmf/OVMF.fd";
+
+/// `--uefi`: `--fw` as given, else Debian's OVMF with the VM's own copy of the variable
+/// store in its state directory (kept between runs, as a real machine's NVRAM is).
+fn firmware(fw: Option<&Path>, state: &Path) -> Result<Firmware, RunSetupError> {
+    if let Some(fw) = fw {
+        if !fw.exists() {
+            return Err(RunSetupError::NoFirmware(fw.to_path_buf()));
+        }
+        return Ok(Firmware {
+            code: fw.to_path_buf(),
+            vars: None,
+        });
+    }
+    if Path::new(OVMF_CODE).exists() && Path::new(OVMF_VARS).exists() {
+        let vars = state.join("efivars.fd");
+        if !vars.exists() {
+            std::fs::create_dir_all(state)
+                .and_then(|()| std::fs::copy(OVMF_VARS, &vars).map(|_| ()))
+                .map_err(|source| RunSetupError::Data {
+                    path: vars.clone(),
+                    source,
+                })?;
+        }
+        return Ok(Firmware {
+            code: OVMF_CODE.into(),
+            vars: Some(vars),
+        });
+    }
+    if Path::new(OVMF_COMBINED).exists() {
+        return Ok(Firmware {
+            code: OVMF_COMBINED.into(),
+            vars: None,
+        });
+    }
+    Err(RunSetupError::NoFirmware(OVMF_CODE.into()))
+}
+
 impl RunSetupError {
     /// What the user can do about it, if we know.
     pub fn hint(&self) -> Option<&'static str> {
@@ -197,13 +238,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         return Err(RunSetupError::PublishNeedsUser);
     }
     let uefi = if s.uefi {
-        let fw =
-            s.fw.clone()
-                .unwrap_or_else(|| PathBuf::from("/usr/share/ovmf/OVMF.fd"));
-        if !fw.exists() {
-            return Err(RunSetupError::NoFirmware(fw));
-        }
-        Some(fw)
+        Some(firmware(s.fw.as_deref(), &state)?)
     } else {
         None
     };

@@ -8,4 +8,4 @@
 pub mod accel;
 pub mod qemu;
 
-pub use qemu::{Boot, Disk, Networking, QemuConfig, RunError, RunOutcome, run};
+pub use qemu::{Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome, disk_format, run};

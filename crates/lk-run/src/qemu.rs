@@ -24,6 +24,26 @@ pub enum Boot {
     Disk(PathBuf),
 }
 
+/// UEFI firmware: the code (read-only) and, for split images, a writable copy of the
+/// variable store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Firmware {
+    /// `OVMF_CODE*.fd`, or a combined `OVMF.fd`.
+    pub code: PathBuf,
+    /// The VM's own `OVMF_VARS*.fd` copy (in its state directory).
+    pub vars: Option<PathBuf>,
+}
+
+/// The QEMU block driver of a disk image, from its extension (raw unless known).
+pub fn disk_format(path: &std::path::Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("qcow2") => "qcow2",
+        Some("vhd") => "vpc",
+        Some("vmdk") => "vmdk",
+        _ => "raw",
+    }
+}
+
 /// An extra disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Disk {
@@ -64,7 +84,7 @@ pub struct QemuConfig {
     /// Extra disks.
     pub disks: Vec<Disk>,
     /// UEFI firmware (pflash).
-    pub uefi: Option<PathBuf>,
+    pub uefi: Option<Firmware>,
     /// Networking.
     pub networking: Networking,
     /// State directory (pid file, console log, MAC address).
@@ -196,8 +216,17 @@ impl QemuConfig {
         if let Some(fw) = &self.uefi {
             push(&[
                 "-drive",
-                &format!("if=pflash,format=raw,readonly=on,file={}", fw.display()),
+                &format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    fw.code.display()
+                ),
             ]);
+            if let Some(vars) = &fw.vars {
+                push(&[
+                    "-drive",
+                    &format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+                ]);
+            }
         }
         match &self.boot {
             Boot::Kernel {
@@ -220,11 +249,7 @@ impl QemuConfig {
                 &format!(
                     "file={},format={},index=0,media=disk",
                     d.display(),
-                    if d.extension().is_some_and(|e| e == "qcow2") {
-                        "qcow2"
-                    } else {
-                        "raw"
-                    }
+                    disk_format(d)
                 ),
             ]),
         }
