@@ -8,4 +8,6 @@
 pub mod accel;
 pub mod qemu;
 
-pub use qemu::{Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome, disk_format, run};
+pub use qemu::{
+    Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome, disk_format, run,
+};

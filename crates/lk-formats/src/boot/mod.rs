@@ -337,6 +337,50 @@ mod tests {
     }
 
     #[test]
+    fn a_bootable_format_without_loaders_names_itself_and_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("lk-boot-noloaders-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let initrd = dir.join("initrd");
+        std::fs::write(&initrd, b"x").unwrap();
+        let src = BootSource {
+            kernel: b"k",
+            cmdline: "",
+            initrd: &initrd,
+        };
+        let dest = dir.join("m-bios.img");
+        let e = write(
+            Format::RawBios,
+            &src,
+            &BootOptions::default(),
+            &crate::Tools::default(),
+            0,
+            &dest,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("raw-bios needs the bootloaders package"),
+            "{e}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, [std::ffi::OsString::from("initrd")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn identifiers_come_from_the_hash() {
+        let id = Ids::new(&[0xab; 32], 5);
+        let u = id.uuid_text(0);
+        assert_eq!(u, "abababab-abab-4bab-abab-abababababab");
+        assert_eq!(id.guid(1)[7] >> 4, 4);
+        assert_eq!(id.u32(0), 0xabab_abab);
+    }
+
+    #[test]
     fn missing_loader_files_name_the_image_and_path() {
         let b = BootLoaders {
             image: "linuxkit/bootloaders:abc".into(),
