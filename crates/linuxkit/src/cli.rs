@@ -191,9 +191,14 @@ pub struct QemuArgs {
     /// Boot with UEFI firmware.
     #[arg(long)]
     pub uefi: bool,
-    /// Boot a kernel+squashfs image.
-    #[arg(long)]
+    /// Boot a kernel+squashfs image: `<prefix>-kernel` with `<prefix>-squashfs.img` as the
+    /// first disk and `root=/dev/sda`, plus `<prefix>-boot-initrd.img` when the build wrote
+    /// one (it loads the modules a modular kernel needs to mount the root).
+    #[arg(long, conflicts_with_all = ["erofs", "iso"])]
     pub squashfs: bool,
+    /// Boot a kernel+erofs image (as --squashfs, with `<prefix>-erofs.img`).
+    #[arg(long, conflicts_with = "iso")]
+    pub erofs: bool,
     /// Boot kernel+initrd.
     #[arg(long)]
     pub kernel: bool,

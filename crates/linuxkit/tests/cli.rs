@@ -89,7 +89,7 @@ fn help_lists_the_whole_command_tree() {
 #[test]
 fn unimplemented_commands_fail_with_status_2() {
     for args in [
-        &["build", "--format", "iso-bios", "x.yml"][..],
+        &["build", "--format", "rpi3", "x.yml"][..],
         &["run", "hyperkit", "x"],
         &["pkg", "builder", "du"],
         &["push", "aws", "x"],

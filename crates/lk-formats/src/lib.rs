@@ -16,10 +16,11 @@
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
 //! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
 //! | [`tree`] | collects the rootfs minus `boot/` for the formats below |
-//! | [`boot`] | the bootable formats' parts: MBR/GPT, FAT, the UKI, loader configs (not wired yet) |
+//! | [`boot`] | the bootable ISOs and disks: MBR/GPT, FAT, ext4, the UKI, loader configs, qemu-img |
 //! | [`squashfs`] | `kernel+squashfs`: a gzip squashfs of the tree (backhand) |
 //! | [`iso`] | `kernel+iso`: a Rock Ridge ISO 9660 of the tree (`xorriso`) |
 //! | [`erofs`] | `kernel+erofs`: an EROFS image of the tree (`mkfs.erofs`) |
+//! | [`root_initrd`] | `<name>-boot-initrd.img` of the root images: our init as a first stage + storage modules |
 //! | `stage` | the tree as a temporary directory for the external image makers |
 
 pub mod boot;
@@ -34,6 +35,7 @@ pub mod initrd;
 pub mod iso;
 pub mod pgzip;
 mod plan;
+pub mod root_initrd;
 pub mod segment;
 pub mod squashfs;
 mod stage;

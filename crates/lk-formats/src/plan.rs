@@ -591,7 +591,7 @@ impl Outputs<'_> {
         if !self.want(Format::KernelInitrd) {
             self.kernel_and_cmdline(formats[0], &boot, false, out)?;
         }
-        for f in formats {
+        for f in formats.iter().copied() {
             let img = self.file(f.files()[2]);
             let err = write_err(f, &img);
             let written = match f {
@@ -612,6 +612,14 @@ impl Outputs<'_> {
                 path: img,
                 size,
             });
+        }
+        // The first stage that lets a modular kernel mount the root image.
+        let path = self.file("-boot-initrd.img");
+        if let Some(img) =
+            crate::root_initrd::build(&tree, self.mtime).map_err(write_err(formats[0], &path))?
+        {
+            out.files
+                .push(self.small_file(formats[0], Role::Initrd, "-boot-initrd.img", &img)?);
         }
         Ok(())
     }

@@ -22,6 +22,9 @@ pub struct RunSettings {
     pub iso: bool,
     /// `--uefi`.
     pub uefi: bool,
+    /// `--squashfs` / `--erofs`: boot `<prefix>-kernel` with `<prefix>-squashfs.img` (or
+    /// `-erofs.img`) as the root disk.
+    pub root_image: Option<RootImage>,
     /// `--fw`.
     pub fw: Option<PathBuf>,
     /// `--state`.
@@ -42,6 +45,15 @@ pub struct RunSettings {
     pub data: Option<Vec<u8>>,
     /// The date of that ISO (`SOURCE_DATE_EPOCH`, else now).
     pub data_mtime: u64,
+}
+
+/// The root file system image formats `run` boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootImage {
+    /// `kernel+squashfs`.
+    Squashfs,
+    /// `kernel+erofs`.
+    Erofs,
 }
 
 /// Why `run` could not start.
@@ -126,6 +138,33 @@ pub fn parse_disk(spec: &str, state: &Path, n: usize) -> Result<Disk, RunSetupEr
 
 fn boot_target(s: &RunSettings) -> Result<Boot, RunSetupError> {
     let p = &s.path;
+    if let Some(kind) = s.root_image {
+        let suffix = match kind {
+            RootImage::Squashfs => "-squashfs.img",
+            RootImage::Erofs => "-erofs.img",
+        };
+        let kernel = PathBuf::from(format!("{p}-kernel"));
+        let image = PathBuf::from(format!("{p}{suffix}"));
+        if !kernel.exists() || !image.exists() {
+            return Err(RunSetupError::NotFound(format!(
+                "{p} (expected {} and {})",
+                kernel.display(),
+                image.display()
+            )));
+        }
+        let initrd = PathBuf::from(format!("{p}-boot-initrd.img"));
+        let cmdline = std::fs::read_to_string(format!("{p}-cmdline")).unwrap_or_default();
+        // LinuxKit's rule: the image is the first disk, `root=/dev/sda` appended.
+        let cmdline = format!("{} root=/dev/sda", cmdline.trim())
+            .trim()
+            .to_owned();
+        return Ok(Boot::RootImage {
+            kernel,
+            initrd: initrd.exists().then_some(initrd),
+            cmdline,
+            image,
+        });
+    }
     let kernel = PathBuf::from(format!("{p}-kernel"));
     if !s.iso && kernel.exists() {
         let cmdline = std::fs::read_to_string(format!("{p}-cmdline")).unwrap_or_default();

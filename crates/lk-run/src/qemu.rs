@@ -22,6 +22,18 @@ pub enum Boot {
     Iso(PathBuf),
     /// A disk image as the first disk.
     Disk(PathBuf),
+    /// A root file system image (`kernel+squashfs`, `kernel+erofs`) as the first disk, booted
+    /// by `-kernel` with `root=/dev/sda` and, when present, the image's boot initrd.
+    RootImage {
+        /// Kernel image.
+        kernel: PathBuf,
+        /// `<prefix>-boot-initrd.img` (for a modular kernel).
+        initrd: Option<PathBuf>,
+        /// Command line (`root=` included).
+        cmdline: String,
+        /// The squashfs or EROFS image.
+        image: PathBuf,
+    },
 }
 
 /// UEFI firmware: the code (read-only) and, for split images, a writable copy of the
@@ -243,6 +255,22 @@ impl QemuConfig {
                     cmdline,
                 ]);
             }
+            Boot::RootImage {
+                kernel,
+                initrd,
+                cmdline,
+                image,
+            } => {
+                push(&["-kernel", &kernel.display().to_string()]);
+                if let Some(i) = initrd {
+                    push(&["-initrd", &i.display().to_string()]);
+                }
+                push(&["-append", cmdline]);
+                push(&[
+                    "-drive",
+                    &format!("file={},format=raw,index=0,media=disk", image.display()),
+                ]);
+            }
             Boot::Iso(iso) => push(&["-cdrom", &iso.display().to_string(), "-boot", "d"]),
             Boot::Disk(d) => push(&[
                 "-drive",
@@ -253,7 +281,7 @@ impl QemuConfig {
                 ),
             ]),
         }
-        let first_disk = usize::from(matches!(self.boot, Boot::Disk(_)));
+        let first_disk = usize::from(matches!(self.boot, Boot::Disk(_) | Boot::RootImage { .. }));
         for (i, d) in self.disks.iter().enumerate() {
             let mut index = first_disk + i;
             if matches!(self.boot, Boot::Iso(_)) && index >= 2 {

@@ -113,6 +113,16 @@ fn main() {
         std::process::exit(1);
     }
     let sys = Real;
+    if lk_init::mountroot::is_first_stage() {
+        // The boot initrd of a root image: mount the root, run its own /init.
+        let e = lk_init::mountroot::run(&sys, &mut |m| log(&m));
+        log(&format!(
+            "cannot boot the root image ({e}); powering off in 10 s"
+        ));
+        std::thread::sleep(Duration::from_secs(10));
+        let _ = sys.reboot(PowerAction::PowerOff);
+        std::process::exit(1);
+    }
     match reroot::run() {
         Ok(true) => log("root re-mounted off the initramfs (containers can pivot_root)"),
         Ok(false) => {}

@@ -86,7 +86,9 @@ fn failed(e: BuildError) -> anyhow::Result<Exit> {
         }
         BuildError::Format(FormatError::NotImplemented(f)) => {
             let e = FormatError::NotImplemented(f);
-            output::error(&anyhow::anyhow!("{e}"));
+            output::error(&anyhow::anyhow!(
+                "`linuxkit build --format {f}` is not implemented yet"
+            ));
             if let Some(h) = e.hint() {
                 output::hint(h);
             }

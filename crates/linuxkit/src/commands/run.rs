@@ -15,9 +15,6 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
         ),
         (None, None) => None,
     };
-    if a.squashfs {
-        return crate::not_implemented("run qemu --squashfs", "later in the VM-system issue");
-    }
     let s = RunSettings {
         path: a.path.clone(),
         accel: a.accel.clone(),
@@ -26,6 +23,13 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
         disks: a.disk.clone(),
         iso: a.iso,
         uefi: a.uefi,
+        root_image: if a.squashfs {
+            Some(lk_ops::run::RootImage::Squashfs)
+        } else if a.erofs {
+            Some(lk_ops::run::RootImage::Erofs)
+        } else {
+            None
+        },
         fw: a.fw.clone(),
         state: a.state.clone(),
         networking: a.networking.clone(),

@@ -5,7 +5,7 @@ set -e
 . "${RT_LIB}"
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
 
-for args in "build --format iso-bios x.yml" "run hyperkit x" "pkg builder du"; do
+for args in "build --format rpi3 x.yml" "run hyperkit x" "pkg builder du"; do
     set +e
     # shellcheck disable=SC2086
     err=$(linuxkit $args 2>&1 >/dev/null)

@@ -1,0 +1,259 @@
+//! The boot initrd of the root-image formats (`kernel+squashfs`, `kernel+erofs`,
+//! `kernel+iso`), `<name>-boot-initrd.img`: the image's own `/init`, the `/.lk-mount-root`
+//! marker that makes it the first stage (it mounts `root=` and executes the root's `/init`,
+//! see `lk-init`'s `mountroot`), and the kernel modules a root device needs (storage
+//! drivers and file systems, with their dependencies and their lines of `modules.dep` and
+//! `modules.alias`). It lets a modular kernel (our Debian kernel package) boot a root image;
+//! a kernel with the drivers built in boots the image without it, as LinuxKit's do.
+//!
+//! Written only when the tree's `/init` is ours (it carries the marker's name); with another
+//! init the formats are exactly LinuxKit's three files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+
+use crate::compress::{Compressor, InitrdCompression};
+use crate::cpio::CpioSink;
+use crate::entry::{Entry, Kind, Sink};
+use crate::tree::TreeSink;
+
+/// The marker file of the first stage (the string `lk-init` tests for).
+pub const MARKER: &str = ".lk-mount-root";
+
+/// What a root device may need: the storage drivers QEMU and clouds attach and the file
+/// systems of the root images.
+pub const MODULES: [&str; 16] = [
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_scsi",
+    "sd_mod",
+    "sr_mod",
+    "ahci",
+    "ata_piix",
+    "nvme",
+    "xen_blkfront",
+    "hv_storvsc",
+    "squashfs",
+    "erofs",
+    "isofs",
+    "ext4",
+    "overlay",
+    "loop",
+];
+
+fn norm(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+fn module_name(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    norm(file.split('.').next().unwrap_or(file))
+}
+
+/// The modules directory of the tree (`usr/lib/modules/<release>` or `lib/modules/...`).
+fn modules_dir(tree: &TreeSink) -> Option<String> {
+    tree.entries.keys().find_map(|p| {
+        let d = p.strip_suffix("/modules.dep")?;
+        let parent = d.rsplit_once('/')?.0;
+        (parent == "usr/lib/modules" || parent == "lib/modules").then(|| d.to_owned())
+    })
+}
+
+fn text(tree: &TreeSink, path: &str) -> String {
+    tree.entries
+        .get(path)
+        .map(|(_, d)| String::from_utf8_lossy(d).into_owned())
+        .unwrap_or_default()
+}
+
+/// The boot initrd of `tree` (gzip cpio), or `None` when its `/init` is not ours.
+pub fn build(tree: &TreeSink, mtime: u64) -> io::Result<Option<Vec<u8>>> {
+    let Some((init_entry, init)) = tree.entries.get("init") else {
+        return Ok(None);
+    };
+    let marker = format!("/{MARKER}");
+    if !matches!(init_entry.kind, Kind::File(_))
+        || !init.windows(marker.len()).any(|w| w == marker.as_bytes())
+    {
+        return Ok(None);
+    }
+    let mut entries: Vec<(Entry, Vec<u8>)> = Vec::new();
+    for d in ["dev", "proc", "sys", "newroot"] {
+        entries.push((Entry::dir(d, 0o755, mtime), Vec::new()));
+    }
+    let mut console = Entry::file("dev/console", 0, 0o600, mtime);
+    console.kind = Kind::Char(5, 1);
+    entries.push((console, Vec::new()));
+    entries.push((Entry::file(MARKER, 0, 0o644, mtime), Vec::new()));
+    entries.push((
+        Entry::file("init", init.len() as u64, 0o755, mtime),
+        init.clone(),
+    ));
+    if let Some(dir) = modules_dir(tree) {
+        let dep = text(tree, &format!("{dir}/modules.dep"));
+        let deps: BTreeMap<String, (String, Vec<String>)> = dep
+            .lines()
+            .filter_map(|l| {
+                let (m, d) = l.split_once(':')?;
+                let m = m.trim().to_owned();
+                Some((
+                    module_name(&m),
+                    (m, d.split_whitespace().map(str::to_owned).collect()),
+                ))
+            })
+            .collect();
+        let mut want: Vec<String> = MODULES.iter().map(|m| (*m).to_owned()).collect();
+        let mut keep: BTreeSet<String> = BTreeSet::new();
+        while let Some(m) = want.pop() {
+            if let Some((_, d)) = deps.get(&m)
+                && keep.insert(m.clone())
+            {
+                want.extend(d.iter().map(|p| module_name(p)));
+            }
+        }
+        let mut made: BTreeSet<String> = BTreeSet::new();
+        let mut add_dirs = |path: &str, entries: &mut Vec<(Entry, Vec<u8>)>| {
+            let mut end = 0;
+            while let Some(i) = path[end..].find('/') {
+                end += i;
+                if made.insert(path[..end].to_owned()) {
+                    entries.push((Entry::dir(&path[..end], 0o755, mtime), Vec::new()));
+                }
+                end += 1;
+            }
+        };
+        let mut dep_out = String::new();
+        for m in &keep {
+            let (rel, _) = &deps[m];
+            let path = format!("{dir}/{rel}");
+            if let Some((_, data)) = tree.entries.get(&path) {
+                add_dirs(&path, &mut entries);
+                entries.push((
+                    Entry::file(&path, data.len() as u64, 0o644, mtime),
+                    data.clone(),
+                ));
+            }
+        }
+        for l in dep.lines() {
+            if l.split_once(':')
+                .is_some_and(|(m, _)| keep.contains(&module_name(m)))
+            {
+                dep_out.push_str(l);
+                dep_out.push('\n');
+            }
+        }
+        let alias: String = text(tree, &format!("{dir}/modules.alias"))
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(2)
+                    .is_some_and(|m| keep.contains(&norm(m)))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for (name, body) in [("modules.dep", dep_out), ("modules.alias", alias)] {
+            let path = format!("{dir}/{name}");
+            add_dirs(&path, &mut entries);
+            entries.push((
+                Entry::file(&path, body.len() as u64, 0o644, mtime),
+                body.into_bytes(),
+            ));
+        }
+    }
+    let mut cpio = CpioSink::new(
+        Compressor::new(Vec::new(), InitrdCompression::Gzip)?,
+        Default::default(),
+    );
+    for (e, data) in &entries {
+        cpio.add(e, &mut data.as_slice())?;
+    }
+    cpio.finish()?;
+    Ok(Some(cpio.into_inner()?.finish()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(init: &[u8]) -> TreeSink {
+        let mut t = TreeSink::default();
+        let mut add = |path: &str, data: &[u8]| {
+            t.add(
+                &Entry::file(path, data.len() as u64, 0o644, 0),
+                &mut &data[..],
+            )
+            .unwrap();
+        };
+        add("init", init);
+        let d = "usr/lib/modules/6.1.0";
+        add(
+            &format!("{d}/modules.dep"),
+            b"kernel/fs/squashfs/squashfs.ko:\nkernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio.ko:\nkernel/sound/snd.ko:\n",
+        );
+        add(
+            &format!("{d}/modules.alias"),
+            b"alias virtio:d00000002v* virtio_blk\nalias fs-squashfs squashfs\nalias pci:v* snd\n",
+        );
+        for m in [
+            "fs/squashfs/squashfs",
+            "drivers/block/virtio_blk",
+            "drivers/virtio/virtio",
+            "sound/snd",
+        ] {
+            add(&format!("{d}/kernel/{m}.ko"), m.as_bytes());
+        }
+        t
+    }
+
+    fn names(gz: &[u8]) -> Vec<String> {
+        let mut raw = Vec::new();
+        io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut raw).unwrap();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 110 <= raw.len() {
+            let h = std::str::from_utf8(&raw[at..at + 110]).unwrap();
+            let size = usize::from_str_radix(&h[54..62], 16).unwrap();
+            let nlen = usize::from_str_radix(&h[94..102], 16).unwrap();
+            let name = String::from_utf8_lossy(&raw[at + 110..at + 110 + nlen - 1]).into_owned();
+            if name == "TRAILER!!!" {
+                break;
+            }
+            out.push(name);
+            at = (at + 110 + nlen).div_ceil(4) * 4;
+            at = (at + size).div_ceil(4) * 4;
+        }
+        out
+    }
+
+    #[test]
+    fn only_our_init_gets_a_boot_initrd() {
+        assert!(build(&tree(b"some other init"), 0).unwrap().is_none());
+        assert!(build(&TreeSink::default(), 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn it_carries_the_init_the_marker_and_the_storage_modules_with_their_dependencies() {
+        let gz = build(&tree(b"\x7fELF.../.lk-mount-root..."), 7)
+            .unwrap()
+            .unwrap();
+        let n = names(&gz);
+        for want in [
+            "init",
+            ".lk-mount-root",
+            "dev/console",
+            "usr/lib/modules/6.1.0/kernel/fs/squashfs/squashfs.ko",
+            "usr/lib/modules/6.1.0/kernel/drivers/block/virtio_blk.ko",
+            "usr/lib/modules/6.1.0/kernel/drivers/virtio/virtio.ko",
+            "usr/lib/modules/6.1.0/modules.dep",
+        ] {
+            assert!(n.iter().any(|x| x == want), "{want} missing: {n:?}");
+        }
+        assert!(!n.iter().any(|x| x.ends_with("snd.ko")), "{n:?}");
+        assert_eq!(
+            gz,
+            build(&tree(b"\x7fELF.../.lk-mount-root..."), 7)
+                .unwrap()
+                .unwrap()
+        );
+    }
+}
