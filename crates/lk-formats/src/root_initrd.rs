@@ -6,7 +6,7 @@
 //! `modules.alias`). It lets a modular kernel (our Debian kernel package) boot a root image;
 //! a kernel with the drivers built in boots the image without it, as LinuxKit's do.
 //!
-//! Written only when the tree's `/init` is ours (it carries the marker's name); with another
+//! Written only when the tree's `/init` is ours (it carries [`SIGNATURE`]); with another
 //! init the formats are exactly LinuxKit's three files.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,8 +17,11 @@ use crate::cpio::CpioSink;
 use crate::entry::{Entry, Kind, Sink};
 use crate::tree::TreeSink;
 
-/// The marker file of the first stage (the string `lk-init` tests for).
+/// The marker file of the first stage (the file `lk-init` tests for).
 pub const MARKER: &str = ".lk-mount-root";
+
+/// What an init that can be the first stage carries (`lk-init`'s `mountroot::SIGNATURE`).
+pub const SIGNATURE: &[u8] = b"linuxkit-init:mount-root:v1";
 
 /// What a root device may need: the storage drivers QEMU and clouds attach and the file
 /// systems of the root images.
@@ -71,9 +74,8 @@ pub fn build(tree: &TreeSink, mtime: u64) -> io::Result<Option<Vec<u8>>> {
     let Some((init_entry, init)) = tree.entries.get("init") else {
         return Ok(None);
     };
-    let marker = format!("/{MARKER}");
     if !matches!(init_entry.kind, Kind::File(_))
-        || !init.windows(marker.len()).any(|w| w == marker.as_bytes())
+        || !init.windows(SIGNATURE.len()).any(|w| w == SIGNATURE)
     {
         return Ok(None);
     }
@@ -233,7 +235,7 @@ mod tests {
 
     #[test]
     fn it_carries_the_init_the_marker_and_the_storage_modules_with_their_dependencies() {
-        let gz = build(&tree(b"\x7fELF.../.lk-mount-root..."), 7)
+        let gz = build(&tree(b"\x7fELF...linuxkit-init:mount-root:v1..."), 7)
             .unwrap()
             .unwrap();
         let n = names(&gz);
@@ -251,7 +253,7 @@ mod tests {
         assert!(!n.iter().any(|x| x.ends_with("snd.ko")), "{n:?}");
         assert_eq!(
             gz,
-            build(&tree(b"\x7fELF.../.lk-mount-root..."), 7)
+            build(&tree(b"\x7fELF...linuxkit-init:mount-root:v1..."), 7)
                 .unwrap()
                 .unwrap()
         );

@@ -19,6 +19,12 @@ use crate::modules::{self, ModuleIndex};
 /// The file that makes init the first stage (only the boot initrd has it).
 pub const MARKER: &str = "/.lk-mount-root";
 
+/// Kept whole in the binary (`#[used]`): the build looks for it to know that an image's
+/// `/init` can be the first stage (a short literal like [`MARKER`] may be compiled into
+/// immediate operands and not appear as bytes).
+#[used]
+pub static SIGNATURE: [u8; 27] = *b"linuxkit-init:mount-root:v1";
+
 /// Where the root is mounted before it becomes `/`.
 const NEWROOT: &str = "/newroot";
 
