@@ -588,6 +588,7 @@ impl Outputs<'_> {
         if boot.kernel.is_empty() {
             return Err(FormatError::NeedsKernel(formats));
         }
+        crate::root_initrd::add_mount_points(&mut tree, self.mtime);
         if !self.want(Format::KernelInitrd) {
             self.kernel_and_cmdline(formats[0], &boot, false, out)?;
         }

@@ -25,7 +25,9 @@ pub const SIGNATURE: &[u8] = b"linuxkit-init:mount-root:v1";
 
 /// What a root device may need: the storage drivers QEMU and clouds attach and the file
 /// systems of the root images.
-pub const MODULES: [&str; 16] = [
+pub const MODULES: [&str; 18] = [
+    "crc32c_generic",
+    "crc32c_intel",
     "virtio_pci",
     "virtio_blk",
     "virtio_scsi",
@@ -43,6 +45,18 @@ pub const MODULES: [&str; 16] = [
     "overlay",
     "loop",
 ];
+
+/// Mount points init needs on a read-only root (in an initramfs it creates them at boot).
+const MOUNT_POINTS: [&str; 7] = ["dev", "proc", "sys", "run", "tmp", "var", "mnt"];
+
+/// Adds the mount points a read-only root lacks, as directories dated `mtime`.
+pub fn add_mount_points(tree: &mut TreeSink, mtime: u64) {
+    for d in MOUNT_POINTS {
+        tree.entries
+            .entry(d.to_owned())
+            .or_insert_with(|| (Entry::dir(d, 0o755, mtime), Vec::new()));
+    }
+}
 
 fn norm(name: &str) -> String {
     name.replace('-', "_")

@@ -31,8 +31,18 @@ const NEWROOT: &str = "/newroot";
 /// File systems tried in order when `rootfstype=` is not given.
 pub const FS_TYPES: [&str; 4] = ["squashfs", "erofs", "iso9660", "ext4"];
 
-/// Modules loaded by name, whatever the devices (file systems have no modalias).
-const FS_MODULES: [&str; 5] = ["squashfs", "erofs", "isofs", "ext4", "sr_mod"];
+/// Modules loaded by name, whatever the devices (file systems have no modalias). crc32c
+/// first: libcrc32c (erofs, ext4) asks the crypto API for it at load time, and there is no
+/// modprobe for the kernel to call.
+const FS_MODULES: [&str; 7] = [
+    "crc32c_generic",
+    "crc32c_intel",
+    "squashfs",
+    "erofs",
+    "isofs",
+    "ext4",
+    "sr_mod",
+];
 
 /// `root=` and `rootfstype=` of a kernel command line.
 pub fn root_args(cmdline: &str) -> (Option<String>, Option<String>) {
