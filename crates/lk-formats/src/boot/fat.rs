@@ -10,38 +10,94 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use fatfs::{Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time};
 
-/// A window `[start, start + len)` of a file, as a stream of its own.
+/// A window `[start, start + len)` of a file, as a stream of its own. Its first bytes (the
+/// reserved sectors and the FATs, which fatfs reads and writes a few bytes at a time for
+/// every cluster) may be held in memory and written back by [`Slice::commit`].
 #[derive(Debug)]
 pub struct Slice<'a, F> {
     inner: &'a mut F,
     start: u64,
     len: u64,
     pos: u64,
+    head: Vec<u8>,
+    dirty: bool,
 }
 
-impl<'a, F: Seek> Slice<'a, F> {
+impl<'a, F: Read + Write + Seek> Slice<'a, F> {
     /// The window at `start` of `len` bytes.
     pub fn new(inner: &'a mut F, start: u64, len: u64) -> io::Result<Slice<'a, F>> {
-        inner.seek(SeekFrom::Start(start))?;
         Ok(Slice {
             inner,
             start,
             len,
             pos: 0,
+            head: Vec::new(),
+            dirty: false,
         })
+    }
+
+    /// The window with its first `head` bytes in memory: read from the file when `load`,
+    /// else zeros (a volume about to be formatted).
+    pub fn cached(
+        inner: &'a mut F,
+        start: u64,
+        len: u64,
+        head: u64,
+        load: bool,
+    ) -> io::Result<Slice<'a, F>> {
+        let mut buf = vec![0u8; head.min(len) as usize];
+        if load {
+            inner.seek(SeekFrom::Start(start))?;
+            inner.read_exact(&mut buf)?;
+        }
+        Ok(Slice {
+            inner,
+            start,
+            len,
+            pos: 0,
+            head: buf,
+            dirty: !load,
+        })
+    }
+
+    /// Writes the cached head back.
+    pub fn commit(self) -> io::Result<()> {
+        if self.dirty {
+            self.inner.seek(SeekFrom::Start(self.start))?;
+            self.inner.write_all(&self.head)?;
+        }
+        self.inner.flush()
+    }
+
+    fn in_head(&self) -> Option<usize> {
+        let p = usize::try_from(self.pos).ok()?;
+        (p < self.head.len()).then_some(p)
     }
 }
 
 impl<F: Read + Seek> Read for Slice<'_, F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let max = (self.len - self.pos).min(buf.len() as u64) as usize;
-        let n = self.inner.read(&mut buf[..max])?;
+        let n = match usize::try_from(self.pos)
+            .ok()
+            .filter(|p| *p < self.head.len())
+        {
+            Some(p) => {
+                let n = max.min(self.head.len() - p);
+                buf[..n].copy_from_slice(&self.head[p..p + n]);
+                n
+            }
+            None => {
+                self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+                self.inner.read(&mut buf[..max])?
+            }
+        };
         self.pos += n as u64;
         Ok(n)
     }
 }
 
-impl<F: Write + Seek> Write for Slice<'_, F> {
+impl<F: Read + Write + Seek> Write for Slice<'_, F> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.pos >= self.len && !buf.is_empty() {
             return Err(io::Error::new(
@@ -50,7 +106,18 @@ impl<F: Write + Seek> Write for Slice<'_, F> {
             ));
         }
         let max = (self.len - self.pos).min(buf.len() as u64) as usize;
-        let n = self.inner.write(&buf[..max])?;
+        let n = match self.in_head() {
+            Some(p) => {
+                let n = max.min(self.head.len() - p);
+                self.head[p..p + n].copy_from_slice(&buf[..n]);
+                self.dirty = true;
+                n
+            }
+            None => {
+                self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+                self.inner.write(&buf[..max])?
+            }
+        };
         self.pos += n as u64;
         Ok(n)
     }
@@ -68,10 +135,15 @@ impl<F: Seek> Seek for Slice<'_, F> {
         }
         .filter(|p| *p <= self.len)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek outside the partition"))?;
-        self.inner.seek(SeekFrom::Start(self.start + to))?;
         self.pos = to;
         Ok(to)
     }
+}
+
+/// Bytes at the start of a volume that hold its reserved sectors and both FATs (4 bytes
+/// per 512-byte cluster at most, twice), with room for the root directory.
+fn head_bytes(len: u64) -> u64 {
+    (1 << 20) + len / 64
 }
 
 /// A fixed clock for the file system's dates.
@@ -183,13 +255,14 @@ pub fn write<F: Read + Write + Seek>(
         let cluster = if len < (256 << 20) { 512 } else { 4096 };
         opts = opts.fat_type(FatType::Fat32).bytes_per_cluster(cluster);
     }
-    fatfs::format_volume(Slice::new(disk, start, len)?, opts)
+    let head = head_bytes(len);
+    let mut fresh = Slice::cached(disk, start, len, head, false)?;
+    fatfs::format_volume(&mut fresh, opts)
         .map_err(|e| io::Error::new(e.kind(), format!("formatting FAT: {e}")))?;
+    fresh.commit()?;
     let clock: &'static Fixed = Box::leak(Box::new(Fixed(dos_time(mtime))));
-    let fs = FileSystem::new(
-        Slice::new(disk, start, len)?,
-        FsOptions::new().time_provider(clock),
-    )?;
+    let mut slice = Slice::cached(disk, start, len, head, true)?;
+    let fs = FileSystem::new(&mut slice, FsOptions::new().time_provider(clock))?;
     {
         let root = fs.root_dir();
         for f in files.iter_mut() {
@@ -221,6 +294,7 @@ pub fn write<F: Read + Write + Seek>(
     // `fsck.vfat` reports as uninitialized).
     fs.stats()?;
     fs.unmount()?;
+    slice.commit()?;
     crate::boot::fat_dots::fix(disk, start)
 }
 
