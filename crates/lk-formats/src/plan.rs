@@ -308,6 +308,19 @@ fn write_err(format: Format, path: &Path) -> impl FnOnce(io::Error) -> FormatErr
     }
 }
 
+/// An image file an external maker or writer finished, with its size.
+fn image_artifact(format: Format, path: PathBuf) -> Result<Artifact, FormatError> {
+    let size = std::fs::metadata(&path)
+        .map_err(write_err(format, &path))?
+        .len();
+    Ok(Artifact {
+        format,
+        role: Role::Image,
+        path,
+        size,
+    })
+}
+
 /// The format an initrd file is written for (named in its errors).
 fn initrd_owner(formats: &[Format]) -> Format {
     [Format::KernelInitrd, Format::TarKernelInitrd]
@@ -564,13 +577,7 @@ impl Outputs<'_> {
             let img = self.file(f.files()[0]);
             crate::boot::write(f, &src, &self.boot, &self.tools, self.mtime, &img)
                 .map_err(write_err(f, &img))?;
-            let size = std::fs::metadata(&img).map_err(write_err(f, &img))?.len();
-            out.files.push(Artifact {
-                format: f,
-                role: Role::Image,
-                path: img,
-                size,
-            });
+            out.files.push(image_artifact(f, img)?);
         }
         Ok(())
     }
@@ -606,13 +613,7 @@ impl Outputs<'_> {
                 _ => crate::erofs::write(&tree, self.mtime, &img, &self.tools.mkfs_erofs),
             };
             written.map_err(err)?;
-            let size = std::fs::metadata(&img).map_err(write_err(f, &img))?.len();
-            out.files.push(Artifact {
-                format: f,
-                role: Role::Image,
-                path: img,
-                size,
-            });
+            out.files.push(image_artifact(f, img)?);
         }
         // The first stage that lets a modular kernel mount the root image.
         let path = self.file("-boot-initrd.img");

@@ -17,6 +17,15 @@ build_packages() {
     }
 }
 
+# minimal_with_script FILE: writes examples/minimal.yml with absolute @pkg: paths to FILE,
+# plus an init.d script etc/init.d/999-test whose body is read from stdin (it usually
+# prints a marker and powers off).
+minimal_with_script() {
+    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$1"
+    printf 'files:\n  - path: etc/init.d/999-test\n    mode: "0755"\n    contents: |\n' >> "$1"
+    sed 's/^/      /' >> "$1"
+}
+
 # make_scratch: sets SCRATCH to a new directory removed when the test exits (a VM started
 # with vm_start that is still running then is stopped first).
 make_scratch() {

@@ -138,11 +138,13 @@ pub(crate) fn grub_bios(loaders: &BootLoaders) -> io::Result<(&[u8], &[u8])> {
     ))
 }
 
-fn boot_files<'a>(src: &BootSource<'a>) -> Vec<(&'static str, Data<'a>)> {
+/// The files of a GRUB-booted volume: kernel, initrd, command line and `grub.cfg` at `cfg`.
+fn grub_files<'a>(src: &BootSource<'a>, cfg: &'static str) -> Vec<(&'static str, Data<'a>)> {
     vec![
         ("kernel", Data::Bytes(src.kernel)),
         ("initrd.img", Data::File(src.initrd)),
         ("cmdline", Data::Bytes(src.cmdline.as_bytes())),
+        (cfg, Data::Owned(grub_cfg(src.cmdline).into_bytes())),
     ]
 }
 
@@ -153,11 +155,7 @@ pub(crate) fn raw_bios(
     id: &Ids,
     out: &Path,
 ) -> io::Result<()> {
-    let mut files = boot_files(src);
-    files.push((
-        "boot/grub/grub.cfg",
-        Data::Owned(grub_cfg(src.cmdline).into_bytes()),
-    ));
+    let files = grub_files(src, "boot/grub/grub.cfg");
     fat_disk(out, files, false, Some(grub_bios(loaders)?), id)
 }
 
@@ -168,15 +166,10 @@ pub(crate) fn grub_efi(
     id: &Ids,
     out: &Path,
 ) -> io::Result<()> {
-    let mut files = boot_files(src);
-    files.push((
-        "EFI/BOOT/BOOTX64.EFI",
-        Data::Bytes(loaders.get("grub/x86_64-efi/BOOTX64.EFI")?),
-    ));
-    files.push((
-        "EFI/BOOT/grub.cfg",
-        Data::Owned(grub_cfg(src.cmdline).into_bytes()),
-    ));
+    let mut files = grub_files(src, "EFI/BOOT/grub.cfg");
+    // Before grub.cfg, the order it always had on the volume.
+    let efi = loaders.get("grub/x86_64-efi/BOOTX64.EFI")?;
+    files.insert(3, ("EFI/BOOT/BOOTX64.EFI", Data::Bytes(efi)));
     fat_disk(out, files, true, None, id)
 }
 

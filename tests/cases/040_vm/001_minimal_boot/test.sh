@@ -9,21 +9,16 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap
 
 build_packages
 make_scratch
-# The example with absolute @pkg: paths, plus an init.d script that reports and powers off.
-sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/boot.yml"
-cat >> "$SCRATCH/boot.yml" <<'YML'
-files:
-  - path: etc/init.d/999-test
-    mode: "0755"
-    contents: |
-      #!/bin/sh
-      echo "E2E-MARKER modules=$(wc -l < /proc/modules) host=$(hostname)"
-      /usr/bin/logwrite -n e2e echo memlogd-line > /dev/null
-      for i in 1 2 3 4 5; do n=$(/usr/bin/logread | grep -c ';e2e.out;memlogd-line'); [ "$n" = 1 ] && break; sleep 1; done
-      echo "LOG-MARKER $n"
-      mkdir -p /run/cd && mount -t iso9660 -o ro /dev/sr0 /run/cd && echo "DATA-MARKER $(cat /run/cd/config)"
-      poweroff
-YML
+# The example plus an init.d script that reports and powers off.
+minimal_with_script "$SCRATCH/boot.yml" <<'SH'
+#!/bin/sh
+echo "E2E-MARKER modules=$(wc -l < /proc/modules) host=$(hostname)"
+/usr/bin/logwrite -n e2e echo memlogd-line > /dev/null
+for i in 1 2 3 4 5; do n=$(/usr/bin/logread | grep -c ';e2e.out;memlogd-line'); [ "$n" = 1 ] && break; sleep 1; done
+echo "LOG-MARKER $n"
+mkdir -p /run/cd && mount -t iso9660 -o ro /dev/sr0 /run/cd && echo "DATA-MARKER $(cat /run/cd/config)"
+poweroff
+SH
 linuxkit build --dir "$SCRATCH" --name boot "$SCRATCH/boot.yml"
 size=$(stat -c %s "$SCRATCH/boot-initrd.img")
 echo "initrd size: $size bytes"

@@ -11,16 +11,11 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap xorriso mkfs.ext4 debugfs e2
 build_packages
 make_scratch
 export SOURCE_DATE_EPOCH=1700000000
-sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/boot.yml"
-cat >> "$SCRATCH/boot.yml" <<'YML'
-files:
-  - path: etc/init.d/999-test
-    mode: "0755"
-    contents: |
-      #!/bin/sh
-      echo "BOOT-MARKER $(cat /proc/cmdline)"
-      poweroff
-YML
+minimal_with_script "$SCRATCH/boot.yml" <<'SH'
+#!/bin/sh
+echo "BOOT-MARKER $(cat /proc/cmdline)"
+poweroff
+SH
 FORMATS=iso-bios,iso-efi,iso-efi-initrd,raw-bios,raw-efi,qcow2-efi,aws,qcow2-bios,vhd,vmdk,gcp
 for d in a b; do
     mkdir -p "$SCRATCH/$d"

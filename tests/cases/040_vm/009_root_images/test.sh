@@ -10,17 +10,12 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap mkfs.erofs unsquashfs
 build_packages
 make_scratch
 export SOURCE_DATE_EPOCH=1700000000
-sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/boot.yml"
-cat >> "$SCRATCH/boot.yml" <<'YML'
-files:
-  - path: etc/init.d/999-test
-    mode: "0755"
-    contents: |
-      #!/bin/sh
-      sleep 2
-      echo "ROOT-MARKER $(awk '$2 == "/" {print $3}' /proc/mounts | tail -1) $(service list | grep -c getty)"
-      poweroff
-YML
+minimal_with_script "$SCRATCH/boot.yml" <<'SH'
+#!/bin/sh
+sleep 2
+echo "ROOT-MARKER $(awk '$2 == "/" {print $3}' /proc/mounts | tail -1) $(service list | grep -c getty)"
+poweroff
+SH
 for d in a b; do
     linuxkit build --dir "$SCRATCH/$d" --name m --format kernel+squashfs,kernel+erofs "$SCRATCH/boot.yml"
 done
