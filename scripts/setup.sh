@@ -30,6 +30,7 @@ PKGS=(
     gdisk fdisk dosfstools                  # sgdisk -v, sfdisk, fsck.vfat -n check our partition tables and FAT
     e2fsprogs                               # mkfs.ext4 + debugfs make the ext4 disks; e2fsck checks them
     ovmf                                    # run qemu --uefi (the EFI formats' boot tests)
+    skopeo umoci                            # package images read by the independent OCI tools (020_cache/002)
 )
 # QEMU, installed from bookworm-backports (see above).
 QEMU_PKGS=(qemu-system-x86 qemu-utils)
@@ -136,4 +137,6 @@ log "qemu-img: $(first_line qemu-img --version)"
 log "dockerd: $(first_line dockerd --version)"
 log "docker-registry: $(first_line docker-registry --version)"
 log "mmdebstrap: $(first_line mmdebstrap --version)"
+log "skopeo: $(first_line skopeo --version)"
+log "umoci: $(first_line umoci --version)"
 log "cargo: $(first_line cargo --version)"

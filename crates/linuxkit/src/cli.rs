@@ -327,6 +327,11 @@ pub struct PkgArgs {
     /// Build argument K=V; repeatable.
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
+    /// How the image's layers are stored in the cache (and pushed): gzip (default, as
+    /// docker and buildkit write them, readable by LinuxKit), zstd (OCI tar+zstd; smaller
+    /// and faster, but LinuxKit cannot read it) or none.
+    #[arg(long, default_value = "gzip", value_name = "gzip|zstd|none")]
+    pub layer_compression: String,
     /// Image cache directory.
     #[arg(long, env = "LINUXKIT_CACHE", value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -401,6 +406,10 @@ pub enum CacheCommand {
         /// Copy the images from the local Docker engine instead of a registry.
         #[arg(long)]
         docker: bool,
+        /// With --docker: store the engine's plain layers as gzip (default, what LinuxKit
+        /// and registries expect), zstd (OCI tar+zstd; LinuxKit cannot read it) or none.
+        #[arg(long, default_value = "gzip", value_name = "gzip|zstd|none")]
+        layer_compression: String,
         /// Image names.
         #[arg(required = true)]
         names: Vec<String>,

@@ -14,14 +14,18 @@
 //! | `store` | layout, blobs, index, names, removal |
 //! | `verify` | streaming readers that check digests |
 //! | `archive` | export to / import from OCI layout tars and `docker save` archives |
+//! | `layers` | compressing the plain layers of an image taken from Docker's engine |
 
 mod archive;
+mod layers;
 mod store;
 mod verify;
 
 pub use archive::{ExportFormat, ImportReport};
+pub use layers::{CompressReport, CompressedLayer, layer_media_type};
+pub use lk_util::compress::Compression;
 
-pub use store::{BlobWriter, Cache, CacheError, LockGuard, RemoveReport, ResolvedImage};
+pub use store::{BlobWriter, Cache, CacheError, LockGuard, NewBlob, RemoveReport, ResolvedImage};
 pub use verify::VerifyingReader;
 
 /// The directory under the cache root where builds keep their initrd segments (written by

@@ -201,6 +201,62 @@ impl Drop for BlobWriter {
     }
 }
 
+/// A blob being written whose digest is computed ([`Cache::new_blob`]); dropping it without
+/// commit removes the temp file.
+#[derive(Debug)]
+pub struct NewBlob {
+    cache: Cache,
+    temp: PathBuf,
+    file: Option<io::BufWriter<File>>,
+    _lock: Option<nix::fcntl::Flock<File>>,
+    hasher: Hasher,
+    written: u64,
+}
+
+impl Write for NewBlob {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        let n = f.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl NewBlob {
+    /// Syncs and names the blob by its digest; returns (digest, size).
+    pub fn commit(mut self) -> Result<(Digest, u64), CacheError> {
+        let file = self.file.take();
+        let digest = std::mem::replace(&mut self.hasher, Hasher::new()).finish();
+        let dest = self.cache.blob_path(&digest);
+        let result = file
+            .map(|f| f.into_inner().map_err(io::IntoInnerError::into_error))
+            .transpose()
+            .and_then(|f| f.map_or(Ok(()), |f| f.sync_all()))
+            .and_then(|()| fs::rename(&self.temp, &dest));
+        result.map_err(|e| {
+            let _ = fs::remove_file(&self.temp);
+            io_err("storing a blob as", &dest)(e)
+        })?;
+        Ok((digest, self.written))
+    }
+}
+
+impl Drop for NewBlob {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
 /// What `remove` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemoveReport {
@@ -338,31 +394,40 @@ impl Cache {
 
     /// Stores a stream whose digest is not known in advance; returns (digest, size).
     pub fn put_stream(&self, data: &mut dyn Read) -> Result<(Digest, u64), CacheError> {
+        let mut w = self.new_blob()?;
+        let dir = self.root.join("blobs/sha256");
+        io::copy(data, &mut w).map_err(io_err("storing a blob in", &dir))?;
+        w.commit()
+    }
+
+    /// Starts writing a blob whose digest is known only at the end (a layer being
+    /// compressed); [`NewBlob::commit`] names it by what was written.
+    pub fn new_blob(&self) -> Result<NewBlob, CacheError> {
         let dir = self.root.join("blobs/sha256");
         let temp = self.temp_path(&dir);
-        let result = (|| -> io::Result<(Digest, u64)> {
-            let (mut f, _lock) = create_locked(&temp)?;
-            let mut h = Hasher::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut size = 0u64;
-            loop {
-                let n = data.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                f.write_all(&buf[..n])?;
-                size += n as u64;
-            }
-            f.sync_all()?;
-            let d = h.finish();
-            fs::rename(&temp, self.blob_path(&d))?;
-            Ok((d, size))
-        })();
-        result.map_err(|e| {
-            let _ = fs::remove_file(&temp);
-            io_err("storing a blob in", &dir)(e)
+        let (file, lock) = create_locked(&temp).map_err(io_err("creating", &temp))?;
+        Ok(NewBlob {
+            cache: self.clone(),
+            temp,
+            file: Some(io::BufWriter::with_capacity(256 * 1024, file)),
+            _lock: Some(lock),
+            hasher: Hasher::new(),
+            written: 0,
         })
+    }
+
+    /// Removes the blobs of `candidates` that no named or unnamed image in `index.json`
+    /// reaches any more (after an image was rewritten); returns how many went.
+    pub fn remove_unreferenced(&self, candidates: &[Digest]) -> Result<usize, CacheError> {
+        let _lock = self.lock()?;
+        let mut keep = BTreeSet::new();
+        for d in &self.index()?.manifests {
+            self.reachable(d, &mut keep);
+        }
+        Ok(candidates
+            .iter()
+            .filter(|d| !keep.contains(*d) && fs::remove_file(self.blob_path(d)).is_ok())
+            .count())
     }
 
     /// Adds an unnamed top-level descriptor (as LinuxKit does for imported entries without a name).

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use crate::compress::{Compressor, InitrdCompression};
+use crate::compress::{Compression as InitrdCompression, Compressor};
 use crate::cpio::CpioSink;
 use crate::entry::{Entry, Sink};
 use crate::segment::{RecordWriter, SegmentId, SegmentStore};

@@ -10,8 +10,8 @@
 //! | [`entry`] | the entry model and the `Sink` trait |
 //! | [`tar`] | PAX tar writer (`tar`, `docker`) |
 //! | [`cpio`] | newc cpio writer with real hard links |
-//! | [`compress`] | the initrd's compression: gzip (default), zstd, none |
-//! | [`pgzip`] | parallel gzip (pigz-style blocks; the same bytes on any number of cores) |
+//! | [`compress`] | the initrd's compression: gzip (default), zstd, none (`lk_util::compress`) |
+//! | [`pgzip`] | parallel gzip (`lk_util::pgzip`) |
 //! | [`segment`] | segment ids and the store of segment outputs between builds |
 //! | [`initrd`] | `kernel+initrd` / `tar-kernel-initrd`: `boot/*` apart, the rest as a gzip cpio |
 //! | [`config_iso`] | the one-file metadata ISO of `metadata create` and `run --data` |
@@ -24,7 +24,7 @@
 //! | `stage` | the tree as a temporary directory for the external image makers |
 
 pub mod boot;
-pub mod compress;
+pub use lk_util::compress;
 pub mod config_iso;
 pub mod cpio;
 pub mod entry;
@@ -33,7 +33,7 @@ mod error;
 mod format;
 pub mod initrd;
 pub mod iso;
-pub mod pgzip;
+pub use lk_util::pgzip;
 mod plan;
 pub mod root_initrd;
 pub mod segment;
@@ -43,7 +43,7 @@ pub mod staged;
 pub mod tar;
 pub mod tree;
 
-pub use compress::InitrdCompression;
+pub use compress::Compression as InitrdCompression;
 pub use entry::{Entry, Kind, Sink, Tee};
 pub use error::FormatError;
 pub use format::{Format, Source};

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-use crate::compress::{Compressor, InitrdCompression};
+use crate::compress::{Compression as InitrdCompression, Compressor};
 use crate::cpio::CpioSink;
 use crate::entry::{Entry, Kind, Sink};
 use crate::tree::TreeSink;

@@ -1,8 +1,8 @@
 //! A pinned image's layers, read from the cache as uncompressed tar streams. Every byte of
 //! the blob passes through the cache's verifying reader, so a corrupted blob fails with its
 //! digest even when the tar reader stops early ([`LayerReader::finish`] drains the rest).
-//! A gzip layer is inflated on a thread of its own, a few chunks ahead of the reader, so
-//! unpacking and the build's writing run on two cores.
+//! A gzip or zstd layer is decompressed on a thread of its own, a few chunks ahead of the
+//! reader, so unpacking and the build's writing run on two cores.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -26,7 +26,7 @@ pub struct LayerReader {
 
 enum Inner {
     Plain(Box<Blob>),
-    /// Gzip, inflated by a thread: chunks (or the error that ended it) in order.
+    /// Gzip or zstd, decompressed by a thread: chunks (or the error that ended it) in order.
     Inflated {
         chunks: Receiver<io::Result<Vec<u8>>>,
         chunk: Vec<u8>,
@@ -35,10 +35,58 @@ enum Inner {
     },
 }
 
-/// Inflates `blob` to the end of its gzip member, then reads the rest of the blob so the
+/// How a layer blob is compressed, from its media type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+/// The codec of a layer media type; `None` for one we cannot read (encrypted, bzip2, xz...).
+fn codec(media_type: &str) -> Option<Codec> {
+    if media_type.ends_with("gzip") {
+        Some(Codec::Gzip)
+    } else if media_type.ends_with("zstd") {
+        Some(Codec::Zstd)
+    } else if media_type.ends_with("tar") {
+        Some(Codec::Plain)
+    } else {
+        None
+    }
+}
+
+/// A decoder over a blob that gives the blob back at the end of the stream.
+trait Decoder: Read {
+    fn into_blob(self: Box<Self>) -> BufReader<Blob>;
+}
+
+impl Decoder for GzDecoder<BufReader<Blob>> {
+    fn into_blob(self: Box<Self>) -> BufReader<Blob> {
+        self.into_inner()
+    }
+}
+
+impl Decoder for zstd::stream::read::Decoder<'static, BufReader<Blob>> {
+    fn into_blob(self: Box<Self>) -> BufReader<Blob> {
+        self.finish()
+    }
+}
+
+/// Decompresses `blob` to the end of its stream, then reads the rest of the blob so the
 /// digest is checked; sends the bytes in chunks. Stops when the reader goes away.
-fn inflate(blob: Blob, tx: SyncSender<io::Result<Vec<u8>>>) {
-    let mut gz = GzDecoder::new(BufReader::with_capacity(CHUNK, blob));
+fn inflate(blob: Blob, codec: Codec, tx: SyncSender<io::Result<Vec<u8>>>) {
+    let buffered = BufReader::with_capacity(CHUNK, blob);
+    let mut gz: Box<dyn Decoder> = match codec {
+        Codec::Zstd => match zstd::stream::read::Decoder::with_buffer(buffered) {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        },
+        _ => Box::new(GzDecoder::new(buffered)),
+    };
     loop {
         let mut chunk = vec![0u8; CHUNK];
         let mut filled = 0;
@@ -62,7 +110,7 @@ fn inflate(blob: Blob, tx: SyncSender<io::Result<Vec<u8>>>) {
                     return;
                 }
                 if end {
-                    let mut rest = gz.into_inner();
+                    let mut rest = gz.into_blob();
                     if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
                         let _ = tx.send(Err(e));
                     }
@@ -129,14 +177,15 @@ impl LayerReader {
     }
 }
 
-/// The media type of the first layer we cannot decompress (zstd), if any.
+/// The media type of the first layer we cannot decompress (neither a plain, gzip nor zstd
+/// tar), if any.
 pub fn unsupported_layer(image: &ResolvedImage) -> Option<&str> {
     image
         .manifest
         .layers
         .iter()
         .map(|l| l.media_type.as_str())
-        .find(|m| m.contains("zstd"))
+        .find(|m| codec(m).is_none())
 }
 
 /// Opens layer `i` (0 = bottom) of `image`.
@@ -153,12 +202,18 @@ fn layer(image: &ResolvedImage, i: usize) -> io::Result<&Descriptor> {
 }
 
 fn open_descriptor(cache: &Cache, l: &Descriptor, ahead: usize) -> io::Result<LayerReader> {
+    let kind = codec(&l.media_type).ok_or_else(|| {
+        io::Error::other(format!(
+            "layer {} has media type {}, which is not a plain, gzip or zstd tar",
+            l.digest, l.media_type
+        ))
+    })?;
     let blob = cache.open_blob(&l.digest).map_err(io::Error::other)?;
-    let inner = if l.media_type.contains("gzip") {
+    let inner = if kind != Codec::Plain {
         let (tx, rx) = mpsc::sync_channel(ahead);
         std::thread::Builder::new()
             .name("lk-inflate".into())
-            .spawn(move || inflate(blob, tx))?;
+            .spawn(move || inflate(blob, kind, tx))?;
         Inner::Inflated {
             chunks: rx,
             chunk: Vec::new(),
@@ -169,4 +224,65 @@ fn open_descriptor(cache: &Cache, l: &Descriptor, ahead: usize) -> io::Result<La
         Inner::Plain(Box::new(blob))
     };
     Ok(LayerReader { inner })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use lk_cache::{Cache, Compression};
+    use lk_oci::{Descriptor, Digest};
+    use lk_util::compress::Compressor;
+
+    use super::open_descriptor;
+
+    fn cache(name: &str) -> Cache {
+        let d = std::env::temp_dir().join(format!("lk-image-layer-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        Cache::open(&d).unwrap()
+    }
+
+    fn store(c: &Cache, kind: Compression, plain: &[u8]) -> Descriptor {
+        let mut w = Compressor::new(Vec::new(), kind).unwrap();
+        w.write_all(plain).unwrap();
+        let blob = w.finish().unwrap();
+        let d = c.put_bytes(&blob).unwrap();
+        Descriptor::new(lk_cache::layer_media_type(kind), d, blob.len() as u64)
+    }
+
+    #[test]
+    fn plain_gzip_and_zstd_layers_read_back_the_same_tar() {
+        let c = cache("codecs");
+        let plain: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+        for kind in Compression::ALL {
+            let d = store(&c, kind, &plain);
+            let mut back = Vec::new();
+            open_descriptor(&c, &d, 2)
+                .unwrap()
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, plain, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_corrupted_zstd_layer_fails_and_an_unknown_type_is_named() {
+        let c = cache("corrupt");
+        let d = store(&c, Compression::Zstd, &[7u8; 100_000]);
+        let path = c.blob_path(&d.digest);
+        let mut data = std::fs::read(&path).unwrap();
+        let n = data.len();
+        data[n - 1] ^= 0xff;
+        std::fs::write(&path, &data).unwrap();
+        let mut sink = Vec::new();
+        let r = open_descriptor(&c, &d, 2).unwrap().read_to_end(&mut sink);
+        assert!(r.is_err(), "{r:?} {}", sink.len());
+        let odd = Descriptor::new(
+            "application/vnd.oci.image.layer.v1.tar+encrypted",
+            Digest::of(b"x"),
+            1,
+        );
+        let e = open_descriptor(&c, &odd, 2).err().unwrap().to_string();
+        assert!(e.contains("tar+encrypted"), "{e}");
+    }
 }

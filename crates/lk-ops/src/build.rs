@@ -186,8 +186,8 @@ fn from_docker(s: &BuildSettings, config: &Config, reporter: &dyn Reporter) {
         let arch = s.images.target_arch();
         for r in config.images() {
             if let Ok(pulled) = pull_from_docker(&s.images, &[r.original().to_owned()], &arch) {
-                for (name, _) in pulled {
-                    reporter.info(&format!("using {name} from the local Docker engine"));
+                for p in pulled {
+                    reporter.info(&format!("using {} from the local Docker engine", p.name));
                 }
             }
         }

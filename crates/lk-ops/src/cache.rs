@@ -29,6 +29,9 @@ pub struct ImageSettings {
     pub concurrency: usize,
     /// The docker CLI (`LINUXKIT_DOCKER`; `docker` when unset).
     pub docker: Option<String>,
+    /// How the plain layers of images taken from Docker's engine are stored
+    /// (`--layer-compression`; gzip, as docker and buildkit push them).
+    pub layer_compression: lk_cache::Compression,
 }
 
 /// Why an image command failed.
@@ -390,13 +393,26 @@ pub fn import_dir(s: &ImageSettings, dir: &Path) -> Result<lk_cache::ImportRepor
     cache.import_dir(dir).map_err(s.cache_err())
 }
 
+/// An image copied from the local Docker engine into the cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FromDocker {
+    /// Its name in the cache.
+    pub name: String,
+    /// Its top-level digest.
+    pub digest: Digest,
+    /// The layers compressed on the way in (plain tar digest and size, stored digest and size).
+    pub layers: Vec<lk_cache::CompressedLayer>,
+}
+
 /// Copies images from the local Docker engine into the cache (`docker image save`), as
 /// `linuxkit build --docker` does for images the engine has for the target architecture.
+/// Docker hands the layers over as plain tars; they are stored compressed with
+/// `s.layer_compression` (reproducibly: the same image gives the same digests).
 pub fn pull_from_docker(
     s: &ImageSettings,
     names: &[String],
     arch: &str,
-) -> Result<Vec<(String, Digest)>, ImageError> {
+) -> Result<Vec<FromDocker>, ImageError> {
     let docker = s.docker();
     let cache = s.cache()?;
     let mut out = Vec::new();
@@ -426,11 +442,14 @@ pub fn pull_from_docker(
             .map_err(err)?
             .map_err(s.cache_err())?;
         let name = r.canonical().to_owned();
-        let root = cache
-            .find(&name)
-            .map_err(s.cache_err())?
-            .ok_or_else(|| ImageError::NotCached(name.clone()))?;
-        out.push((name, root.digest));
+        let report = cache
+            .compress_layers(&name, s.layer_compression)
+            .map_err(s.cache_err())?;
+        out.push(FromDocker {
+            name,
+            digest: report.root.digest,
+            layers: report.layers,
+        });
     }
     Ok(out)
 }

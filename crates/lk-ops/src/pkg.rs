@@ -107,6 +107,26 @@ pub struct PkgResult {
     pub pushed: Vec<String>,
 }
 
+/// `stored 3 layers gzip: 120.4 MB -> 38.2 MB`, or nothing when no layer was rewritten.
+fn compressed_summary(
+    layers: &[lk_cache::CompressedLayer],
+    kind: lk_cache::Compression,
+) -> Option<String> {
+    if layers.is_empty() {
+        return None;
+    }
+    let mb = |n: u64| n as f64 / 1e6;
+    let plain: u64 = layers.iter().map(|l| l.plain_size).sum();
+    let stored: u64 = layers.iter().map(|l| l.compressed_size).sum();
+    Some(format!(
+        "stored {} layer{} {kind}: {:.1} MB -> {:.1} MB",
+        layers.len(),
+        if layers.len() == 1 { "" } else { "s" },
+        mb(plain),
+        mb(stored)
+    ))
+}
+
 fn platforms(s: &PkgBuildSettings, p: &Package) -> Result<Vec<Platform>, PkgBuildError> {
     if !s.platforms.is_empty() {
         return s
@@ -257,7 +277,12 @@ impl Builder<'_> {
                     std::slice::from_ref(&arch_tag),
                     &pl.architecture,
                 )?;
-                let (name, _) = &pulled[0];
+                let name = &pulled[0].name;
+                if let Some(line) =
+                    compressed_summary(&pulled[0].layers, self.s.images.layer_compression)
+                {
+                    self.reporter.info(&line);
+                }
                 let mut d = cache
                     .find(name)
                     .map_err(cache_err)?

@@ -261,3 +261,16 @@ fn an_add_next_to_its_list_is_ignored_with_a_warning() {
         "{w:?}"
     );
 }
+
+#[test]
+fn a_hostname_without_a_private_uts_namespace_is_warned_at_its_line() {
+    let a = src("uts.yml");
+    let yaml = "services:\n  - name: s\n    image: i:1\n    hostname: web\n  - name: t\n    image: i:1\n    uts: new\n    hostname: ok\n  - name: u\n    image: i:1\n    uts: /proc/1/ns/uts\n    hostname: ok\n";
+    let c = parse_and_merge([(&a, yaml)], None).unwrap();
+    let w: Vec<String> = c.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("uts.yml:4:15: `services[0].hostname` is set but the container shares the host's UTS namespace"),
+        "{w:?}"
+    );
+}

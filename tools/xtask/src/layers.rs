@@ -37,7 +37,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-bundle", &[], false, false),
     ("lk-spec", &["lk-bundle"], false, false),
     ("lk-oci", &[], false, false),
-    ("lk-cache", &["lk-oci"], false, false),
+    ("lk-cache", &["lk-oci", "lk-util"], false, false),
     ("lk-util", &[], false, false),
     ("lk-formats", &["lk-util"], false, false),
     ("lk-image", &["lk-oci", "lk-cache", "lk-spec"], false, false),

@@ -43,6 +43,7 @@ pub fn run(global: &Global, env: &Env, args: &CacheArgs) -> anyhow::Result<Exit>
             platform,
             insecure_registry,
             docker,
+            layer_compression,
             names,
         } => {
             let mut s = settings(global, env, dir, insecure_registry);
@@ -58,7 +59,11 @@ pub fn run(global: &Global, env: &Env, args: &CacheArgs) -> anyhow::Result<Exit>
                     || lk_ops::host_arch().to_owned(),
                     |p| p.architecture.clone(),
                 );
+                s.layer_compression = layer_compression.parse()?;
                 cache::pull_from_docker(&s, names, &arch)?
+                    .into_iter()
+                    .map(|p| (p.name, p.digest))
+                    .collect()
             } else {
                 cache::pull(&s, names, &PullProgress::new(global.quiet))?
             };

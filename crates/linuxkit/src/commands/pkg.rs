@@ -25,7 +25,10 @@ pub fn options(c: &PkgCommon, env: &Env) -> PkgOptions {
 
 fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
     let s = PkgBuildSettings {
-        images: super::image_settings(global, env, args.cache.as_ref()),
+        images: lk_ops::cache::ImageSettings {
+            layer_compression: args.layer_compression.parse()?,
+            ..super::image_settings(global, env, args.cache.as_ref())
+        },
         options: options(&args.common, env),
         force: args.force,
         platforms: args.platforms.clone(),

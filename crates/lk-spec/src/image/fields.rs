@@ -243,6 +243,21 @@ fn decode_config_fields(ctx: &mut Ctx<'_>, f: &Fields<'_>, path: &str) -> ImageC
     }
     if let Some(n) = f.get("hostname") {
         c.hostname = ctx.string(n, &p("hostname")).unwrap_or_default();
+        let private_uts = c.uts == "new" || c.uts.starts_with('/');
+        if !c.hostname.is_empty() && !private_uts {
+            // LinuxKit writes it into config.json and runc refuses to start the container
+            // ("unable to set hostname without a private UTS namespace"), unless the image's
+            // label asks for `uts: new`; LinuxKit's own test files rely on being accepted.
+            let w = crate::diag::Diagnostic::at(
+                &n.pos,
+                format!(
+                    "`{}` is set but the container shares the host's UTS namespace: it will not start unless its image's label sets `uts: new`",
+                    p("hostname")
+                ),
+            )
+            .with_hint("add `uts: new` to the entry");
+            ctx.warnings.push(w);
+        }
     }
     if let Some(n) = f.get("readonly") {
         c.readonly = ctx.boolean(n, &p("readonly"));

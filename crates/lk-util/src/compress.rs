@@ -1,6 +1,7 @@
-//! How the initrd's cpio is compressed: gzip (the default, what LinuxKit writes: our
-//! parallel encoder), zstd (the kernel's `CONFIG_RD_ZSTD`; far faster to write and to unpack)
-//! or none. Each gives the same bytes on any number of cores.
+//! How a stream we write is compressed (the initrd's cpio, image layers): gzip (the
+//! default, what LinuxKit and Docker write: our parallel encoder), zstd (the kernel's
+//! `CONFIG_RD_ZSTD`, OCI's `tar+zstd`; far faster to write and to read) or none. Each gives
+//! the same bytes on any number of cores.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -8,9 +9,9 @@ use std::str::FromStr;
 
 use crate::pgzip::{ParGzEncoder, cores};
 
-/// `--initrd-compression`.
+/// `--initrd-compression`, `--layer-compression`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum InitrdCompression {
+pub enum Compression {
     /// gzip -6 (default; LinuxKit's).
     #[default]
     Gzip,
@@ -20,25 +21,21 @@ pub enum InitrdCompression {
     None,
 }
 
-impl InitrdCompression {
+impl Compression {
     /// Every choice, as the flag spells them.
-    pub const ALL: [InitrdCompression; 3] = [
-        InitrdCompression::Gzip,
-        InitrdCompression::Zstd,
-        InitrdCompression::None,
-    ];
+    pub const ALL: [Compression; 3] = [Compression::Gzip, Compression::Zstd, Compression::None];
 
     /// The flag's value.
     pub fn name(self) -> &'static str {
         match self {
-            InitrdCompression::Gzip => "gzip",
-            InitrdCompression::Zstd => "zstd",
-            InitrdCompression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
         }
     }
 }
 
-impl fmt::Display for InitrdCompression {
+impl fmt::Display for Compression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -46,14 +43,14 @@ impl fmt::Display for InitrdCompression {
 
 /// Not one of gzip, zstd, none.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown initrd compression `{0}`; use gzip, zstd or none")]
+#[error("unknown compression `{0}`; use gzip, zstd or none")]
 pub struct UnknownCompression(pub String);
 
-impl FromStr for InitrdCompression {
+impl FromStr for Compression {
     type Err = UnknownCompression;
 
-    fn from_str(s: &str) -> Result<InitrdCompression, UnknownCompression> {
-        InitrdCompression::ALL
+    fn from_str(s: &str) -> Result<Compression, UnknownCompression> {
+        Compression::ALL
             .into_iter()
             .find(|c| c.name() == s)
             .ok_or_else(|| UnknownCompression(s.to_owned()))
@@ -65,7 +62,7 @@ impl FromStr for InitrdCompression {
 const ZSTD_WORKERS: u32 = 4;
 const ZSTD_LEVEL: i32 = 3;
 
-/// A writer compressing with one of the [`InitrdCompression`]s.
+/// A writer compressing with one of the [`Compression`]s.
 pub enum Compressor<W: Write> {
     /// gzip.
     Gzip(ParGzEncoder<W>),
@@ -87,20 +84,20 @@ impl<W: Write> fmt::Debug for Compressor<W> {
 
 impl<W: Write> Compressor<W> {
     /// Starts compressing into `out`.
-    pub fn new(out: W, kind: InitrdCompression) -> io::Result<Compressor<W>> {
+    pub fn new(out: W, kind: Compression) -> io::Result<Compressor<W>> {
         Ok(match kind {
-            InitrdCompression::Gzip => Compressor::Gzip(ParGzEncoder::new(
+            Compression::Gzip => Compressor::Gzip(ParGzEncoder::new(
                 out,
                 flate2::Compression::default(),
                 cores(),
             )),
-            InitrdCompression::Zstd => {
+            Compression::Zstd => {
                 let mut e = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
                 e.multithread(ZSTD_WORKERS)?;
                 e.include_checksum(true)?;
                 Compressor::Zstd(e)
             }
-            InitrdCompression::None => Compressor::None(out),
+            Compression::None => Compressor::None(out),
         })
     }
 
@@ -149,7 +146,7 @@ mod tests {
             .collect()
     }
 
-    fn compress(kind: InitrdCompression, d: &[u8]) -> Vec<u8> {
+    fn compress(kind: Compression, d: &[u8]) -> Vec<u8> {
         let mut c = Compressor::new(Vec::new(), kind).unwrap();
         c.write_all(d).unwrap();
         c.finish().unwrap()
@@ -158,10 +155,10 @@ mod tests {
     #[test]
     fn each_round_trips_and_is_reproducible() {
         let d = data();
-        let gz = compress(InitrdCompression::Gzip, &d);
-        let zs = compress(InitrdCompression::Zstd, &d);
-        assert_eq!(compress(InitrdCompression::Zstd, &d), zs);
-        assert_eq!(compress(InitrdCompression::None, &d), d);
+        let gz = compress(Compression::Gzip, &d);
+        let zs = compress(Compression::Zstd, &d);
+        assert_eq!(compress(Compression::Zstd, &d), zs);
+        assert_eq!(compress(Compression::None, &d), d);
         let mut back = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut back)
@@ -173,9 +170,9 @@ mod tests {
 
     #[test]
     fn names_parse() {
-        for c in InitrdCompression::ALL {
-            assert_eq!(c.name().parse::<InitrdCompression>().unwrap(), c);
+        for c in Compression::ALL {
+            assert_eq!(c.name().parse::<Compression>().unwrap(), c);
         }
-        assert!("xz".parse::<InitrdCompression>().is_err());
+        assert!("xz".parse::<Compression>().is_err());
     }
 }

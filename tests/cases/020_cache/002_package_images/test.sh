@@ -1,0 +1,99 @@
+#!/bin/sh
+# SUMMARY: every package image is read by the independent OCI tools: gzip layers checked blob by blob (check_oci.py), skopeo copy from the cache to a docker-archive and back, umoci unpack, docker load of cache export --format docker and docker run of the package's own binary, and the same digests after a round trip through Docker
+# LABELS: amd64
+# TIMEOUT: 2400
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd docker mmdebstrap skopeo umoci python3
+
+build_packages
+make_scratch
+cache=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache}
+
+# What each package runs to show its own program works under Docker (any exit status; the
+# output must match), or "file PATH" for a package of files only.
+probe() {
+    case $1 in
+    bootloaders) echo "file /usr/lib/grub/i386-pc/boot.img" ;;
+    chronyd) echo "/usr/sbin/chronyd --version|chronyd .*[0-9]" ;;
+    debian-base) echo "/bin/ls --version|GNU coreutils" ;;
+    dhcpcd) echo "/usr/sbin/dhcpcd --version|dhcpcd [0-9]" ;;
+    format) echo "/usr/bin/format -h|[Uu]sage" ;;
+    getty) echo "/usr/bin/rungetty.sh --help|getty|console" ;;
+    httpd) echo "/usr/sbin/httpd --help|[Uu]sage: httpd" ;;
+    init) echo "/usr/bin/service --help|[Uu]sage" ;;
+    kernel) echo "file /kernel.tar" ;;
+    memlogd) echo "/usr/bin/logread -h|[Uu]sage" ;;
+    mount) echo "/usr/bin/mountie -h|[Uu]sage" ;;
+    rngd) echo "/usr/bin/rngd --version|rngd [0-9]" ;;
+    sshd) echo "/usr/sbin/sshd -V|OpenSSH_[0-9]" ;;
+    sysctl) echo "/usr/bin/lk-sysctl -h|[Uu]sage" ;;
+    *) echo "" ;;
+    esac
+}
+
+names=""
+for dir in "$REPO_ROOT"/pkg/*/; do
+    [ -f "$dir/build.yml" ] || continue
+    pkg=$(basename "$dir")
+    full=$(linuxkit pkg show-tag --canonical "$dir")
+    names="$names $full"
+    echo "== $pkg ($full)"
+    probe=$(probe "$pkg")
+    assert_not_null "$probe"
+
+    # skopeo reads the cache as the OCI layout it is, writes a docker-archive and reads it
+    # back; the image config (with its diff_ids) survives byte for byte.
+    skopeo copy -q "oci:$cache:$full" "docker-archive:$SCRATCH/$pkg.skopeo.tar:lk-interop/$pkg:skopeo"
+    skopeo copy -q "docker-archive:$SCRATCH/$pkg.skopeo.tar" "oci:$SCRATCH/back:$pkg"
+    ours=$(skopeo inspect --config --raw "oci:$cache:$full" | sha256sum)
+    back=$(skopeo inspect --config --raw "oci:$SCRATCH/back:$pkg" | sha256sum)
+    assert_equals "$pkg: config after skopeo's round trip" "$ours" "$back"
+
+    # umoci unpacks an export of the image (verifying every blob on the way).
+    linuxkit cache export --format oci --name "$pkg" --outfile "$SCRATCH/$pkg.oci.tar" "$full"
+    mkdir "$SCRATCH/$pkg.oci"
+    tar -C "$SCRATCH/$pkg.oci" -xf "$SCRATCH/$pkg.oci.tar"
+    umoci unpack --rootless --image "$SCRATCH/$pkg.oci:$pkg" "$SCRATCH/$pkg.bundle" > /dev/null
+    case $probe in
+    file\ *) assert_true "$pkg: umoci unpacked ${probe#file }" [ -f "$SCRATCH/$pkg.bundle/rootfs${probe#file }" ] ;;
+    esac
+    rm -rf "$SCRATCH/$pkg.bundle" "$SCRATCH/$pkg.oci" "$SCRATCH/$pkg.oci.tar"
+
+    # docker load of our docker export, then the package's own program under docker run.
+    linuxkit cache export --format docker --name "lk-interop/$pkg:test" --outfile "$SCRATCH/$pkg.docker.tar" "$full"
+    docker load -q -i "$SCRATCH/$pkg.docker.tar"
+    case $probe in
+    file\ *)
+        id=$(docker create "lk-interop/$pkg:test" /none)
+        docker cp "$id:${probe#file }" - | tar -t | assert_contains "^$(basename "${probe#file }")$"
+        docker rm "$id" > /dev/null
+        ;;
+    *)
+        cmd=${probe%%|*}
+        out=$(docker run --rm --network none --entrypoint "${cmd%% *}" "lk-interop/$pkg:test" ${cmd#* } 2>&1 || true)
+        echo "$out" | head -3
+        echo "$out" | assert_contains "${probe#*|}"
+        ;;
+    esac
+
+    # Docker hands the image back as plain tars; taken into a fresh cache, its layers are
+    # compressed to the very bytes the package build stored: the same manifest digest.
+    got=$(linuxkit cache pull --docker --cache "$SCRATCH/rt" "lk-interop/$pkg:test" | awk '{print $2}')
+    want=$(skopeo inspect --raw "oci:$cache:$full" | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["manifests"]:
+    if m.get("platform", {}).get("architecture") == "amd64":
+        print(m["digest"])')
+    assert_equals "$pkg: manifest digest after docker load + save" "$want" "$got"
+    docker rmi -f "lk-interop/$pkg:test" "lk-interop/$pkg:skopeo" > /dev/null 2>&1 || true
+    rm -f "$SCRATCH/$pkg.skopeo.tar" "$SCRATCH/$pkg.docker.tar"
+done
+
+# Every blob of every package image: present, sized and hashed as named, OCI media types,
+# gzip layers with a fixed header whose contents hash to the diff_ids, parents before
+# children (kernel.tar included).
+# shellcheck disable=SC2086
+python3 "$REPO_ROOT/tests/cases/_lib/check_oci.py" "$cache" $names
+exit 0
