@@ -144,11 +144,7 @@ impl<'a, 's> Assembler<'a, 's> {
             seen: HashSet::new(),
             mtime_override: self.options.source_date_epoch,
         };
-        let wrap = |source| AssembleError::Image {
-            location: location.to_owned(),
-            image: image.canonical().to_owned(),
-            source,
-        };
+        let wrap = |source| AssembleError::image(location, image, source);
         let index = segments::index_cache(self.options, image);
         let layers = image.image.manifest.layers.len();
         flatten_with(layers, &open, &mut emit, index.as_ref()).map_err(wrap)?;

@@ -8,12 +8,14 @@ use crate::flatten::FlattenError;
 #[derive(Debug, thiserror::Error)]
 pub enum AssembleError {
     /// An image's layers could not be flattened.
-    #[error("{location} ({image})")]
+    #[error("{location} ({image}{})", layer.as_ref().map(|d| format!(", layer {d}")).unwrap_or_default())]
     Image {
         /// `onboot[0]`, `kernel`, ...
         location: String,
         /// Canonical reference.
         image: String,
+        /// The digest of the layer at fault, when one is.
+        layer: Option<String>,
         /// The cause.
         #[source]
         source: FlattenError,
@@ -87,4 +89,23 @@ pub enum AssembleError {
         #[source]
         source: lk_spec::Diagnostics,
     },
+}
+
+impl AssembleError {
+    /// Flattening `image` (used at `location`) failed; names the layer's digest.
+    pub(crate) fn image(
+        location: &str,
+        image: &lk_image::PinnedImage,
+        source: FlattenError,
+    ) -> AssembleError {
+        AssembleError::Image {
+            location: location.to_owned(),
+            image: image.canonical().to_owned(),
+            layer: source
+                .layer()
+                .and_then(|i| image.image.manifest.layers.get(i))
+                .map(|l| l.digest.to_string()),
+            source,
+        }
+    }
 }

@@ -75,6 +75,18 @@ pub enum FlattenError {
     Write(#[source] io::Error),
 }
 
+impl FlattenError {
+    /// The index of the layer at fault (0 = bottom), if one is.
+    pub fn layer(&self) -> Option<usize> {
+        match self {
+            FlattenError::Read { layer, .. }
+            | FlattenError::NotTar { layer, .. }
+            | FlattenError::Unsafe { layer, .. } => Some(*layer),
+            FlattenError::Write(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct At {
     layer: usize,

@@ -197,13 +197,8 @@ impl Assembler<'_, '_> {
         };
         let index = crate::segments::index_cache(self.options, image);
         let layers = image.image.manifest.layers.len();
-        flatten_with(layers, &open, &mut emit, index.as_ref()).map_err(|source| {
-            AssembleError::Image {
-                location: "kernel".into(),
-                image: image.canonical().to_owned(),
-                source,
-            }
-        })?;
+        flatten_with(layers, &open, &mut emit, index.as_ref())
+            .map_err(|source| AssembleError::image("kernel", image, source))?;
         let fail = |problem: String| AssembleError::Kernel {
             image: image.canonical().to_owned(),
             problem,

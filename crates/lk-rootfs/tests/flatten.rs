@@ -341,3 +341,78 @@ fn a_layer_that_is_not_a_tar_is_reported() {
     let e = run(vec![vec![0x42; 1024]]).err().expect("must fail");
     assert!(e.to_string().contains("not a valid tar archive"), "{e}");
 }
+
+/// Rewrites the name field of the first header of `raw` (same length) and fixes its checksum.
+fn patch_name(raw: &mut [u8], at: usize, name: &[u8]) {
+    raw[at..at + name.len()].copy_from_slice(name);
+    raw[at + 148..at + 156].copy_from_slice(b"        ");
+    let sum: u32 = raw[at..at + 512].iter().map(|&b| u32::from(b)).sum();
+    raw[at + 148..at + 156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
+#[test]
+fn an_absolute_name_stays_inside_the_root() {
+    let mut raw = layer(&[T::File("xetc/passwd", b"x")]);
+    patch_name(&mut raw, 0, b"/etc");
+    let c = run(vec![raw]).unwrap();
+    assert_eq!(names(&c), ["etc/passwd"]);
+}
+
+#[test]
+fn a_dotdot_hidden_in_the_middle_of_a_name_is_rejected() {
+    // `usr/lib/../../..//escape`: one level above the root.
+    let mut raw = layer(&[T::File("usr/lib/xx/xx/xxx/escape", b"x")]);
+    patch_name(&mut raw, 0, b"usr/lib/../../../");
+    let e = run(vec![raw]).err().expect("must fail");
+    assert!(e.to_string().contains("leaves the image root"), "{e}");
+    assert_eq!(e.layer(), Some(0));
+}
+
+#[test]
+fn a_hard_link_to_a_path_outside_the_image_is_rejected() {
+    for target in ["../../etc/shadow", "/../etc/shadow", "a/../../x"] {
+        let e = run(vec![layer(&[
+            T::File("a/f", b"x"),
+            T::Link("evil", target),
+        ])])
+        .err()
+        .unwrap_or_else(|| panic!("{target} must fail"));
+        assert!(e.to_string().contains("evil"), "{target}: {e}");
+    }
+}
+
+#[test]
+fn writing_through_a_symlink_in_the_same_layer_is_rejected() {
+    let e = run(vec![layer(&[
+        T::Sym("etc", "/host/etc"),
+        T::File("etc/passwd", b"root::0:0::/:/bin/sh\n"),
+    ])])
+    .err()
+    .expect("must fail");
+    assert!(e.to_string().contains("etc/passwd"), "{e}");
+    assert!(e.to_string().contains("below a symlink"), "{e}");
+    // A symlink pointing out of the image is kept as a symlink: it is resolved inside
+    // the container's root at run time, never while the image is written.
+    let c = run(vec![layer(&[T::Sym("hostetc", "/../../etc")])]).unwrap();
+    assert_eq!(names(&c), ["hostetc"]);
+}
+
+#[test]
+fn an_entry_whose_data_is_shorter_than_its_size_fails_naming_the_layer() {
+    let mut raw = layer(&[T::File("big", &[7u8; 4096])]);
+    // Cut the archive inside the file's data: the header promises 4096 bytes.
+    raw.truncate(512 + 1000);
+    let e = run(vec![layer(&[T::File("ok", b"1")]), raw])
+        .err()
+        .expect("must fail");
+    assert_eq!(e.layer(), Some(1), "{e}");
+}
+
+#[test]
+fn device_nodes_are_kept_as_entries_of_the_image_only() {
+    // A device node of an image is an entry of its bundle's root like any other (created by
+    // the kernel's initramfs unpacker inside that root); access to the device is a matter of
+    // the container's device rules, not of the root filesystem.
+    let c = run(vec![layer(&[T::Char("dev/sda", 8, 0)])]).unwrap();
+    assert_eq!(names(&c), ["dev/sda"]);
+}

@@ -1,15 +1,26 @@
 //! Go `flag`-style options (`-name value`, `--name value`, `-name=value`, bools alone), as
 //! LinuxKit's memlogd, logread and logwrite take them.
 
+/// What [`Flags::parse`] returns for `-h`, `-help` or `--help`: [`main_with`] then prints
+/// the usage and exits 0, as Go's `flag` package does.
+pub const HELP: &str = "help requested";
+
 /// Runs a program's `run(args)` (args without argv[0]); an error is printed as
-/// `<program>: <error>` and gives status 1, `Ok(code)` is the exit status.
+/// `<program>: <error>` and gives status 1, `Ok(code)` is the exit status. A help request
+/// prints `usage` (the flags, one per line) to stderr and gives status 0.
 pub fn main_with(
     program: &str,
+    usage: &str,
     run: impl FnOnce(&[String]) -> Result<u8, String>,
 ) -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(code) => std::process::ExitCode::from(code),
+        Err(e) if e == HELP => {
+            use std::io::Write;
+            let _ = write!(std::io::stderr(), "Usage of {program}:\n{usage}");
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "{program}: {e}");
@@ -43,6 +54,9 @@ impl Flags {
             };
             if name.is_empty() {
                 break;
+            }
+            if (name == "h" || name == "help") && !bools.contains(&name) {
+                return Err(HELP.to_owned());
             }
             if let Some((n, v)) = name.split_once('=') {
                 f.values.push((n.to_owned(), v.to_owned()));
@@ -104,6 +118,9 @@ mod tests {
         assert!(f.flag("F"));
         assert_eq!(f.rest, s(&["echo", "-n", "hi"]));
         assert!(Flags::parse(&s(&["-n"]), &[]).is_err());
+        for help in ["-h", "-help", "--help"] {
+            assert_eq!(Flags::parse(&s(&[help]), &[]).unwrap_err(), HELP);
+        }
         assert_eq!(
             Flags::parse(&s(&["-max-lines", "x"]), &[])
                 .unwrap()

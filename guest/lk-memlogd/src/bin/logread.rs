@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use lk_memlogd::args::Flags;
 use lk_memlogd::{Mode, QUERY_SOCKET, client};
 
+const USAGE: &str = "  -F\tdump log, then follow\n  -f\tfollow log buffer\n  -socket string\tmemlogd log query socket (default \"/var/run/memlogdq.sock\")\n";
+
 fn main() -> ExitCode {
-    lk_memlogd::args::main_with("logread", |args| run(args).map(|()| 0))
+    lk_memlogd::args::main_with("logread", USAGE, |args| run(args).map(|()| 0))
 }
 
 fn run(args: &[String]) -> Result<(), String> {

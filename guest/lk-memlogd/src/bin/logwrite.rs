@@ -9,8 +9,10 @@ use std::process::{Command, ExitCode, Stdio};
 use lk_memlogd::args::Flags;
 use lk_memlogd::{LOG_SOCKET, client};
 
+const USAGE: &str = "  -n string\tname of the log (default: the command)\n  -socket string\tmemlogd log socket (default \"/var/run/linuxkit-external-logging.sock\")\n  command [args...]\tthe program to run\n";
+
 fn main() -> ExitCode {
-    lk_memlogd::args::main_with("logwrite", run)
+    lk_memlogd::args::main_with("logwrite", USAGE, run)
 }
 
 fn run(args: &[String]) -> Result<u8, String> {

@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use lk_memlogd::args::Flags;
 use lk_memlogd::{LOG_SOCKET, Log, Mode, QUERY_SOCKET};
 
+const USAGE: &str = "  -daemonize\tbind the sockets, then run in the background\n  -max-line-len int\tmaximum line length (default 1024)\n  -max-lines int\tlines kept in the ring buffer (default 5000)\n  -socket-log string\tsocket of the log writers (default \"/var/run/linuxkit-external-logging.sock\")\n  -socket-query string\tsocket of the log readers (default \"/var/run/memlogdq.sock\")\n";
+
 fn main() -> ExitCode {
-    lk_memlogd::args::main_with("memlogd", |args| run(args).map(|()| 0))
+    lk_memlogd::args::main_with("memlogd", USAGE, |args| run(args).map(|()| 0))
 }
 
 fn run(args: &[String]) -> Result<(), String> {
