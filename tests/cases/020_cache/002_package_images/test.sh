@@ -25,7 +25,7 @@ probe() {
     init) echo "/usr/bin/service --help|Run and control" ;;
     kernel) echo "file /kernel.tar" ;;
     memlogd) echo "/usr/bin/logread -help|Usage of logread" ;;
-    mount) echo "/usr/bin/mountie|no unmounted Linux partition" ;;
+    mount) echo "/usr/bin/mountie|usage: mountie" ;;
     rngd) echo "/usr/bin/rngd --version|rngd [0-9]" ;;
     sshd) echo "/usr/sbin/sshd -V|OpenSSH_[0-9]" ;;
     sysctl) echo "/usr/bin/lk-sysctl --help|usage: lk-sysctl" ;;
