@@ -131,7 +131,7 @@ fn a_pull_killed_mid_layer_leaves_a_valid_cache_and_the_next_pull_completes() {
             .flatten()
             .flatten()
             .any(|e| {
-                e.file_name().to_string_lossy().starts_with(".tmp-")
+                e.file_name().to_string_lossy().starts_with(".partial-")
                     && e.metadata().is_ok_and(|m| m.len() > (1 << 20))
             });
         if partial {
@@ -161,14 +161,81 @@ fn a_pull_killed_mid_layer_leaves_a_valid_cache_and_the_next_pull_completes() {
     let out = linuxkit(dir.path(), &["pull", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     cache.resolve(&name, &Platform::linux("amd64")).unwrap();
-    // The killed pull's partial download was swept by the next pull.
-    let strays: Vec<String> = std::fs::read_dir(&blobs)
+    // The killed pull's partial download was resumed and published by the next pull.
+    assert!(
+        strays(&blobs).is_empty(),
+        "left in the cache: {:?}",
+        strays(&blobs)
+    );
+}
+
+/// Temp and partial files in a cache's blob directory.
+fn strays(blobs: &Path) -> Vec<String> {
+    std::fs::read_dir(blobs)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".tmp-") || n.starts_with(".new-"))
-        .collect();
-    assert!(strays.is_empty(), "left in the cache: {strays:?}");
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn pulls_killed_again_and_again_resume_and_leave_nothing_behind() {
+    use lk_testutil::faulty::{Fault, FaultyRegistry};
+    // A 4 MiB layer trickled at ~800 KiB/s: each pull is killed with SIGKILL part way.
+    let img = TestImage::new(
+        "amd64",
+        vec![layer(&[("big", &noise(4 << 20, 5))])],
+        &[],
+        &[],
+    );
+    let reg = FaultyRegistry::start("cli/slow", "v1", &img, &[], Fault::Slow);
+    let dir = TempDir::new("kill-again");
+    let blobs = dir.path().join("blobs/sha256");
+    let name = format!("{}/cli/slow:v1", reg.host);
+    for round in 0..6u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+            .args(["cache", "--cache"])
+            .arg(dir.path())
+            .args(["pull", &name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400 + 150 * (round % 3)));
+        child.kill().unwrap();
+        let _ = child.wait();
+        // One partial file per blob at most, however often the pull was killed.
+        let left = strays(&blobs);
+        assert!(left.len() <= 2, "round {round}: {left:?}");
+        assert!(left.iter().all(|n| n.starts_with(".partial-")), "{left:?}");
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(
+            cache.images().unwrap().is_empty(),
+            "no name before all blobs are in"
+        );
+    }
+    // Each later pull asked only for the rest of the layer.
+    let layer = Digest::of(&img.layers[0]).to_string();
+    let resumed = reg
+        .requests()
+        .iter()
+        .filter(|r| r.digest == layer && r.from > 0)
+        .count();
+    assert!(resumed >= 3, "{:?}", reg.requests());
+    reg.set_faults(&[], Fault::None);
+    let out = linuxkit(dir.path(), &["pull", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cache = Cache::open(dir.path()).unwrap();
+    let r = cache.resolve(&name, &Platform::linux("amd64")).unwrap();
+    for d in std::iter::once(&r.manifest.config).chain(&r.manifest.layers) {
+        cache.read_to_vec(&d.digest).unwrap();
+    }
+    assert!(
+        strays(&blobs).is_empty(),
+        "left in the cache: {:?}",
+        strays(&blobs)
+    );
 }
 
 #[test]

@@ -90,6 +90,9 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How long an abandoned `.partial-*` download is kept for a later pull to resume.
+const PARTIAL_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// An open cache directory.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -146,6 +149,9 @@ pub struct BlobWriter {
     expected: Digest,
     written: u64,
     image: Option<String>,
+    /// A `.partial-<hex>` file: kept when the writer goes away without committing, so a
+    /// later pull resumes it.
+    partial: bool,
 }
 
 impl Write for BlobWriter {
@@ -168,9 +174,23 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
-    /// Bytes written so far.
+    /// Bytes written so far (for a resumed blob, including those found on disk).
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Throws away what was written (a server that ignored a range request sends the whole
+    /// blob again).
+    pub fn restart(&mut self) -> io::Result<()> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        f.set_len(0)?;
+        io::Seek::seek(f, io::SeekFrom::Start(0))?;
+        self.hasher = Some(Hasher::new());
+        self.written = 0;
+        Ok(())
     }
 
     /// Checks the digest, syncs and renames into place.
@@ -195,7 +215,7 @@ impl BlobWriter {
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if self.file.is_some() && !(self.partial && self.written > 0) {
             let _ = fs::remove_file(&self.temp);
         }
     }
@@ -389,6 +409,59 @@ impl Cache {
             expected: expected.clone(),
             written: 0,
             image: image.map(str::to_owned),
+            partial: false,
+        })
+    }
+
+    /// Starts or resumes writing a blob that must hash to `expected`, in
+    /// `blobs/sha256/.partial-<hex>`: what an earlier writer that was killed or gave up left
+    /// there is hashed again and kept, so the download can continue from
+    /// [`BlobWriter::written`] (with an HTTP range request). The file is locked while
+    /// written; when another live writer holds it, this one writes a temp file of its own.
+    /// Dropped without commit, the file stays for the next attempt.
+    pub fn resumable_blob_writer(
+        &self,
+        expected: &Digest,
+        image: Option<&str>,
+    ) -> Result<BlobWriter, CacheError> {
+        use nix::fcntl::{Flock, FlockArg};
+        let dest = self.blob_path(expected);
+        let temp = dest.with_file_name(format!(".partial-{}", expected.hex()));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&temp)
+            .map_err(io_err("creating", &temp))?;
+        let lock = match Flock::lock(
+            file.try_clone().map_err(io_err("opening", &temp))?,
+            FlockArg::LockExclusiveNonblock,
+        ) {
+            Ok(lock) => lock,
+            Err(_) => return self.blob_writer(expected, image),
+        };
+        let mut hasher = Hasher::new();
+        let mut written = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf).map_err(io_err("reading", &temp))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            written += n as u64;
+        }
+        Ok(BlobWriter {
+            temp,
+            dest,
+            file: Some(file),
+            _lock: Some(lock),
+            hasher: Some(hasher),
+            expected: expected.clone(),
+            written,
+            image: image.map(str::to_owned),
+            partial: true,
         })
     }
 
@@ -753,7 +826,12 @@ impl Cache {
                 if name.starts_with(".new-") && old() && fs::remove_file(e.path()).is_ok() {
                     n += 1;
                 }
-                if !name.starts_with(".tmp-") {
+                // A partial download is kept for the next pull to resume, for a week.
+                let stale_partial = name.starts_with(".partial-")
+                    && e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t.elapsed().unwrap_or_default() >= PARTIAL_KEPT);
+                if !name.starts_with(".tmp-") && !stale_partial {
                     continue;
                 }
                 let Ok(f) = File::open(e.path()) else {

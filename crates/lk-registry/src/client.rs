@@ -33,6 +33,24 @@ pub enum Credentials {
     IdentityToken(String),
 }
 
+impl RegistryError {
+    /// Whether trying again may succeed: the connection failed, was cut or timed out, or the
+    /// registry answered 5xx or 429 (busy).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Transport { .. } => true,
+            RegistryError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// Where [`Client::get_blob_from`] writes a blob: bytes in order, and a way to start again.
+pub trait BlobSink: Write {
+    /// Drops everything written so far.
+    fn restart(&mut self) -> std::io::Result<()>;
+}
+
 /// Settings of a client.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
@@ -604,6 +622,72 @@ impl Client {
                 expected: digest.clone(),
                 actual,
             });
+        }
+        Ok(total)
+    }
+
+    /// Downloads blob `digest` into `sink`, continuing at byte `offset` (what `sink` already
+    /// holds) with an HTTP range request. A registry that answers the range with the whole
+    /// blob (200) gets `sink.restart()` first. The digest is not checked here: `sink` sees
+    /// every byte of the blob (the cache's writer verifies it when committed). `progress`
+    /// gets the bytes the sink holds. Returns that count.
+    pub fn get_blob_from(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, RegistryError> {
+        let range = format!("bytes={offset}-");
+        let headers: &[(&str, &str)] = if offset > 0 {
+            &[("Range", range.as_str())]
+        } else {
+            &[]
+        };
+        let (url, resp) = self.call(
+            Method::Get,
+            repo,
+            "blobs",
+            &format!("{digest}"),
+            "pull",
+            headers,
+            None,
+        )?;
+        let sink_err = |source| RegistryError::Sink {
+            url: url.clone(),
+            digest: digest.clone(),
+            source,
+        };
+        let resumed = resp.status().as_u16() == 206
+            && resp
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(&format!("bytes {offset}-")));
+        let mut resp = Self::found(&url, format!("{repo}@{digest}"), resp)?;
+        let mut total = if resumed {
+            offset
+        } else {
+            sink.restart().map_err(sink_err)?;
+            0
+        };
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| RegistryError::Transport {
+                    method: "GET",
+                    url: url.clone(),
+                    source: Box::new(ureq::Error::Io(e)),
+                })?;
+            if n == 0 {
+                break;
+            }
+            sink.write_all(&buf[..n]).map_err(sink_err)?;
+            total += n as u64;
+            progress(total);
         }
         Ok(total)
     }

@@ -17,7 +17,9 @@ mod challenge;
 mod client;
 mod mirror;
 
-pub use client::{Client, ClientOptions, Credentials, Manifest as FetchedManifest, RegistryError};
+pub use client::{
+    BlobSink, Client, ClientOptions, Credentials, Manifest as FetchedManifest, RegistryError,
+};
 pub use mirror::{Endpoint, Mirrors, parse_mirror};
 
 /// Where an image lives: registry host and repository path.

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use lk_cache::{Cache, CacheError, ResolvedImage};
 use lk_image::{Arrivals, Resolved};
@@ -155,12 +156,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub struct Puller<'a> {
     client: &'a Client,
     cache: &'a Cache,
+    retries: u32,
+    backoff: Duration,
 }
+
+/// Attempts after the first for a blob whose download failed in a way that may pass.
+const RETRIES: u32 = 3;
+/// The wait before the first retry; doubled before each next one (0.5 s, 1 s, 2 s).
+const BACKOFF: Duration = Duration::from_millis(500);
 
 impl<'a> Puller<'a> {
     /// A puller writing into `cache`.
     pub fn new(client: &'a Client, cache: &'a Cache) -> Puller<'a> {
-        Puller { client, cache }
+        Puller {
+            client,
+            cache,
+            retries: RETRIES,
+            backoff: BACKOFF,
+        }
+    }
+
+    /// Sets how often a failed blob download is tried again (a cut connection, a timeout,
+    /// 5xx or 429) and the first wait, doubled each time (tests use short waits).
+    pub fn with_retries(mut self, retries: u32, backoff: Duration) -> Puller<'a> {
+        self.retries = retries;
+        self.backoff = backoff;
+        self
     }
 
     /// The resolve stage: makes every image of `config` available (cache first, registry
@@ -526,30 +547,97 @@ impl<'a> Puller<'a> {
         }
     }
 
+    /// Downloads one blob into the cache, resuming what an earlier attempt (or a killed
+    /// pull) left in its `.partial-*` file with a range request, and trying again with
+    /// backoff when the failure may pass. A blob that does not match its digest is fetched
+    /// once more from the start; the partial file is removed then, so the cache holds only
+    /// verified blobs.
     fn fetch_blob(&self, job: &Job, progress: &dyn Progress) -> Result<(), PullError> {
         let d = &job.desc.digest;
         if self.cache.has_blob(d, job.desc.size) {
             return Ok(());
         }
         progress.blob_started(&job.image, d, job.desc.size);
-        let mut w = self
-            .cache
-            .blob_writer(d, Some(&job.image))
-            .map_err(|source| PullError::Cache {
-                image: job.image.clone(),
-                source,
-            })?;
-        self.client
-            .get_blob(&job.repo, d, &mut w, &mut |n| progress.blob_progress(d, n))
-            .map_err(|source| PullError::Registry {
-                image: job.image.clone(),
-                source,
-            })?;
-        w.commit().map_err(|source| PullError::Cache {
+        let cache_err = |source| PullError::Cache {
             image: job.image.clone(),
             source,
-        })?;
+        };
+        let registry_err = |source| PullError::Registry {
+            image: job.image.clone(),
+            source,
+        };
+        let mut mismatches = 0;
+        let mut failures = 0;
+        loop {
+            let mut w = self
+                .cache
+                .resumable_blob_writer(d, Some(&job.image))
+                .map_err(cache_err)?;
+            if w.written() > job.desc.size {
+                w.restart()
+                    .map_err(|e| cache_err(io_error(&self.cache.blob_path(d), e)))?;
+            }
+            let fetched = self.client.get_blob_from(
+                &job.repo,
+                d,
+                w.written(),
+                &mut Resumable(&mut w),
+                &mut |n| progress.blob_progress(d, n),
+            );
+            match fetched {
+                Ok(_) => match w.commit() {
+                    Ok(()) => break,
+                    Err(lk_cache::CacheError::DigestMismatch { .. }) if mismatches == 0 => {
+                        mismatches += 1;
+                    }
+                    // The registry sent other bytes than the digest names (twice).
+                    Err(lk_cache::CacheError::DigestMismatch {
+                        expected, actual, ..
+                    }) => {
+                        return Err(registry_err(RegistryError::DigestMismatch {
+                            what: "blob",
+                            url: format!("{}@{expected}", job.repo),
+                            expected,
+                            actual,
+                        }));
+                    }
+                    Err(e) => return Err(cache_err(e)),
+                },
+                Err(e) if e.is_transient() && failures < self.retries => {
+                    drop(w);
+                    std::thread::sleep(self.backoff * 2u32.pow(failures));
+                    failures += 1;
+                }
+                Err(e) => return Err(registry_err(e)),
+            }
+        }
         progress.blob_done(d);
         Ok(())
+    }
+}
+
+/// The cache's blob writer as the registry client's sink.
+struct Resumable<'w>(&'w mut lk_cache::BlobWriter);
+
+impl std::io::Write for Resumable<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl lk_registry::BlobSink for Resumable<'_> {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.0.restart()
+    }
+}
+
+fn io_error(path: &std::path::Path, source: std::io::Error) -> lk_cache::CacheError {
+    lk_cache::CacheError::Io {
+        action: "restarting the download into",
+        path: path.to_path_buf(),
+        source,
     }
 }

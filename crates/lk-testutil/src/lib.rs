@@ -4,8 +4,10 @@
 //! |---|---|
 //! | [`registry`] | Debian's `docker-registry` on a free 127.0.0.1 port with a temp storage dir |
 //! | [`image`] | small OCI images built in memory and pushed with our client |
+//! | [`faulty`] | a registry that cuts, stalls, corrupts, answers 5xx or ignores ranges on purpose |
 
 pub mod cpio;
+pub mod faulty;
 pub mod image;
 pub mod registry;
 
