@@ -72,9 +72,14 @@ qemu_ok || missing+=("${QEMU_PKGS[@]}")
 rust_missing=()
 cargo fmt --version >/dev/null 2>&1 || rust_missing+=(rustfmt)
 cargo clippy --version >/dev/null 2>&1 || rust_missing+=(clippy)
+# cargo-fuzz runs the fuzz targets (scripts/fuzz.sh), from crates.io.
+CARGO_FUZZ_VERSION=0.13.2
+fuzz_missing=false
+[ "$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ] || fuzz_missing=true
 
-if [ ${#missing[@]} -gt 0 ] || [ ${#rust_missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] || [ ${#rust_missing[@]} -gt 0 ] || $fuzz_missing; then
     if $check_only; then
+        $fuzz_missing && rust_missing+=("cargo-fuzz@$CARGO_FUZZ_VERSION")
         die "missing: ${missing[*]} ${rust_missing[*]} (run: sudo $0)"
     fi
 fi
@@ -131,6 +136,11 @@ if [ ${#rust_missing[@]} -gt 0 ]; then
     rustup component add "${rust_missing[@]}"
 fi
 
+if $fuzz_missing; then
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install)"
+    cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi
+
 first_line() { "$@" 2>&1 | head -1; }
 log "qemu-system-x86_64: $(first_line qemu-system-x86_64 --version)"
 log "qemu-img: $(first_line qemu-img --version)"
@@ -140,3 +150,4 @@ log "mmdebstrap: $(first_line mmdebstrap --version)"
 log "skopeo: $(first_line skopeo --version)"
 log "umoci: $(first_line umoci --version)"
 log "cargo: $(first_line cargo --version)"
+log "cargo-fuzz: $(first_line cargo fuzz --version)"

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 
 /// The `WWW-Authenticate` challenge.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Challenge {
-    pub(crate) scheme: String,
-    pub(crate) params: HashMap<String, String>,
+pub struct Challenge {
+    /// `basic`, `bearer` (lower case).
+    pub scheme: String,
+    /// `realm`, `service`, `scope`, ... (keys lower case).
+    pub params: HashMap<String, String>,
 }
 
-pub(crate) fn parse_challenge(h: &str) -> Challenge {
+/// Parses a `WWW-Authenticate` header value (any text: a registry's answer is untrusted).
+pub fn parse_challenge(h: &str) -> Challenge {
     let (scheme, rest) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
     let mut params = HashMap::new();
     let mut rest = rest.trim();
@@ -42,6 +45,17 @@ pub(crate) fn parse_challenge(h: &str) -> Challenge {
         scheme: scheme.to_ascii_lowercase(),
         params,
     }
+}
+
+/// The bearer token of a token endpoint's JSON answer (`token`, else `access_token`).
+pub fn token_from_response(body: &[u8]) -> Result<String, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("token response is not JSON: {e}"))?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| "token response has no token".to_owned())
 }
 
 /// Percent-encodes a query value.

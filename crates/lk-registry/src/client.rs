@@ -307,8 +307,7 @@ impl Client {
                     return Err(auth_err(format!("token endpoint {realm} answered HTTP {}", resp.status().as_u16())));
                 }
                 let body = resp.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| auth_err(format!("reading the token: {e}")))?;
-                let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| auth_err(format!("token response is not JSON: {e}")))?;
-                let token = v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).ok_or_else(|| auth_err("token response has no token".into()))?;
+                let token = crate::challenge::token_from_response(&body).map_err(auth_err)?;
                 format!("Bearer {token}")
             }
             other => return Err(auth_err(format!("unsupported authentication scheme `{other}`"))),

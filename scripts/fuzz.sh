@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets of fuzz/ (libFuzzer + AddressSanitizer) on the machine's stable
+# toolchain, each for SECONDS, starting from the committed seeds (fuzz/seeds/<target>) plus
+# what earlier runs found (fuzz/corpus/<target>, not committed).
+#   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 30 s, every target
+# cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 allows them on stable,
+# here and nowhere else. A crash exits 1 and leaves its input in fuzz/artifacts/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+command -v cargo-fuzz > /dev/null || { echo "fuzz: cargo-fuzz is missing: run scripts/setup.sh" >&2; exit 1; }
+export RUSTC_BOOTSTRAP=1
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
+cargo fuzz build --fuzz-dir fuzz
+status=0
+for t in "${targets[@]}"; do
+    corpus="fuzz/corpus/$t"
+    mkdir -p "$corpus"
+    log=$(mktemp)
+    # -timeout: one input taking 10 s is a hang; -rss_limit_mb bounds memory per input.
+    if cargo fuzz run --fuzz-dir fuzz "$t" "$corpus" "fuzz/seeds/$t" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 > "$log" 2>&1; then
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+        echo "fuzz: $t: ${seconds} s, ${runs:-?} runs, ${cov:-cov: ?}, 0 crashes"
+    else
+        echo "fuzz: $t: FAILED"
+        grep -E 'ERROR|panicked|SUMMARY|Test unit written' "$log" | head -20
+        status=1
+    fi
+    rm -f "$log"
+done
+exit $status
