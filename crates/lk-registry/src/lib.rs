@@ -17,10 +17,10 @@ mod challenge;
 mod client;
 mod mirror;
 
+pub use challenge::{Challenge, parse_challenge, token_from_response};
 pub use client::{
     BlobSink, Client, ClientOptions, Credentials, Manifest as FetchedManifest, RegistryError,
 };
-pub use challenge::{Challenge, parse_challenge, token_from_response};
 pub use mirror::{Endpoint, Mirrors, parse_mirror};
 
 /// Where an image lives: registry host and repository path.

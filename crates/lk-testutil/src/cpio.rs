@@ -49,8 +49,12 @@ fn hex(b: &[u8]) -> Result<u32, CpioError> {
 
 /// `data[from..to]`, or an error naming what was cut short.
 fn slice<'a>(data: &'a [u8], from: usize, to: usize, what: &str) -> Result<&'a [u8], CpioError> {
-    data.get(from..to)
-        .ok_or_else(|| format!("{what} runs past the end of the archive ({to} > {})", data.len()))
+    data.get(from..to).ok_or_else(|| {
+        format!(
+            "{what} runs past the end of the archive ({to} > {})",
+            data.len()
+        )
+    })
 }
 
 /// One newc header at the start of `data`: (mode, nlink, size, namesize).
@@ -114,7 +118,8 @@ pub fn try_read_initrd(mut data: &[u8]) -> Result<Initrd, CpioError> {
             [0x1f, 0x8b, ..] => {
                 let mut raw = Vec::new();
                 let mut d = flate2::bufread::GzDecoder::new(&mut data);
-                d.read_to_end(&mut raw).map_err(|e| format!("gunzip: {e}"))?;
+                d.read_to_end(&mut raw)
+                    .map_err(|e| format!("gunzip: {e}"))?;
                 out.compressed_parts += 1;
                 archives(&raw, &mut out)?;
             }
