@@ -4,6 +4,9 @@
 # pkg/memlogd/usr/bin/{memlogd,logread,logwrite}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# libcontainer's seccomp support links libseccomp, its cgroup v2 device rules libbpf (built
+# from source by libbpf-sys) with libelf and zlib: all static, from Debian's -dev packages.
+export LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu
 RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --release --locked \
     --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-service -p lk-memlogd
 out=target/guest/x86_64-unknown-linux-gnu/release

@@ -31,6 +31,7 @@ PKGS=(
     e2fsprogs                               # mkfs.ext4 + debugfs make the ext4 disks; e2fsck checks them
     ovmf                                    # run qemu --uefi (the EFI formats' boot tests)
     skopeo umoci                            # package images read by the independent OCI tools (020_cache/002)
+    libseccomp-dev libelf-dev libzstd-dev zlib1g-dev # the static service binary: seccomp and cgroup v2 device rules (libbpf)
 )
 # QEMU, installed from bookworm-backports (see above).
 QEMU_PKGS=(qemu-system-x86 qemu-utils)

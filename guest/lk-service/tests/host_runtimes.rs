@@ -47,6 +47,24 @@ fn rootfs(dir: &Path) -> PathBuf {
 }
 
 fn run(rt: &dyn Runtime, id: &str, case: &str) -> Result<(i32, String), String> {
+    run_with(
+        rt,
+        id,
+        case,
+        &format!("echo marker-{id} uid=$(id -u)"),
+        &|_| {},
+    )
+}
+
+/// Runs `script` under busybox sh in the container of golden `case`, its spec changed by
+/// `edit` first; returns the exit status and the output.
+fn run_with(
+    rt: &dyn Runtime,
+    id: &str,
+    case: &str,
+    script: &str,
+    edit: &dyn Fn(&mut Spec),
+) -> Result<(i32, String), String> {
     let dir = work(&format!("{}-{id}", rt.name()));
     let root = rootfs(&dir);
     let text = std::fs::read_to_string(golden(case)).map_err(|e| format!("{case}: {e}"))?;
@@ -55,12 +73,9 @@ fn run(rt: &dyn Runtime, id: &str, case: &str) -> Result<(i32, String), String> 
     r.set_path(root);
     spec.set_root(Some(r));
     let mut p = spec.process().clone().unwrap();
-    p.set_args(Some(vec![
-        "/bin/sh".into(),
-        "-c".into(),
-        format!("echo marker-{id} uid=$(id -u)"),
-    ]));
+    p.set_args(Some(vec!["/bin/sh".into(), "-c".into(), script.to_owned()]));
     spec.set_process(Some(p));
+    edit(&mut spec);
     // What the supervisor does to a bundle's spec before running it.
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
@@ -136,6 +151,53 @@ fn golden_configs_run_under_runc() {
 )]
 fn golden_configs_run_under_libcontainer() {
     check(&Libcontainer {
+        root: std::env::temp_dir().join("lk-service-youki-state"),
+    });
+}
+
+/// A seccomp profile in the runtime config is applied: `mkdir` fails with EPERM under a
+/// profile that denies it, and works without one.
+fn seccomp(rt: &dyn Runtime) {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    lk_service::reap::become_subreaper();
+    let script = "mkdir /tmp/made && echo mkdir-worked || echo mkdir-refused";
+    let deny: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    }))
+    .unwrap();
+    let case = "001-defaults/expected/onboot-0-plain";
+    let id = format!("lkt-{}-seccomp", rt.name());
+    let (_, out) = run_with(rt, &id, case, script, &|spec| {
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_seccomp(Some(deny.clone()));
+        spec.set_linux(Some(linux));
+    })
+    .unwrap();
+    assert!(out.contains("mkdir-refused"), "{}: {out}", rt.name());
+    let (_, out) = run_with(rt, &format!("{id}-none"), case, script, &|_| {}).unwrap();
+    assert!(out.contains("mkdir-worked"), "{}: {out}", rt.name());
+}
+
+#[test]
+#[cfg_attr(
+    not(can_run_containers),
+    ignore = "needs root, runc and /bin/busybox (apt-get install runc busybox-static)"
+)]
+fn a_seccomp_profile_blocks_a_call_under_runc() {
+    seccomp(&Runc::default());
+}
+
+#[test]
+#[cfg_attr(
+    not(can_run_containers),
+    ignore = "needs root, runc and /bin/busybox (apt-get install runc busybox-static)"
+)]
+fn a_seccomp_profile_blocks_a_call_under_libcontainer() {
+    seccomp(&Libcontainer {
         root: std::env::temp_dir().join("lk-service-youki-state"),
     });
 }
