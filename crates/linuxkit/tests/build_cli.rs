@@ -222,10 +222,16 @@ fn bad_input_leaves_no_partial_output() {
     .unwrap();
     let out = linuxkit(dir, &cache, &["--format", "tar", "notar.yml"]);
     assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("is not a valid tar archive"), "{err}");
+    // The error names the container, the image and the layer's digest.
+    let layer = lk_oci::Digest::of(&notar.layers[0]);
     assert!(
-        text(&out.stderr).contains("is not a valid tar archive"),
-        "{}",
-        text(&out.stderr)
+        err.contains(&format!(
+            "onboot[0] ({}/t/notar:v1, layer {layer})",
+            f.reg.host
+        )),
+        "{err}"
     );
     // An unknown format.
     let out = linuxkit(dir, &cache, &["--format", "floppy", "notar.yml"]);
