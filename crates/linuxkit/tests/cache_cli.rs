@@ -113,14 +113,7 @@ fn a_pull_killed_mid_layer_leaves_a_valid_cache_and_the_next_pull_completes() {
     push(&reg, "cli/big", &big);
     let dir = TempDir::new("kill-cache");
     let name = format!("{}/cli/big:v1", reg.host);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
-        .args(["cache", "--cache"])
-        .arg(dir.path())
-        .args(["pull", &name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_pull(dir.path(), &name);
     // Wait until the layer download is under way, then kill -9.
     let blobs = dir.path().join("blobs/sha256");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -169,6 +162,18 @@ fn a_pull_killed_mid_layer_leaves_a_valid_cache_and_the_next_pull_completes() {
     );
 }
 
+/// `linuxkit cache pull NAME` into `cache`, in the background, quiet.
+fn spawn_pull(cache: &Path, name: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .args(["cache", "--cache"])
+        .arg(cache)
+        .args(["pull", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Temp and partial files in a cache's blob directory.
 fn strays(blobs: &Path) -> Vec<String> {
     std::fs::read_dir(blobs)
@@ -194,14 +199,7 @@ fn pulls_killed_again_and_again_resume_and_leave_nothing_behind() {
     let blobs = dir.path().join("blobs/sha256");
     let name = format!("{}/cli/slow:v1", reg.host);
     for round in 0..6u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
-            .args(["cache", "--cache"])
-            .arg(dir.path())
-            .args(["pull", &name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_pull(dir.path(), &name);
         std::thread::sleep(Duration::from_millis(400 + 150 * (round % 3)));
         child.kill().unwrap();
         let _ = child.wait();

@@ -135,105 +135,15 @@ fn create_locked(path: &Path) -> io::Result<(File, nix::fcntl::Flock<File>)> {
     }
 }
 
-/// A blob being written: bytes are hashed as they arrive; [`BlobWriter::commit`] verifies
-/// and publishes; dropping without commit removes the temp file.
+/// A file being written whose bytes are hashed and counted as they pass.
 #[derive(Debug)]
-pub struct BlobWriter {
-    temp: PathBuf,
-    dest: PathBuf,
-    file: Option<File>,
-    /// Held while the temp file is written: a sweeper that can take it knows the writer is
-    /// gone (killed).
-    _lock: Option<nix::fcntl::Flock<File>>,
-    hasher: Option<Hasher>,
-    expected: Digest,
-    written: u64,
-    image: Option<String>,
-    /// A `.partial-<hex>` file: kept when the writer goes away without committing, so a
-    /// later pull resumes it.
-    partial: bool,
-}
-
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let f = self
-            .file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
-        let n = f.write(buf)?;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.as_mut().map_or(Ok(()), Write::flush)
-    }
-}
-
-impl BlobWriter {
-    /// Bytes written so far (for a resumed blob, including those found on disk).
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Throws away what was written (a server that ignored a range request sends the whole
-    /// blob again).
-    pub fn restart(&mut self) -> io::Result<()> {
-        let f = self
-            .file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
-        f.set_len(0)?;
-        io::Seek::seek(f, io::SeekFrom::Start(0))?;
-        self.hasher = Some(Hasher::new());
-        self.written = 0;
-        Ok(())
-    }
-
-    /// Checks the digest, syncs and renames into place.
-    pub fn commit(mut self) -> Result<(), CacheError> {
-        let file = self.file.take();
-        let actual = self.hasher.take().map(Hasher::finish);
-        if actual.as_ref() != Some(&self.expected) {
-            let _ = fs::remove_file(&self.temp);
-            return Err(CacheError::DigestMismatch {
-                expected: self.expected.clone(),
-                actual: actual.unwrap_or_else(|| Digest::of(b"")),
-                image: self.image.clone(),
-            });
-        }
-        if let Some(f) = file {
-            f.sync_all().map_err(io_err("syncing", &self.temp))?;
-        }
-        fs::rename(&self.temp, &self.dest).map_err(io_err("publishing", &self.dest))?;
-        Ok(())
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        if self.file.is_some() && !(self.partial && self.written > 0) {
-            let _ = fs::remove_file(&self.temp);
-        }
-    }
-}
-
-/// A blob being written whose digest is computed ([`Cache::new_blob`]); dropping it without
-/// commit removes the temp file.
-#[derive(Debug)]
-pub struct NewBlob {
-    cache: Cache,
-    temp: PathBuf,
-    file: Option<io::BufWriter<File>>,
-    _lock: Option<nix::fcntl::Flock<File>>,
+struct Tee<W> {
+    file: Option<W>,
     hasher: Hasher,
     written: u64,
 }
 
-impl Write for NewBlob {
+impl<W: Write> Write for Tee<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let f = self
             .file
@@ -250,11 +160,121 @@ impl Write for NewBlob {
     }
 }
 
+impl<W> Tee<W> {
+    fn new(file: W, hasher: Hasher, written: u64) -> Tee<W> {
+        Tee {
+            file: Some(file),
+            hasher,
+            written,
+        }
+    }
+
+    /// The file (once) and the digest of what was written.
+    fn finish(&mut self) -> (Option<W>, Digest) {
+        let digest = std::mem::replace(&mut self.hasher, Hasher::new()).finish();
+        (self.file.take(), digest)
+    }
+}
+
+/// A blob being written: bytes are hashed as they arrive; [`BlobWriter::commit`] verifies
+/// and publishes; dropping without commit removes the temp file.
+#[derive(Debug)]
+pub struct BlobWriter {
+    temp: PathBuf,
+    dest: PathBuf,
+    out: Tee<File>,
+    /// Held while the temp file is written: a sweeper that can take it knows the writer is
+    /// gone (killed).
+    _lock: Option<nix::fcntl::Flock<File>>,
+    expected: Digest,
+    image: Option<String>,
+    /// A `.partial-<hex>` file: kept when the writer goes away without committing, so a
+    /// later pull resumes it.
+    partial: bool,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far (for a resumed blob, including those found on disk).
+    pub fn written(&self) -> u64 {
+        self.out.written
+    }
+
+    /// Throws away what was written (a server that ignored a range request sends the whole
+    /// blob again).
+    pub fn restart(&mut self) -> io::Result<()> {
+        let f = self
+            .out
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        f.set_len(0)?;
+        io::Seek::seek(f, io::SeekFrom::Start(0))?;
+        self.out.hasher = Hasher::new();
+        self.out.written = 0;
+        Ok(())
+    }
+
+    /// Checks the digest, syncs and renames into place.
+    pub fn commit(mut self) -> Result<(), CacheError> {
+        let (file, actual) = self.out.finish();
+        if actual != self.expected {
+            let _ = fs::remove_file(&self.temp);
+            return Err(CacheError::DigestMismatch {
+                expected: self.expected.clone(),
+                actual,
+                image: self.image.clone(),
+            });
+        }
+        if let Some(f) = file {
+            f.sync_all().map_err(io_err("syncing", &self.temp))?;
+        }
+        fs::rename(&self.temp, &self.dest).map_err(io_err("publishing", &self.dest))?;
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.out.file.is_some() && !(self.partial && self.out.written > 0) {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// A blob being written whose digest is computed ([`Cache::new_blob`]); dropping it without
+/// commit removes the temp file.
+#[derive(Debug)]
+pub struct NewBlob {
+    cache: Cache,
+    temp: PathBuf,
+    out: Tee<io::BufWriter<File>>,
+    _lock: Option<nix::fcntl::Flock<File>>,
+}
+
+impl Write for NewBlob {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 impl NewBlob {
     /// Syncs and names the blob by its digest; returns (digest, size).
     pub fn commit(mut self) -> Result<(Digest, u64), CacheError> {
-        let file = self.file.take();
-        let digest = std::mem::replace(&mut self.hasher, Hasher::new()).finish();
+        let (file, digest) = self.out.finish();
         let dest = self.cache.blob_path(&digest);
         let result = file
             .map(|f| f.into_inner().map_err(io::IntoInnerError::into_error))
@@ -265,13 +285,13 @@ impl NewBlob {
             let _ = fs::remove_file(&self.temp);
             io_err("storing a blob as", &dest)(e)
         })?;
-        Ok((digest, self.written))
+        Ok((digest, self.out.written))
     }
 }
 
 impl Drop for NewBlob {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if self.out.file.is_some() {
             let _ = fs::remove_file(&self.temp);
         }
     }
@@ -403,11 +423,9 @@ impl Cache {
         Ok(BlobWriter {
             temp,
             dest,
-            file: Some(file),
+            out: Tee::new(file, Hasher::new(), 0),
             _lock: Some(lock),
-            hasher: Some(Hasher::new()),
             expected: expected.clone(),
-            written: 0,
             image: image.map(str::to_owned),
             partial: false,
         })
@@ -455,11 +473,9 @@ impl Cache {
         Ok(BlobWriter {
             temp,
             dest,
-            file: Some(file),
+            out: Tee::new(file, hasher, written),
             _lock: Some(lock),
-            hasher: Some(hasher),
             expected: expected.clone(),
-            written,
             image: image.map(str::to_owned),
             partial: true,
         })
@@ -482,10 +498,12 @@ impl Cache {
         Ok(NewBlob {
             cache: self.clone(),
             temp,
-            file: Some(io::BufWriter::with_capacity(256 * 1024, file)),
+            out: Tee::new(
+                io::BufWriter::with_capacity(256 * 1024, file),
+                Hasher::new(),
+                0,
+            ),
             _lock: Some(lock),
-            hasher: Hasher::new(),
-            written: 0,
         })
     }
 

@@ -51,6 +51,30 @@ pub trait BlobSink: Write {
     fn restart(&mut self) -> std::io::Result<()>;
 }
 
+/// A sink that hashes what passes (`get_blob` checks the digest itself). It is only ever
+/// asked to restart before its first byte (no range is asked for), so that is a no-op.
+struct Hashing<'a> {
+    inner: &'a mut dyn Write,
+    hasher: Hasher,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl BlobSink for Hashing<'_> {
+    fn restart(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Settings of a client.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
@@ -578,42 +602,12 @@ impl Client {
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, RegistryError> {
-        let (url, resp) = self.call(
-            Method::Get,
-            repo,
-            "blobs",
-            &format!("{digest}"),
-            "pull",
-            &[],
-            None,
-        )?;
-        let mut resp = Self::found(&url, format!("{repo}@{digest}"), resp)?;
-        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| RegistryError::Transport {
-                    method: "GET",
-                    url: url.clone(),
-                    source: Box::new(ureq::Error::Io(e)),
-                })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            sink.write_all(&buf[..n])
-                .map_err(|source| RegistryError::Sink {
-                    url: url.clone(),
-                    digest: digest.clone(),
-                    source,
-                })?;
-            total += n as u64;
-            progress(total);
-        }
-        let actual = hasher.finish();
+        let mut hashing = Hashing {
+            inner: sink,
+            hasher: Hasher::new(),
+        };
+        let (url, total) = self.fetch_blob(repo, digest, 0, &mut hashing, progress)?;
+        let actual = hashing.hasher.finish();
         if &actual != digest {
             return Err(RegistryError::DigestMismatch {
                 what: "blob",
@@ -638,6 +632,19 @@ impl Client {
         sink: &mut dyn BlobSink,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, RegistryError> {
+        self.fetch_blob(repo, digest, offset, sink, progress)
+            .map(|(_, total)| total)
+    }
+
+    /// [`Client::get_blob_from`], also returning the URL asked.
+    fn fetch_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(String, u64), RegistryError> {
         let range = format!("bytes={offset}-");
         let headers: &[(&str, &str)] = if offset > 0 {
             &[("Range", range.as_str())]
@@ -688,7 +695,7 @@ impl Client {
             total += n as u64;
             progress(total);
         }
-        Ok(total)
+        Ok((url, total))
     }
 
     /// Whether the repository has the blob.

@@ -78,18 +78,18 @@ fn valid(cache: &Cache, img: &TestImage) {
     assert!(strays(cache).is_empty(), "{:?}", strays(cache));
 }
 
+/// The image, a faulty registry serving it with `plan` then `after`, and an empty cache.
+fn setup(name: &str, plan: &[Fault], after: Fault) -> (TestImage, FaultyRegistry, TempDir, Cache) {
+    let img = image();
+    let reg = FaultyRegistry::start("test/faulty", "v1", &img, plan, after);
+    let dir = TempDir::new(name);
+    let cache = Cache::open(dir.path()).unwrap();
+    (img, reg, dir, cache)
+}
+
 #[test]
 fn a_cut_connection_is_resumed_with_a_range_request() {
-    let img = image();
-    let reg = FaultyRegistry::start(
-        "test/faulty",
-        "v1",
-        &img,
-        &[Fault::Cut, Fault::Cut],
-        Fault::None,
-    );
-    let dir = TempDir::new("faults-cut");
-    let cache = Cache::open(dir.path()).unwrap();
+    let (img, reg, _dir, cache) = setup("faults-cut", &[Fault::Cut, Fault::Cut], Fault::None);
     pull(&reg, &cache, &client(Duration::from_secs(10))).unwrap();
     valid(&cache, &img);
     // The first blob asked for (the config) was cut twice: asked again from where it stopped.
@@ -107,37 +107,29 @@ fn a_cut_connection_is_resumed_with_a_range_request() {
 
 #[test]
 fn a_registry_that_ignores_the_range_gets_the_blob_from_the_start() {
-    let img = image();
-    let reg = FaultyRegistry::start(
-        "test/faulty",
-        "v1",
-        &img,
+    let (img, reg, _dir, cache) = setup(
+        "faults-norange",
         &[Fault::Cut, Fault::Cut],
         Fault::IgnoreRange,
     );
-    let dir = TempDir::new("faults-norange");
-    let cache = Cache::open(dir.path()).unwrap();
     pull(&reg, &cache, &client(Duration::from_secs(10))).unwrap();
     valid(&cache, &img);
 }
 
 #[test]
 fn service_unavailable_is_retried_with_backoff() {
-    let img = image();
-    let plan = [Fault::Unavailable, Fault::Unavailable, Fault::Unavailable];
-    let reg = FaultyRegistry::start("test/faulty", "v1", &img, &plan, Fault::None);
-    let dir = TempDir::new("faults-503");
-    let cache = Cache::open(dir.path()).unwrap();
+    let (img, reg, _dir, cache) = setup(
+        "faults-503",
+        &[Fault::Unavailable, Fault::Unavailable, Fault::Unavailable],
+        Fault::None,
+    );
     pull(&reg, &cache, &client(Duration::from_secs(10))).unwrap();
     valid(&cache, &img);
 }
 
 #[test]
 fn wrong_bytes_are_refused_naming_image_and_digest_and_a_later_run_recovers() {
-    let img = image();
-    let reg = FaultyRegistry::start("test/faulty", "v1", &img, &[], Fault::Corrupt);
-    let dir = TempDir::new("faults-corrupt");
-    let cache = Cache::open(dir.path()).unwrap();
+    let (img, reg, _dir, cache) = setup("faults-corrupt", &[], Fault::Corrupt);
     let e = pull(&reg, &cache, &client(Duration::from_secs(10))).unwrap_err();
     assert!(e.contains("test/faulty:v1"), "{e}");
     assert!(e.contains("sha256:"), "{e}");
@@ -155,10 +147,7 @@ fn wrong_bytes_are_refused_naming_image_and_digest_and_a_later_run_recovers() {
 
 #[test]
 fn a_registry_that_stops_sending_times_out_and_the_next_run_resumes() {
-    let img = image();
-    let reg = FaultyRegistry::start("test/faulty", "v1", &img, &[], Fault::Stall);
-    let dir = TempDir::new("faults-stall");
-    let cache = Cache::open(dir.path()).unwrap();
+    let (img, reg, _dir, cache) = setup("faults-stall", &[], Fault::Stall);
     let t0 = std::time::Instant::now();
     let e = pull(&reg, &cache, &client(Duration::from_millis(300))).unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
