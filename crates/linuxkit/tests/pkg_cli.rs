@@ -60,9 +60,52 @@ fn build_cache_use_skip_and_force() {
         .trim()
         .to_owned();
     assert!(tag.starts_with(&format!("{}/lk/hello:", reg.host)), "{tag}");
-    let out = lk(dir, &["pkg", "build", "--cache", cache_s, "pkg/hello"]);
+    // Stored with Docker's plain layers first (as before layers were compressed)...
+    let out = lk(
+        dir,
+        &[
+            "pkg",
+            "build",
+            "--layer-compression",
+            "none",
+            "--cache",
+            cache_s,
+            "pkg/hello",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{tag} built for amd64\n"));
+    let layer_types = || {
+        let c = lk_cache::Cache::open(&cache).unwrap();
+        let r = c.resolve(&tag, &lk_oci::Platform::linux("amd64")).unwrap();
+        r.manifest
+            .layers
+            .iter()
+            .map(|l| l.media_type.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        layer_types().iter().all(|m| !m.ends_with("gzip")),
+        "{:?}",
+        layer_types()
+    );
+    // ...then the next build finds it in the cache and compresses its layers in place.
+    let out = lk(dir, &["pkg", "build", "--cache", cache_s, "pkg/hello"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{tag} skipped (in the local cache)\n")
+    );
+    assert!(
+        text(&out.stderr).contains("stored 1 layer gzip"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        layer_types().iter().all(|m| m.ends_with("tar+gzip")),
+        "{:?}",
+        layer_types()
+    );
     // The package feeds `linuxkit build` through @pkg:, with its label applied.
     std::fs::write(
         dir.join("lk.yml"),

@@ -234,6 +234,15 @@ impl Builder<'_> {
         if missing.is_empty() {
             self.reporter
                 .info(&format!("found {full} in local cache, skipping build"));
+            // A package stored by an earlier version with Docker's plain layers gets them
+            // compressed now (the tag, and so the skip, does not change).
+            let report = cache
+                .compress_layers(&full, self.s.images.layer_compression)
+                .map_err(cache_err)?;
+            if let Some(line) = compressed_summary(&report.layers, self.s.images.layer_compression)
+            {
+                self.reporter.info(&format!("{full}: {line}"));
+            }
             result.skipped = Some("in the local cache".into());
         } else if !self.s.force && self.in_registry(&full, &missing) {
             self.reporter
