@@ -224,7 +224,9 @@ pub struct QemuArgs {
     /// <state>/console.log and the pid to <state>/qemu.pid (LinuxKit rejects this flag).
     #[arg(long)]
     pub detached: bool,
-    /// Networking: user (default), tap,<if>, bridge,<br>, none.
+    /// Networking: user (default), tap,<if>, bridge,<br>, none. `user,KEY=VALUE,...` adds
+    /// QEMU user-network options, e.g. `user,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:8080`
+    /// serves a cloud's metadata address from a host port.
     #[arg(long)]
     pub networking: Option<String>,
     /// Forward a port: host:guest[/tcp|udp]; repeatable.

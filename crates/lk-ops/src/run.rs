@@ -73,7 +73,7 @@ pub enum RunSetupError {
         problem: String,
     },
     /// A `--networking` value is not one we know.
-    #[error("--networking {0}: use user, none, tap,<if> or bridge,<br>")]
+    #[error("--networking {0}: use user[,key=value...], none, tap,<if> or bridge,<br>")]
     Networking(String),
     /// `--publish` without user networking.
     #[error("--publish needs user networking")]
@@ -93,6 +93,25 @@ pub enum RunSetupError {
     /// Running failed.
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+/// The options of `--networking user,OPT,...`: QEMU `-netdev user` settings such as
+/// `net=169.254.0.0/16` or `guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:8080` (how the
+/// metadata tests serve a cloud's metadata address from the host). `id` is ours.
+fn user_options(opts: &str) -> Result<Vec<String>, String> {
+    opts.split(',')
+        .map(|o| match o.split_once('=') {
+            Some((k, v))
+                if !k.is_empty()
+                    && k != "id"
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !v.is_empty() =>
+            {
+                Ok(o.to_owned())
+            }
+            _ => Err(format!("user,{opts} (option {o:?}: expected key=value)")),
+        })
+        .collect()
 }
 
 /// Parses `--disk [file=]path[,size=N[M|G]][,format=fmt]`.
@@ -263,9 +282,16 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         .map(|(i, d)| parse_disk(d, &state, i))
         .collect::<Result<Vec<_>, _>>()?;
     let networking = match s.networking.as_deref().unwrap_or("user") {
-        "user" | "default" => Networking::User(s.publish.clone()),
+        "user" | "default" => Networking::User {
+            forwards: s.publish.clone(),
+            options: Vec::new(),
+        },
         "none" => Networking::None,
         n => match n.split_once(',') {
+            Some(("user", opts)) => Networking::User {
+                forwards: s.publish.clone(),
+                options: user_options(opts).map_err(RunSetupError::Networking)?,
+            },
             Some(("tap", i)) => Networking::Tap(i.to_owned()),
             Some(("bridge", b)) => Networking::Bridge(b.to_owned()),
             _ => {
@@ -273,7 +299,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
             }
         },
     };
-    if !s.publish.is_empty() && !matches!(networking, Networking::User(_)) {
+    if !s.publish.is_empty() && !matches!(networking, Networking::User { .. }) {
         return Err(RunSetupError::PublishNeedsUser);
     }
     let uefi = if s.uefi {
@@ -319,4 +345,25 @@ pub fn run(
     console: &mut dyn std::io::Write,
 ) -> Result<RunOutcome, RunSetupError> {
     Ok(lk_run::run(cfg, console)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_options;
+
+    #[test]
+    fn user_network_options_pass_through_and_bad_ones_are_named() {
+        assert_eq!(
+            user_options("net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:9")
+                .unwrap(),
+            [
+                "net=169.254.0.0/16",
+                "guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:9"
+            ]
+        );
+        for bad in ["id=x", "net", "=1", "net=", "a b=1"] {
+            let e = user_options(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }

@@ -70,8 +70,14 @@ pub struct Disk {
 /// Guest networking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Networking {
-    /// QEMU user networking with `host:guest[/proto]` forwards.
-    User(Vec<String>),
+    /// QEMU user networking with `host:guest[/proto]` forwards and extra `-netdev user`
+    /// options (`net=169.254.0.0/16`, `guestfwd=tcp:ADDR:PORT-tcp:HOST:PORT`, ...).
+    User {
+        /// `--publish` values.
+        forwards: Vec<String>,
+        /// `key=value` options appended to `-netdev user`.
+        options: Vec<String>,
+    },
     /// A tap interface.
     Tap(String),
     /// A bridge.
@@ -298,8 +304,12 @@ impl QemuConfig {
         }
         match &self.networking {
             Networking::None => a.extend(["-nic".to_owned(), "none".to_owned()]),
-            Networking::User(forwards) => {
+            Networking::User { forwards, options } => {
                 let mut netdev = "user,id=t0".to_owned();
+                for o in options {
+                    netdev.push(',');
+                    netdev.push_str(o);
+                }
                 for f in forwards {
                     netdev.push(',');
                     netdev.push_str(&publish(f)?);
@@ -635,7 +645,10 @@ mod tests {
                 format: "qcow2".into(),
             }],
             uefi: None,
-            networking: Networking::User(vec!["8080:80".into(), "5353:53/udp".into()]),
+            networking: Networking::User {
+                forwards: vec!["8080:80".into(), "5353:53/udp".into()],
+                options: vec![],
+            },
             state: std::env::temp_dir().join(format!("lk-qemu-test-{}", std::process::id())),
             devices: vec![],
             cdroms: vec![],
@@ -707,7 +720,10 @@ mod tests {
     #[test]
     fn bad_publish_is_an_error() {
         let mut c = cfg();
-        c.networking = Networking::User(vec!["80".into()]);
+        c.networking = Networking::User {
+            forwards: vec!["80".into()],
+            options: vec![],
+        };
         assert!(matches!(c.args(), Err(RunError::Publish(_))));
     }
 

@@ -1,14 +1,15 @@
 //! Privileged operations of the in-VM programs behind [`Sys`], so their logic is tested
 //! unprivileged against [`Fake`], which records every call. [`Real`] uses nix's safe
 //! wrappers; this crate is the only guest crate allowed `unsafe`, used for taking ownership
-//! of descriptors received with `SCM_RIGHTS` ([`fdpass`]) and the mount API syscalls nix does
-//! not wrap ([`mountapi`]).
+//! of descriptors received with `SCM_RIGHTS` ([`fdpass`]), the mount API syscalls nix does
+//! not wrap ([`mountapi`]) and VMware's backdoor I/O port ([`vmware`]).
 
 #![allow(unsafe_code)]
 
 pub mod fdpass;
 pub mod mountapi;
 pub mod netlink;
+pub mod vmware;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

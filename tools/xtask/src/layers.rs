@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// Network crates: only lk-registry (client) and lk-serve (file server) may use them.
+/// Network crates: only lk-registry (client), lk-serve (file server) and the guest's
+/// metadata client (lk-metadata) may use them.
 const NET: &[&str] = &[
     "ureq",
     "reqwest",
@@ -80,6 +81,8 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-guest-sys", &[], false, false),
     ("lk-init", &["lk-guest-sys"], false, false),
     ("lk-memlogd", &["lk-guest-sys"], false, false),
+    // The guest's cloud metadata client: HTTP(S) to the metadata services.
+    ("lk-metadata", &["lk-guest-sys"], true, false),
     // clap only in its `service` binary (src/main.rs).
     (
         "lk-service",
