@@ -157,8 +157,9 @@ pub fn rename(index: u32, name: &str) -> std::io::Result<()> {
     request(RouteNetlinkMessage::SetLink(m), false)
 }
 
-/// Creates the bond `name` in bonding `mode` (0 balance-rr ... 6 balance-alb); the
-/// kernel loads the bonding module through its modprobe when it is not built in.
+/// Creates the bond `name` in bonding `mode` (0 balance-rr ... 6 balance-alb), or sets
+/// the mode of the (down, port-less) bond of that name that exists: loading the bonding
+/// module (the kernel asks its modprobe for it on the first request) makes `bond0` itself.
 pub fn add_bond(name: &str, mode: u8) -> std::io::Result<()> {
     use netlink_packet_route::link::{
         BondMode, InfoBond, InfoData, InfoKind, LinkAttribute, LinkInfo,
@@ -169,7 +170,12 @@ pub fn add_bond(name: &str, mode: u8) -> std::io::Result<()> {
         LinkInfo::Kind(InfoKind::Bond),
         LinkInfo::Data(InfoData::Bond(vec![InfoBond::Mode(BondMode::from(mode))])),
     ]));
-    request(RouteNetlinkMessage::NewLink(m), true)
+    match request(RouteNetlinkMessage::NewLink(m.clone()), true) {
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EEXIST as i32) => {
+            request(RouteNetlinkMessage::NewLink(m), false)
+        }
+        r => r,
+    }
 }
 
 /// Makes the interface `index` a port of `controller` (a bond or bridge).

@@ -144,11 +144,8 @@ fn configure(n: &Network) -> Result<(), String> {
                 .map_err(|e| format!("renaming {} to {}: {e}", l.name, iface.name))?;
         }
     }
-    match nl::add_bond("bond0", n.bonding.mode) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EEXIST as i32) => {}
-        Err(e) => return Err(format!("creating bond0 (mode {}): {e}", n.bonding.mode)),
-    }
+    nl::add_bond("bond0", n.bonding.mode)
+        .map_err(|e| format!("creating bond0 (mode {}): {e}", n.bonding.mode))?;
     let index = |name: &str| {
         nl::links()
             .ok()

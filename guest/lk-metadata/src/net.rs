@@ -55,7 +55,18 @@ pub struct Meta {
     /// Userdata path on the host.
     userdata: Option<&'static str>,
     flavor: Flavor,
-    token: OnceLock<Option<String>>,
+    token: OnceLock<Token>,
+}
+
+/// What AWS's token request gave.
+#[derive(Debug, Clone)]
+enum Token {
+    /// IMDSv2: send it with every request.
+    Session(String),
+    /// The service answered without a token (IMDSv1 only, or not AWS): plain requests.
+    None,
+    /// Nothing answered: the service is not there.
+    Unreachable,
 }
 
 const AWS_FILES: &[(&str, &str)] = &[
@@ -177,22 +188,29 @@ impl Meta {
         match self.flavor {
             Flavor::Plain => Vec::new(),
             Flavor::Google => vec![("Metadata-Flavor", "Google".to_owned())],
-            Flavor::AwsToken => {
-                let token = self.token.get_or_init(|| {
-                    let url = format!("http://{}/latest/api/token", self.host);
-                    let ttl = [("X-aws-ec2-metadata-token-ttl-seconds", "21600")];
-                    http.put(&url, &ttl, 4096)
-                        .ok()
-                        .and_then(|t| String::from_utf8(t).ok())
-                        .map(|t| t.trim().to_owned())
-                        .filter(|t| !t.is_empty())
-                });
-                token
-                    .iter()
-                    .map(|t| ("X-aws-ec2-metadata-token", t.clone()))
-                    .collect()
-            }
+            Flavor::AwsToken => match self.token(http) {
+                Token::Session(t) => vec![("X-aws-ec2-metadata-token", t)],
+                _ => Vec::new(),
+            },
         }
+    }
+
+    /// AWS's IMDSv2 session token, asked for once.
+    fn token(&self, http: &Http) -> Token {
+        self.token
+            .get_or_init(|| {
+                let url = format!("http://{}/latest/api/token", self.host);
+                let ttl = [("X-aws-ec2-metadata-token-ttl-seconds", "21600")];
+                match http.put(&url, &ttl, 4096) {
+                    Ok(t) => match String::from_utf8(t) {
+                        Ok(t) if !t.trim().is_empty() => Token::Session(t.trim().to_owned()),
+                        _ => Token::None,
+                    },
+                    Err(HttpError::Status { .. }) => Token::None,
+                    Err(HttpError::Transport { .. }) => Token::Unreachable,
+                }
+            })
+            .clone()
     }
 
     /// GET `path` on the service. GCP falls back to 169.254.169.254 when its name does
@@ -252,6 +270,12 @@ impl Provider for Meta {
     }
 
     fn probe(&self, http: &Http) -> bool {
+        // The token request already waited out the timeout when nothing is there: no
+        // second wait for the plain request.
+        if self.flavor == Flavor::AwsToken && matches!(self.token(http), Token::Unreachable) {
+            crate::provider::debug(&format!("{}: no answer to the token request", self.name));
+            return false;
+        }
         match self.value(http, self.probe) {
             Ok(_) => true,
             Err(e) => {
