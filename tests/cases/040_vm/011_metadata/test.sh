@@ -150,6 +150,7 @@ vm_end 60
 kill "$server" 2> /dev/null || true
 c=$(tr -d '\r' < "$VM_LOG")
 echo "$c" | grep -E "^(R|RC|LOG) " | head -150
+echo "$c" | grep -E "AWS: Probe|service: .*metadata" | head -5
 echo "$c" | assert_contains "R onboot provider=AWS host=aws-vm"
 echo "$c" | assert_contains "R aws provider=AWS host=aws-vm key=md-test ud={\"aws\""
 echo "$c" | assert_contains "R aws-extra az=az-test-1a marker=aws-userdata mode=600"
@@ -192,4 +193,42 @@ grep -q "^http GET /latest/meta-data/hostname HTTP/1.1 X-aws-ec2-metadata-token"
 grep -q "^scaleway GET /user_data/cloud-init HTTP/1.0" "$log"
 grep -q "^https GET /metadata HTTP/1.1" "$log"
 grep -q "^http GET /get/meta/hostname HTTP/1.1 - host=metaldata" "$log"
+
+# Every platform example builds, in its platform's format.
+mkdir -p "$SCRATCH/ex"
+for p in aws:aws gcp:gcp hetzner:kernel+initrd openstack:qcow2-bios scaleway:iso-bios \
+    vultr:iso-bios equinixmetal:kernel+initrd vmware:vmdk azure:vhd; do
+    n=${p%%:*}
+    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/platform-$n.yml" > "$SCRATCH/ex/$n.yml"
+    linuxkit build -q --dir "$SCRATCH/ex" --name "$n" --format "${p#*:}" "$SCRATCH/ex/$n.yml"
+    echo "examples/platform-$n.yml built as ${p#*:}"
+done
+
+# examples/platform-aws.yml as deployed: its raw disk boots (SeaBIOS, GRUB), metadata finds
+# the (local) AWS service and sshd lets the key pair's key in.
+/usr/bin/python3 "$lib/metadata_server.py" serve "$srv" &
+server=$!
+rm -f "$srv/ports"
+i=0
+while [ ! -s "$srv/ports" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+read -r http_port scw_port https_port < "$srv/ports"
+net="user,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-$relay $http_port"
+mkdir -p "$SCRATCH/a"
+vm_start "$SCRATCH/a" "$SCRATCH/ex/aws.raw" --mem 1024 --networking "$net" --publish "$ssh_port:22"
+vm_wait "service: started sshd" 300
+i=0
+out=""
+while [ "$i" -lt 60 ]; do
+    out=$(ssh -i "$SCRATCH/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o ConnectTimeout=5 -o BatchMode=yes root@127.0.0.1 \
+        'echo "AWS-EXAMPLE provider=$(cat /run/config/provider) host=$(hostname) az=$(cat /run/config/availability_zone)"; poweroff' 2> /dev/null) && break
+    sleep 2
+    i=$((i + 1))
+done
+vm_end 120
+kill "$server" 2> /dev/null || true
+echo "$out"
+grep -E "metadata|AWS:" "$VM_LOG" | grep -v "^R " | head -10
+echo "$out" | assert_contains "AWS-EXAMPLE provider=AWS host=aws-vm az=az-test-1a"
+assert_true "platform-aws powered off over ssh (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
 exit 0
