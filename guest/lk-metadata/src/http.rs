@@ -47,7 +47,29 @@ impl std::error::Error for HttpError {}
 #[derive(Debug, Clone)]
 pub struct Http {
     agent: ureq::Agent,
+    timeout: Duration,
 }
+
+/// Failures worth another attempt within the time limit: no route yet (the address is
+/// still being configured), or a connection the other side dropped.
+fn retryable(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            NetworkUnreachable
+                | HostUnreachable
+                | ConnectionReset
+                | ConnectionAborted
+                | UnexpectedEof
+                | BrokenPipe
+        ),
+        _ => false,
+    }
+}
+
+/// The pause between attempts.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 /// Certificates of the first CA bundle found.
 fn roots() -> Vec<Certificate<'static>> {
@@ -77,7 +99,28 @@ impl Http {
             .tls_config(tls)
             .build()
             .new_agent();
-        Http { agent }
+        Http { agent, timeout }
+    }
+
+    /// Runs `call` (one request with the time left) until it succeeds, fails for good, or
+    /// the time limit is spent; transient failures ([`retryable`]) are tried again.
+    fn with_retries(
+        &self,
+        request: String,
+        limit: u64,
+        call: &dyn Fn(Duration) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>, HttpError> {
+        let start = std::time::Instant::now();
+        loop {
+            let left = self.timeout.saturating_sub(start.elapsed());
+            let r = call(left);
+            match r {
+                Err(ref e) if retryable(e) && left > RETRY_PAUSE * 2 => {
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                r => return finish(request, r, limit),
+            }
+        }
     }
 
     /// GET `url` with `headers`; the body if the status is 200 and it is at most `limit`
@@ -88,11 +131,13 @@ impl Http {
         headers: &[(&str, &str)],
         limit: u64,
     ) -> Result<Vec<u8>, HttpError> {
-        let mut req = self.agent.get(url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        finish(format!("GET {url}"), req.call(), limit)
+        self.with_retries(format!("GET {url}"), limit, &|left| {
+            let mut req = self.agent.get(url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.config().timeout_global(Some(left)).build().call()
+        })
     }
 
     /// PUT `url` with `headers` and an empty body (AWS's IMDSv2 token request).
@@ -102,11 +147,13 @@ impl Http {
         headers: &[(&str, &str)],
         limit: u64,
     ) -> Result<Vec<u8>, HttpError> {
-        let mut req = self.agent.put(url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        finish(format!("PUT {url}"), req.send_empty(), limit)
+        self.with_retries(format!("PUT {url}"), limit, &|left| {
+            let mut req = self.agent.put(url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.config().timeout_global(Some(left)).build().send_empty()
+        })
     }
 }
 

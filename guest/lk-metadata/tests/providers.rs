@@ -278,3 +278,32 @@ fn an_absent_service_fails_the_probe_within_the_timeout() {
     // Refused.
     assert!(!lk_metadata::net::digitalocean(&host).probe(&http));
 }
+
+#[test]
+fn a_dropped_connection_is_tried_again_within_the_time_limit() {
+    // A server that closes the first connection at once, then answers.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        for s in l.incoming() {
+            let mut s = s.unwrap();
+            n += 1;
+            if n == 1 {
+                drop(s);
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
+        }
+    });
+    let http = Http::new(std::time::Duration::from_secs(2));
+    assert_eq!(
+        http.get(&format!("http://{host}/x"), &[], 100).unwrap(),
+        b"ok"
+    );
+}
