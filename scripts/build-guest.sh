@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Builds the in-VM binaries statically (glibc, crt-static) and puts them where their
 # packages expect them (git-ignored): pkg/init/{init,usr/bin/service},
-# pkg/memlogd/usr/bin/{memlogd,logread,logwrite}, pkg/metadata/usr/bin/metadata.
+# pkg/memlogd/usr/bin/{memlogd,logread,logwrite}, pkg/metadata/usr/bin/metadata,
+# pkg/fdd/usr/bin/fdd, pkg/trim-after-delete/usr/bin/trim-after-delete.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # libcontainer's seccomp support links libseccomp, its cgroup v2 device rules libbpf (built
 # from source by libbpf-sys) with libelf and zlib: all static, from Debian's -dev packages.
 export LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu
 RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --release --locked \
-    --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-service -p lk-memlogd -p lk-metadata
+    --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-service -p lk-memlogd -p lk-metadata -p lk-tools
 out=target/guest/x86_64-unknown-linux-gnu/release
-for b in init service memlogd logread logwrite metadata; do
+for b in init service memlogd logread logwrite metadata fdd trim-after-delete; do
     if ldd "$out/$b" 2>&1 | grep -q '=>'; then
         echo "error: $out/$b is not static" >&2
         exit 1
@@ -23,3 +24,7 @@ install -d pkg/memlogd/usr/bin
 for b in memlogd logread logwrite; do install -m 0755 "$out/$b" "pkg/memlogd/usr/bin/$b"; done
 install -d pkg/metadata/usr/bin
 install -m 0755 "$out/metadata" pkg/metadata/usr/bin/metadata
+for b in fdd trim-after-delete; do
+    install -d "pkg/$b/usr/bin"
+    install -m 0755 "$out/$b" "pkg/$b/usr/bin/$b"
+done

@@ -81,6 +81,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-guest-sys", &[], false, false),
     ("lk-init", &["lk-guest-sys"], false, false),
     ("lk-memlogd", &["lk-guest-sys"], false, false),
+    ("lk-tools", &["lk-guest-sys"], false, false),
     // The guest's cloud metadata client: HTTP(S) to the metadata services.
     ("lk-metadata", &["lk-guest-sys"], true, false),
     // clap only in its `service` binary (src/main.rs).
