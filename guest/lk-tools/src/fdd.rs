@@ -61,6 +61,13 @@ pub fn offer(path: &Path) -> std::io::Result<()> {
 /// listens.
 pub fn serve(socket: &Path, shares: &[PathBuf], ready: &mut dyn FnMut()) -> std::io::Result<()> {
     let pid = pid_file(socket);
+    // A pid file whose process is gone (killed) is stale: take it over.
+    if let Ok(old) = std::fs::read_to_string(&pid)
+        && let Ok(n) = old.trim().parse::<u32>()
+        && !Path::new(&format!("/proc/{n}")).exists()
+    {
+        let _ = std::fs::remove_file(&pid);
+    }
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -54,9 +54,25 @@ fn main() {
         }
     }
     let r = match (cmd.as_str(), rest.as_slice()) {
-        ("init", []) => fdd::serve(&socket, &shares, &mut || {
-            say("fdd", &format!("listening on {}", socket.display()));
-        }),
+        ("init", []) => {
+            // SIGTERM/SIGINT (service stop, shutdown): remove the pid file and the socket.
+            let (pid, sock) = (fdd::pid_file(&socket), socket.clone());
+            let mut signals = signal_hook::iterator::Signals::new([
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+            ])
+            .unwrap_or_else(|e| fail(&e.to_string()));
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    let _ = std::fs::remove_file(&pid);
+                    let _ = std::fs::remove_file(&sock);
+                    std::process::exit(0);
+                }
+            });
+            fdd::serve(&socket, &shares, &mut || {
+                say("fdd", &format!("listening on {}", socket.display()));
+            })
+        }
         ("share", [path]) => fdd::share(&socket, &PathBuf::from(path)),
         ("test", [path]) => fdd::test(&PathBuf::from(path)).map(|()| {
             say(

@@ -1,0 +1,81 @@
+#!/bin/sh
+# SUMMARY: examples/docker.yml: the docker package (Debian's engine) on a formatted data disk loads an image tarball made on the host with docker save, runs it with a published port the host reaches, honours the daemon.json bound in from files:; trim-after-delete runs fstrim once for three image deletes within 10 s and once more for a later one
+# LABELS: amd64
+# TIMEOUT: 900
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd qemu-system-x86_64 docker mmdebstrap /usr/bin/python3
+
+build_packages
+make_scratch
+# The images, made on the host (there is no Docker Hub): the httpd package's image and four
+# one-file images to delete, in one `docker save` tarball.
+httpd="linuxkit/httpd:$(linuxkit pkg show-tag "$REPO_ROOT/pkg/httpd" | sed 's/.*://')"
+docker image inspect "$httpd" > /dev/null 2>&1 || linuxkit cache export --format docker "$httpd" | docker load
+mkdir -p "$SCRATCH/ctx"
+for i in 1 2 3 4; do
+    echo "layer $i $$" > "$SCRATCH/ctx/f"
+    printf 'FROM scratch\nCOPY f /f%s\n' "$i" > "$SCRATCH/ctx/Dockerfile"
+    docker build -q -t "lk-trim-test/img$i:latest" "$SCRATCH/ctx" > /dev/null
+done
+docker tag "$httpd" lk-test/httpd:latest
+docker save -o "$SCRATCH/images.tar" lk-test/httpd:latest lk-trim-test/img1 lk-trim-test/img2 \
+    lk-trim-test/img3 lk-trim-test/img4
+docker rmi lk-test/httpd:latest lk-trim-test/img1 lk-trim-test/img2 lk-trim-test/img3 lk-trim-test/img4 > /dev/null
+
+sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/docker.yml" > "$SCRATCH/docker.yml"
+cat >> "$SCRATCH/docker.yml" <<'YML'
+  - path: etc/init.d/999-test
+    mode: "0755"
+    contents: |
+      #!/bin/sh
+      d() { service exec docker docker "$@"; }
+      i=0
+      until d info > /dev/null 2>&1 || [ $i -ge 120 ]; do sleep 1; i=$((i+1)); done
+      echo "DOCKER-UP after ${i}s"
+      echo "DOCKER-DEBUG $(d info --format '{{.Debug}}') root=$(d info --format '{{.DockerRootDir}}') driver=$(d info --format '{{.Driver}}')"
+      mkdir -p /mnt/cd && mount -t iso9660 -o ro /dev/sr0 /mnt/cd
+      cp /mnt/cd/config /var/lib/docker/images.tar
+      d load -i /var/lib/docker/images.tar
+      rm /var/lib/docker/images.tar
+      d run -d --name web -p 8080:80 lk-test/httpd:latest sh -c 'mkdir -p /www && echo hello-from-docker > /www/index.html && exec httpd -f -p 80 -h /www'
+      echo "DOCKER-RUNNING $(d inspect -f '{{.State.Running}}' web)"
+      sleep 20
+      d rmi lk-trim-test/img1 lk-trim-test/img2 lk-trim-test/img3
+      sleep 16
+      echo "TRIM-FIRST $(service logs trim-after-delete 2>&1 | grep -c 'Running /sbin/fstrim')"
+      d rmi lk-trim-test/img4
+      sleep 16
+      echo "TRIM-SECOND $(service logs trim-after-delete 2>&1 | grep -c 'Running /sbin/fstrim')"
+      service logs trim-after-delete 2>&1 | tail -8 | sed 's/^/TRIMLOG /'
+      echo "DOCKER""-DONE"
+      poweroff
+YML
+linuxkit build --dir "$SCRATCH" --name docker "$SCRATCH/docker.yml"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$SCRATCH/vm"
+vm_start "$SCRATCH/vm" "$SCRATCH/docker" --mem 2048 --cpus 2 \
+    --disk "file=$SCRATCH/docker.img,size=2G,format=raw" --data-file "$SCRATCH/images.tar" \
+    --publish "$port:8080"
+vm_wait "DOCKER-RUNNING" 600
+page=""
+i=0
+while [ "$i" -lt 30 ]; do
+    page=$(/usr/bin/python3 -c "import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$port/', timeout=5).read().decode().strip())" 2> /dev/null) && break
+    sleep 1
+    i=$((i + 1))
+done
+echo "from the host: $page"
+vm_wait "DOCKER-DONE" 300
+vm_end 120
+c=$(tr -d '\r' < "$VM_LOG")
+echo "$c" | grep -E "DOCKER|TRIM|Loaded image" | head -30
+assert_equals "the host reached the container's published port" "hello-from-docker" "$page"
+echo "$c" | assert_contains "DOCKER-DEBUG true root=/var/lib/docker driver=overlay2"
+echo "$c" | assert_contains "Loaded image: lk-test/httpd:latest"
+echo "$c" | assert_contains "DOCKER-RUNNING true"
+echo "$c" | assert_contains "TRIM-FIRST 1"
+echo "$c" | assert_contains "TRIM-SECOND 2"
+assert_true "docker.yml powered off (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
+exit 0
