@@ -35,8 +35,8 @@ cat >> "$SCRATCH/docker.yml" <<'YML'
       until d info > /dev/null 2>&1 || [ $i -ge 120 ]; do sleep 1; i=$((i+1)); done
       echo "DOCKER-UP after ${i}s"
       echo "DOCKER-DEBUG $(d info --format '{{.Debug}}') root=$(d info --format '{{.DockerRootDir}}') driver=$(d info --format '{{.Driver}}')"
-      mkdir -p /mnt/cd && mount -t iso9660 -o ro /dev/sr0 /mnt/cd
-      cp /mnt/cd/config /var/lib/docker/images.tar
+      mkdir -p /run/cd && mount -t iso9660 -o ro /dev/sr0 /run/cd
+      cp /run/cd/config /var/lib/docker/images.tar
       d load -i /var/lib/docker/images.tar
       rm /var/lib/docker/images.tar
       d run -d --name web -p 8080:80 lk-test/httpd:latest sh -c 'mkdir -p /www && echo hello-from-docker > /www/index.html && exec httpd -f -p 80 -h /www'
@@ -69,6 +69,7 @@ done
 echo "from the host: $page"
 vm_wait "DOCKER-DONE" 300
 vm_end 120
+cp "$VM_LOG" "$RT_RESULTS/docker-console.log"
 c=$(tr -d '\r' < "$VM_LOG")
 echo "$c" | grep -E "DOCKER|TRIM|Loaded image" | head -30
 assert_equals "the host reached the container's published port" "hello-from-docker" "$page"
