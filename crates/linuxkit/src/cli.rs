@@ -235,6 +235,10 @@ pub struct QemuArgs {
     /// Show a graphical console.
     #[arg(long)]
     pub gui: bool,
+    /// Add a virtio-serial port for QEMU's guest agent (the qemu-ga package); its host side
+    /// is the socket <state>/qga.sock.
+    #[arg(long = "qemu-ga")]
+    pub qemu_ga: bool,
     /// Extra QEMU -device; repeatable.
     #[arg(long)]
     pub device: Vec<String>,

@@ -39,6 +39,8 @@ pub struct RunSettings {
     pub devices: Vec<String>,
     /// `--gui`.
     pub gui: bool,
+    /// `--qemu-ga`.
+    pub guest_agent: bool,
     /// `--detached`.
     pub detached: bool,
     /// `--data` / `--data-file` contents: written to `<state>/data.iso` and attached.
@@ -336,6 +338,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         state,
         devices: s.devices.clone(),
         gui: s.gui,
+        guest_agent: s.guest_agent,
     })
 }
 

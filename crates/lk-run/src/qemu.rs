@@ -114,6 +114,9 @@ pub struct QemuConfig {
     pub cdroms: Vec<PathBuf>,
     /// Show a window instead of the serial console.
     pub gui: bool,
+    /// A virtio-serial port `org.qemu.guest_agent.0` for QEMU's guest agent, its host side
+    /// the socket `<state>/qga.sock`.
+    pub guest_agent: bool,
     /// Run in the background (`-daemonize`), the console going to `<state>/console.log`.
     pub detached: bool,
 }
@@ -355,6 +358,19 @@ impl QemuConfig {
             a.extend([
                 "-qmp".to_owned(),
                 format!("unix:{},server=on,wait=off", qmp.display()),
+            ]);
+        }
+        if self.guest_agent {
+            a.extend([
+                "-chardev".to_owned(),
+                format!(
+                    "socket,id=qga0,path={},server=on,wait=off",
+                    self.state.join("qga.sock").display()
+                ),
+                "-device".to_owned(),
+                "virtio-serial-pci,id=lkserial".to_owned(),
+                "-device".to_owned(),
+                "virtserialport,bus=lkserial.0,chardev=qga0,name=org.qemu.guest_agent.0".to_owned(),
             ]);
         }
         if self.detached {
@@ -653,6 +669,7 @@ mod tests {
             devices: vec![],
             cdroms: vec![],
             gui: false,
+            guest_agent: false,
             detached: false,
         }
     }
@@ -747,5 +764,16 @@ mod tests {
                 && !a.contains("index=2"),
             "{a}"
         );
+    }
+
+    #[test]
+    fn the_guest_agent_gets_its_named_port_and_a_socket_in_the_state_dir() {
+        let mut c = cfg();
+        let a = c.args().unwrap().join(" ");
+        assert!(!a.contains("guest_agent"), "{a}");
+        c.guest_agent = true;
+        let a = c.args().unwrap().join(" ");
+        assert!(a.contains("qga.sock,server=on,wait=off"), "{a}");
+        assert!(a.contains("name=org.qemu.guest_agent.0"), "{a}");
     }
 }

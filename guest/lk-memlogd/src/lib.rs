@@ -10,6 +10,7 @@
 
 pub mod args;
 pub mod client;
+pub mod files;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};

@@ -10,6 +10,7 @@
 
 pub mod docker;
 pub mod fdd;
+pub mod kmsg;
 pub mod trim;
 
 /// A log line on stderr, prefixed with the program's name.

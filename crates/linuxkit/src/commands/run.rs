@@ -37,6 +37,7 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
         qemu: a.qemu.clone(),
         devices: a.device.clone(),
         gui: a.gui,
+        guest_agent: a.qemu_ga,
         data,
         data_mtime: env.now_or_epoch(),
         detached: a.detached,
