@@ -1,0 +1,173 @@
+#!/bin/sh
+# SUMMARY: one VM with the package set under linuxkit.runtime=runc (the runc package) and containerd running: sysfs, modprobe, binfmt, dummy, ip, losetup, dm-crypt (LUKS on a disk), format+mount of the log disk, extend (a partition grown to its disk), swap on it, kmsg, logwrite (files on the log disk), openntpd, node_exporter (reached from the host), acpid, auditd (a watched file's change in the audit log on the disk), qemu-ga (guest-ping over its virtio-serial port), fdd (two net:none containers talk both ways), poweroff (ends the VM)
+# LABELS: amd64
+# TIMEOUT: 900
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd qemu-system-x86_64 docker mmdebstrap /usr/bin/python3 sfdisk mkfs.ext4
+
+build_packages
+make_scratch
+# Disks: sda for dm-crypt, sdb for the logs (format + mount), sdc with a 64 MiB ext4
+# partition on 256 MiB for extend.
+truncate -s 64M "$SCRATCH/crypt.img"
+truncate -s 256M "$SCRATCH/logs.img"
+truncate -s 256M "$SCRATCH/grow.img"
+printf 'start=2048, size=131072, type=83\n' | sfdisk -q "$SCRATCH/grow.img"
+mkfs.ext4 -q -F -E offset=1048576 "$SCRATCH/grow.img" 64M
+
+pkg="@pkg:$REPO_ROOT/pkg"
+cat > "$SCRATCH/p.yml" <<YML
+kernel:
+  image: "$pkg/kernel"
+  cmdline: "console=ttyS0 linuxkit.runtime=runc"
+init:
+  - "$pkg/init"
+  - "$pkg/memlogd"
+  - "$pkg/runc"
+  - "$pkg/containerd"
+onboot:
+  - name: sysfs
+    image: "$pkg/sysfs"
+  - name: modprobe
+    image: "$pkg/modprobe"
+    command: ["modprobe", "-a", "dummy"]
+  - name: binfmt
+    image: "$pkg/binfmt"
+  - name: dummy
+    image: "$pkg/dummy"
+    command: ["sh", "-c", "echo DUMMY-INFILE \$(cat /infile)"]
+  - name: ip
+    image: "$pkg/ip"
+    command: ["ip", "link", "add", "lkdummy0", "type", "dummy"]
+  - name: losetup
+    image: "$pkg/losetup"
+    command: ["/usr/bin/loopy", "--create", "--size", "16", "/var/lk/loop.img"]
+  - name: dm-crypt
+    image: "$pkg/dm-crypt"
+    command: ["/usr/bin/crypto", "--luks", "lkcrypt", "/dev/sda"]
+  - name: format
+    image: "$pkg/format"
+    command: ["/usr/bin/format", "-type", "ext4", "-label", "LKLOGS", "/dev/sdb"]
+  - name: mount
+    image: "$pkg/mount"
+    command: ["/usr/bin/mountie", "-label", "LKLOGS", "/var/log"]
+  - name: extend
+    image: "$pkg/extend"
+    command: ["/usr/bin/extend", "/dev/sdc"]
+  - name: swap
+    image: "$pkg/swap"
+    command: ["/swap.sh", "--path", "/var/log/swapfile", "--size", "32M"]
+services:
+  - name: kmsg
+    image: "$pkg/kmsg"
+  - name: logwrite
+    image: "$pkg/logwrite"
+  - name: openntpd
+    image: "$pkg/openntpd"
+  - name: node_exporter
+    image: "$pkg/node_exporter"
+  - name: acpid
+    image: "$pkg/acpid"
+  - name: auditd
+    image: "$pkg/auditd"
+    binds.add:
+      - /etc/lk-audit.rules:/etc/audit/audit.rules
+  - name: qemu-ga
+    image: "$pkg/qemu-ga"
+  - name: fdd
+    image: "$pkg/fdd"
+    command: ["/usr/bin/fdd", "init", "-s", "/run/fdd/fdd.sock", "--share", "/run/fdd/chan"]
+  - name: ping
+    image: "$pkg/fdd"
+    command: ["/usr/bin/fdd", "exec", "/run/fdd/chan", "--", "/bin/sh", "-c", "echo ping; read r; echo \"ping got \$r\" >&2; trap 'exit 0' TERM; while :; do sleep 1; done"]
+  - name: pong
+    image: "$pkg/fdd"
+    command: ["/usr/bin/fdd", "exec", "/run/fdd/chan", "--", "/bin/sh", "-c", "read r; echo \"pong got \$r\" >&2; echo pong; trap 'exit 0' TERM; while :; do sleep 1; done"]
+  - name: poweroff
+    image: "$pkg/poweroff"
+    command: ["/poweroff.sh", "100"]
+files:
+  - path: etc/dm-crypt/key
+    contents: "lk-test-key"
+    mode: "0600"
+  - path: etc/lk-audit.rules
+    contents: |
+      -D
+      -b 8192
+      -w /var/log/lk-watched -p wa -k lktest
+  - path: etc/init.d/999-test
+    mode: "0755"
+    contents: |
+      #!/bin/sh
+      sleep 5
+      echo "R runtime \$(grep -o 'linuxkit.runtime=[a-z]*' /proc/cmdline) \$(runc --version | head -1)"
+      echo "R ctr \$(ctr --address /run/containerd/containerd.sock version 2>&1 | grep -A1 '^Server' | tail -1 | tr -s ' ')"
+      echo "R thp \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+      echo "R modules dummy=\$([ -d /sys/module/dummy ] && echo loaded) link=\$(cat /sys/class/net/lkdummy0/type 2>&1)"
+      mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2> /dev/null
+      echo "R binfmt \$(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64 2>&1) \$(grep interpreter /proc/sys/fs/binfmt_misc/qemu-aarch64 2>&1)"
+      echo "R loop \$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | tr '\n' ' ')"
+      echo "R crypt \$(blkid /dev/mapper/lkcrypt | grep -o 'TYPE=\"[a-z0-9]*\"') \$(blkid /dev/sda | grep -o 'TYPE=\"[a-z_0-9]*\"')"
+      echo "R logs \$(grep ' /var/log ' /proc/mounts | cut -d' ' -f1,3)"
+      echo "R extend sectors=\$(cat /sys/class/block/sdc1/size)"
+      echo "R swap \$(tail -n +2 /proc/swaps | awk '{print \$1, \$2}')"
+      echo hello > /var/log/lk-watched
+      sleep 3
+      echo "R audit \$(grep -c 'key=\"lktest\"' /var/log/audit/audit.log 2>&1)"
+      echo "R kmsg \$(service logs kmsg 2>&1 | grep -c ') - ')"
+      echo "R logwrite \$(ls /var/log | grep -E '^(kmsg|openntpd)\.log' | tr '\n' ' ')"
+      echo "R fdd \$(service logs ping 2>&1 | grep -o 'ping got pong') / \$(service logs pong 2>&1 | grep -o 'pong got ping')"
+      service list | sed 's/^/R list /'
+      echo "PACKAGES""-READY"
+YML
+linuxkit build --dir "$SCRATCH" --name p "$SCRATCH/p.yml"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$SCRATCH/vm"
+vm_start "$SCRATCH/vm" "$SCRATCH/p" --mem 1536 --qemu-ga --publish "$port:9100" \
+    --disk "file=$SCRATCH/crypt.img,format=raw" --disk "file=$SCRATCH/logs.img,format=raw" \
+    --disk "file=$SCRATCH/grow.img,format=raw"
+vm_wait "PACKAGES-READY" 600
+metrics=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=10).read().decode())" 2>&1 | grep -c '^node_boot_time_seconds' || true)
+qga=$(/usr/bin/python3 - "$SCRATCH/p-state/qga.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(20)
+f = s.makefile("rw")
+f.write(json.dumps({"execute": "guest-sync", "arguments": {"id": 4242}}) + "\n"); f.flush()
+print("sync", f.readline().strip())
+f.write(json.dumps({"execute": "guest-ping"}) + "\n"); f.flush()
+print("ping", f.readline().strip())
+PY
+)
+echo "$qga"
+vm_end 240
+cp "$VM_LOG" "$RT_RESULTS/packages-console.log"
+c=$(tr -d '\r' < "$VM_LOG")
+echo "$c" | grep -E "^R |DUMMY|poweroff:|crypto:|extend:|swap:|sysfs:|binfmt:|loopy:" | head -80
+echo "$c" | assert_contains "R runtime linuxkit.runtime=runc runc version"
+echo "$c" | assert_contains "R ctr Version:"
+echo "$c" | assert_contains "R thp always [madvise] never"
+echo "$c" | assert_contains "R modules dummy=loaded link=1"
+echo "$c" | assert_contains "R binfmt enabled interpreter /usr/bin/qemu-aarch64-static"
+echo "$c" | assert_contains "DUMMY-INFILE This is a silly input file for testing."
+echo "$c" | assert_contains "R loop /var/lk/loop.img"
+echo "$c" | assert_contains "R crypt TYPE=\"ext4\" TYPE=\"crypto_LUKS\""
+echo "$c" | assert_contains "R logs /dev/sdb1 ext4"
+echo "$c" | assert_contains "R extend sectors=522240"
+echo "$c" | assert_contains "R swap /var/log/swapfile file"
+echo "$c" | assert_contains "R audit 1"
+echo "$c" | assert_not_contains "R kmsg 0"
+echo "$c" | assert_contains "R logwrite kmsg.log"
+echo "$c" | assert_contains "R fdd ping got pong / pong got ping"
+for s in openntpd node_exporter acpid auditd qemu-ga kmsg logwrite fdd; do
+    echo "$c" | assert_contains "R list $s +running"
+done
+assert_equals "node_exporter answered on its port" 1 "$metrics"
+echo "$qga" | assert_contains 'sync {"return": 4242}'
+echo "$qga" | assert_contains 'ping {"return": {}}'
+echo "$c" | assert_contains "poweroff: powering off after 100 s"
+assert_true "the poweroff package ended the VM (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
+exit 0
