@@ -132,14 +132,17 @@ vm_wait "PACKAGES-READY" 600
 metrics=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=10).read().decode())" 2>&1 | grep -c '^node_boot_time_seconds' || true)
 qga=$(/usr/bin/python3 - "$SCRATCH/p-state/qga.sock" <<'PY'
 import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.settimeout(20)
-f = s.makefile("rw")
-f.write(json.dumps({"execute": "guest-sync", "arguments": {"id": 4242}}) + "\n"); f.flush()
-print("sync", f.readline().strip())
-f.write(json.dumps({"execute": "guest-ping"}) + "\n"); f.flush()
-print("ping", f.readline().strip())
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.settimeout(20)
+    f = s.makefile("rw")
+    f.write(json.dumps({"execute": "guest-sync", "arguments": {"id": 4242}}) + "\n"); f.flush()
+    print("sync", f.readline().strip())
+    f.write(json.dumps({"execute": "guest-ping"}) + "\n"); f.flush()
+    print("ping", f.readline().strip())
+except Exception as e:
+    print("qga error:", e)
 PY
 )
 echo "$qga"
