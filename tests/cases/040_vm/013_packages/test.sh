@@ -106,8 +106,8 @@ files:
       echo "R ctr \$(ctr --address /run/containerd/containerd.sock version 2>&1 | grep -A1 '^Server' | tail -1 | tr -s ' ')"
       echo "R thp \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
       echo "R modules dummy=\$([ -d /sys/module/dummy ] && echo loaded) link=\$(cat /sys/class/net/lkdummy0/type 2>&1)"
-      mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2> /dev/null
-      echo "R binfmt \$(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64 2>&1) \$(grep interpreter /proc/sys/fs/binfmt_misc/qemu-aarch64 2>&1)"
+      mkdir -p /run/binfmt && mount -t binfmt_misc binfmt_misc /run/binfmt
+      echo "R binfmt \$(head -1 /run/binfmt/qemu-aarch64 2>&1) \$(grep interpreter /run/binfmt/qemu-aarch64 2>&1)"
       echo "R loop \$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | tr '\n' ' ')"
       echo "R crypt name=\$(cat /sys/block/dm-0/dm/name) luks=\$(head -c 4 /dev/sda) ext4=\$(dd if=/dev/dm-0 bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')"
       echo "R logs \$(grep ' /var/log ' /proc/mounts | cut -d' ' -f1,3)"
