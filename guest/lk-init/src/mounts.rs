@@ -29,7 +29,7 @@ const fn f(nosuid: bool, nodev: bool, noexec: bool, relatime: bool) -> MountFlag
 }
 
 /// The mount table, in order.
-pub const MOUNTS: [MountSpec; 15] = [
+pub const MOUNTS: [MountSpec; 16] = [
     MountSpec {
         target: "/proc",
         fstype: "proc",
@@ -118,6 +118,15 @@ pub const MOUNTS: [MountSpec; 15] = [
         target: "/sys/fs/bpf",
         fstype: "bpf",
         flags: f(false, true, false, false),
+        data: "",
+        optional: true,
+    },
+    // Kept mounted by init as in LinuxKit: binfmt_misc has one instance, whose handlers go
+    // away with its last mount, so the binfmt package's (in a container that exits) would.
+    MountSpec {
+        target: "/proc/sys/fs/binfmt_misc",
+        fstype: "binfmt_misc",
+        flags: f(true, true, true, false),
         data: "",
         optional: true,
     },
