@@ -131,7 +131,10 @@ vm_start "$SCRATCH/vm" "$SCRATCH/p" --mem 1536 --qemu-ga --publish "$port:9100" 
     --disk "file=$SCRATCH/crypt.img,format=raw" --disk "file=$SCRATCH/logs.img,format=raw" \
     --disk "file=$SCRATCH/grow.img,format=raw"
 vm_wait "PACKAGES-READY" 600
-metrics=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=10).read().decode())" 2>&1 | grep -c '^node_boot_time_seconds' || true)
+# node_exporter's first scrape runs every collector: give it time under TCG.
+scrape=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=90).read().decode())" 2>&1 || true)
+echo "$scrape" | grep -E '^node_boot_time_seconds|rror' | head -3
+metrics=$(echo "$scrape" | grep -c '^node_boot_time_seconds' || true)
 qga=$(/usr/bin/python3 - "$SCRATCH/p-state/qga.sock" <<'PY'
 import json, socket, sys
 try:
