@@ -28,6 +28,9 @@ init:
   - "$pkg/runc"
   - "$pkg/containerd"
 onboot:
+  - name: dhcpcd
+    image: "$pkg/dhcpcd"
+    command: ["/usr/sbin/dhcpcd", "--nobackground", "-f", "/dhcpcd.conf", "-1"]
   - name: sysfs
     image: "$pkg/sysfs"
   - name: modprobe
