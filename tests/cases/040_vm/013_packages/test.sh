@@ -177,8 +177,8 @@ for s in openntpd node_exporter acpid auditd qemu-ga kmsg logwrite fdd; do
     echo "$c" | assert_contains "R list $s +running"
 done
 assert_equals "node_exporter answered on its port" 1 "$metrics"
-echo "$qga" | assert_contains 'sync {"return": 4242}'
-echo "$qga" | assert_contains 'ping {"return": {}}'
+echo "$qga" | assert_contains 'sync \{"return": 4242\}'
+echo "$qga" | assert_contains 'ping \{"return": \{\}\}'
 echo "$c" | assert_contains "poweroff: powering off after 100 s"
 assert_true "the poweroff package ended the VM (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
 exit 0
