@@ -179,6 +179,6 @@ done
 assert_equals "node_exporter answered on its port" 1 "$metrics"
 echo "$qga" | assert_contains 'sync \{"return": 4242\}'
 echo "$qga" | assert_contains 'ping \{"return": \{\}\}'
-echo "$c" | assert_contains "poweroff: powering off after 100 s"
+echo "$c" | assert_contains "init: shutting down \(power off\)"
 assert_true "the poweroff package ended the VM (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
 exit 0
