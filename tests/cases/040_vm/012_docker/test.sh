@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: examples/docker.yml: the docker package (Debian's engine) on a formatted data disk loads an image tarball made on the host with docker save, runs it with a published port the host reaches, honours the daemon.json bound in from files:; trim-after-delete runs fstrim once for three image deletes within 10 s and once more for a later one
+# SUMMARY: examples/docker-for-mac (base.yml + docker.yml) builds; examples/docker.yml: the docker package (Debian's engine) on a formatted data disk loads an image tarball made on the host with docker save, runs it with a published port the host reaches, honours the daemon.json bound in from files:; trim-after-delete runs fstrim once for three image deletes within 10 s and once more for a later one
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
@@ -53,6 +53,14 @@ cat >> "$SCRATCH/docker.yml" <<'YML'
       poweroff
 YML
 linuxkit build --dir "$SCRATCH" --name docker "$SCRATCH/docker.yml"
+# examples/docker-for-mac: base.yml and docker.yml build together into one image.
+mkdir -p "$SCRATCH/dfm"
+for y in base docker; do
+    sed "s|@pkg:\.\./\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/docker-for-mac/$y.yml" > "$SCRATCH/dfm/$y.yml"
+done
+linuxkit build --dir "$SCRATCH/dfm" --name dfm "$SCRATCH/dfm/base.yml" "$SCRATCH/dfm/docker.yml"
+tar -tf "$SCRATCH/dfm/dfm-initrd.img" > /dev/null 2>&1 || true
+assert_true "docker-for-mac built" [ -s "$SCRATCH/dfm/dfm-initrd.img" ]
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$SCRATCH/vm"
 vm_start "$SCRATCH/vm" "$SCRATCH/docker" --mem 2048 --cpus 2 \
