@@ -186,27 +186,27 @@ mod tests {
                 label: "CIDATA".into()
             })
         );
-        let mut fat32 = vec![0u8; 40 * 1024];
-        fat32[510] = 0x55;
-        fat32[511] = 0xaa;
-        fat32[66] = 0x29;
-        fat32[71..82].copy_from_slice(b"cidata     ");
-        fat32[82..90].copy_from_slice(b"FAT32   ");
+        // A FAT boot sector: signature 0x29 at `sig`, the label after the serial.
+        let fat = |sig: usize, label: &[u8; 11], kind: &[u8; 8]| {
+            let mut d = vec![0u8; 40 * 1024];
+            d[510] = 0x55;
+            d[511] = 0xaa;
+            d[sig] = 0x29;
+            d[sig + 5..sig + 16].copy_from_slice(label);
+            d[sig + 16..sig + 24].copy_from_slice(kind);
+            d
+        };
         assert_eq!(
-            probe_volume(&mut Cursor::new(fat32)),
+            probe_volume(&mut Cursor::new(fat(66, b"cidata     ", b"FAT32   "))),
             Some(Volume {
                 fstype: "vfat",
                 label: "cidata".into()
             })
         );
-        let mut fat16 = vec![0u8; 40 * 1024];
-        fat16[510] = 0x55;
-        fat16[511] = 0xaa;
-        fat16[38] = 0x29;
-        fat16[43..54].copy_from_slice(b"CIDATA     ");
-        fat16[54..62].copy_from_slice(b"FAT16   ");
         assert_eq!(
-            probe_volume(&mut Cursor::new(fat16)).unwrap().label,
+            probe_volume(&mut Cursor::new(fat(38, b"CIDATA     ", b"FAT16   ")))
+                .unwrap()
+                .label,
             "CIDATA"
         );
         assert_eq!(probe_volume(&mut Cursor::new(vec![0u8; 40 * 1024])), None);

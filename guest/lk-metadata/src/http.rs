@@ -131,13 +131,7 @@ impl Http {
         headers: &[(&str, &str)],
         limit: u64,
     ) -> Result<Vec<u8>, HttpError> {
-        self.with_retries(format!("GET {url}"), limit, &|left| {
-            let mut req = self.agent.get(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.config().timeout_global(Some(left)).build().call()
-        })
+        self.request(Method::Get, url, headers, limit)
     }
 
     /// PUT `url` with `headers` and an empty body (AWS's IMDSv2 token request).
@@ -147,14 +141,41 @@ impl Http {
         headers: &[(&str, &str)],
         limit: u64,
     ) -> Result<Vec<u8>, HttpError> {
-        self.with_retries(format!("PUT {url}"), limit, &|left| {
-            let mut req = self.agent.put(url);
+        self.request(Method::Put, url, headers, limit)
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        limit: u64,
+    ) -> Result<Vec<u8>, HttpError> {
+        let name = match method {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+        };
+        self.with_retries(format!("{name} {url}"), limit, &|left| {
+            let mut b = ureq::http::Request::builder().method(name).uri(url);
             for (k, v) in headers {
-                req = req.header(*k, *v);
+                b = b.header(*k, *v);
             }
-            req.config().timeout_global(Some(left)).build().send_empty()
+            let req = b.body(()).map_err(ureq::Error::from)?;
+            let req = self
+                .agent
+                .configure_request(req)
+                .timeout_global(Some(left))
+                .build();
+            self.agent.run(req)
         })
     }
+}
+
+/// The methods the providers use.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Get,
+    Put,
 }
 
 fn finish(

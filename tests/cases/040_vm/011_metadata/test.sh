@@ -39,6 +39,20 @@ net="$net,guestfwd=tcp:169.254.169.254:80-$relay $http_port"
 net="$net,guestfwd=tcp:169.254.169.254:443-$relay $https_port"
 net="$net,guestfwd=tcp:169.254.42.42:80-$relay $scw_port"
 ssh_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# ssh_vm CMD: runs CMD in the VM as root with the served key, retrying while sshd starts;
+# its output in OUT.
+ssh_vm() {
+    i=0
+    OUT=""
+    while [ "$i" -lt 60 ]; do
+        OUT=$(ssh -i "$SCRATCH/key" -p "$ssh_port" -o StrictHostKeyChecking=no \
+            -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o BatchMode=yes root@127.0.0.1 \
+            "$1" 2> /dev/null) && return 0
+        sleep 2
+        i=$((i + 1))
+    done
+    return 1
+}
 
 # CD-ROM userdata: a JSON tree with a good entry and hostile ones.
 cat > "$SCRATCH/cd.json" <<'JSON'
@@ -134,15 +148,8 @@ vm_start "$SCRATCH" "$SCRATCH/md" --mem 1024 --networking "$net" --publish "$ssh
     --data-file "$SCRATCH/cd.json"
 vm_wait "R onboot provider" 300
 # sshd got the key the (AWS) provider served: log in with it.
-i=0
-out=""
-while [ "$i" -lt 60 ]; do
-    out=$(ssh -i "$SCRATCH/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o ConnectTimeout=5 -o BatchMode=yes root@127.0.0.1 \
-        'echo "SSH provider=$(cat /run/config/provider) host=$(hostname)"; touch /run/ssh-done' 2> /dev/null) && break
-    sleep 2
-    i=$((i + 1))
-done
+ssh_vm 'echo "SSH provider=$(cat /run/config/provider) host=$(hostname)"; touch /run/ssh-done' || true
+out=$OUT
 echo "$out"
 echo "$out" | assert_contains "SSH provider=AWS host=aws-vm"
 vm_wait "METADATA-DONE" 300
@@ -216,15 +223,8 @@ net="user,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-$relay $http_port"
 mkdir -p "$SCRATCH/a"
 vm_start "$SCRATCH/a" "$SCRATCH/ex/aws.raw" --mem 1024 --networking "$net" --publish "$ssh_port:22"
 vm_wait "service: started sshd" 300
-i=0
-out=""
-while [ "$i" -lt 60 ]; do
-    out=$(ssh -i "$SCRATCH/key" -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o ConnectTimeout=5 -o BatchMode=yes root@127.0.0.1 \
-        'echo "AWS-EXAMPLE provider=$(cat /run/config/provider) host=$(hostname) az=$(cat /run/config/availability_zone)"; poweroff' 2> /dev/null) && break
-    sleep 2
-    i=$((i + 1))
-done
+ssh_vm 'echo "AWS-EXAMPLE provider=$(cat /run/config/provider) host=$(hostname) az=$(cat /run/config/availability_zone)"; poweroff' || true
+out=$OUT
 vm_end 120
 kill "$server" 2> /dev/null || true
 echo "$out"
