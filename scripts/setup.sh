@@ -24,7 +24,8 @@ PKGS=(
     mmdebstrap                              # pkg/debian-base's root filesystem
     cpio squashfs-tools xorriso erofs-utils # outputs read back by the tests; kernel+iso/erofs
     busybox-static linux-image-amd64        # the init package's busybox, the kernel package's kernel
-    openssh-client                          # the sshd end-to-end case
+    openssh-client openssl                  # the sshd and metadata cases (keys, the test CA)
+    swtpm                                   # run qemu --tpm (the tss package's case)
     python3                                 # tests/cases/_lib helpers
     pigz zstd                               # the practical limits the build benchmark compares with
     gdisk fdisk dosfstools                  # sgdisk -v, sfdisk, fsck.vfat -n check our partition tables and FAT

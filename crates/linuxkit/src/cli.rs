@@ -239,6 +239,9 @@ pub struct QemuArgs {
     /// is the socket <state>/qga.sock.
     #[arg(long = "qemu-ga")]
     pub qemu_ga: bool,
+    /// Give the VM a TPM 2.0 (swtpm; its state in <state>/tpm, kept between runs).
+    #[arg(long)]
+    pub tpm: bool,
     /// Extra QEMU -device; repeatable.
     #[arg(long)]
     pub device: Vec<String>,

@@ -41,6 +41,8 @@ pub struct RunSettings {
     pub gui: bool,
     /// `--qemu-ga`.
     pub guest_agent: bool,
+    /// `--tpm`.
+    pub tpm: bool,
     /// `--detached`.
     pub detached: bool,
     /// `--data` / `--data-file` contents: written to `<state>/data.iso` and attached.
@@ -339,6 +341,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         devices: s.devices.clone(),
         gui: s.gui,
         guest_agent: s.guest_agent,
+        tpm: s.tpm,
     })
 }
 

@@ -4,9 +4,13 @@
 //! |---|---|
 //! | [`accel`] | does KVM really run guests here? (a 512-byte guest that exits through `isa-debug-exit`) |
 //! | [`qemu`] | the QEMU command line as typed data, and running it with the console attached |
+//! | [`qga`] | the guest agent's virtio-serial channel for `--qemu-ga` |
+//! | [`tpm`] | a software TPM (swtpm) for `--tpm` |
 
 pub mod accel;
 pub mod qemu;
+pub mod qga;
+pub mod tpm;
 
 pub use qemu::{
     Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome, disk_format, run,

@@ -117,6 +117,8 @@ pub struct QemuConfig {
     /// A virtio-serial port `org.qemu.guest_agent.0` for QEMU's guest agent, its host side
     /// the socket `<state>/qga.sock`.
     pub guest_agent: bool,
+    /// A TPM 2.0 (swtpm, state in `<state>/tpm`).
+    pub tpm: bool,
     /// Run in the background (`-daemonize`), the console going to `<state>/console.log`.
     pub detached: bool,
 }
@@ -360,18 +362,11 @@ impl QemuConfig {
                 format!("unix:{},server=on,wait=off", qmp.display()),
             ]);
         }
+        if self.tpm {
+            a.extend(crate::tpm::args(&self.state));
+        }
         if self.guest_agent {
-            a.extend([
-                "-chardev".to_owned(),
-                format!(
-                    "socket,id=qga0,path={},server=on,wait=off",
-                    self.state.join("qga.sock").display()
-                ),
-                "-device".to_owned(),
-                "virtio-serial-pci,id=lkserial".to_owned(),
-                "-device".to_owned(),
-                "virtserialport,bus=lkserial.0,chardev=qga0,name=org.qemu.guest_agent.0".to_owned(),
-            ]);
+            a.extend(crate::qga::args(&self.state));
         }
         if self.detached {
             a.extend([
@@ -458,9 +453,30 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
     let argv: Vec<String> = std::iter::once(cfg.qemu.display().to_string())
         .chain(args.iter().cloned())
         .collect();
+    // swtpm ends by itself when QEMU closes its socket; stop() covers a QEMU that never did.
+    let swtpm = if cfg.tpm {
+        Some(crate::tpm::start(&cfg.state)?)
+    } else {
+        None
+    };
     if cfg.detached {
-        return run_detached(cfg, &args, argv);
+        let r = run_detached(cfg, &args, argv);
+        if r.is_err() {
+            swtpm.iter().for_each(crate::tpm::Swtpm::stop);
+        }
+        return r;
     }
+    let r = run_attached(cfg, &args, argv, console);
+    swtpm.iter().for_each(crate::tpm::Swtpm::stop);
+    r
+}
+
+fn run_attached(
+    cfg: &QemuConfig,
+    args: &[String],
+    argv: Vec<String>,
+    console: &mut dyn Write,
+) -> Result<RunOutcome, RunError> {
     let mut log =
         std::fs::File::create(cfg.state.join("console.log")).map_err(|source| RunError::State {
             path: cfg.state.display().to_string(),
@@ -473,7 +489,7 @@ pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunE
         source,
     })?;
     let mut child = Command::new(&cfg.qemu)
-        .args(&args)
+        .args(args)
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -670,6 +686,7 @@ mod tests {
             cdroms: vec![],
             gui: false,
             guest_agent: false,
+            tpm: false,
             detached: false,
         }
     }

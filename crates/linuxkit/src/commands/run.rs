@@ -38,6 +38,7 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
         devices: a.device.clone(),
         gui: a.gui,
         guest_agent: a.qemu_ga,
+        tpm: a.tpm,
         data,
         data_mtime: env.now_or_epoch(),
         detached: a.detached,
