@@ -212,9 +212,9 @@ fn unreachable_violations(graph: &std::collections::BTreeMap<String, Vec<String>
 #[cfg(test)]
 mod tests {
     #[test]
-    fn only_the_registry_client_and_the_file_server_may_use_network_crates() {
+    fn only_the_registry_client_the_file_server_and_the_metadata_client_may_use_network_crates() {
         let net: Vec<&str> = RULES.iter().filter(|r| r.2).map(|r| r.0).collect();
-        assert_eq!(net, ["lk-registry", "lk-serve"]);
+        assert_eq!(net, ["lk-registry", "lk-serve", "lk-metadata"]);
     }
 
     use super::*;
