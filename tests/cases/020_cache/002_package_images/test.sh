@@ -15,7 +15,35 @@ cache=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache}
 # output must match), or "file PATH" for a package of files only.
 probe() {
     case $1 in
+    acpid) echo "/usr/sbin/acpid --help|Usage: acpid" ;;
+    auditd) echo "/usr/sbin/auditctl -v|auditctl version 3" ;;
+    binfmt) echo "/usr/bin/qemu-aarch64-static --version|qemu-aarch64 version" ;;
     bootloaders) echo "file /grub/i386-pc/boot.img" ;;
+    bpftrace) echo "/usr/bin/bpftrace --version|bpftrace v0" ;;
+    ca-certificates) echo "file /etc/ssl/certs/ca-certificates.crt" ;;
+    containerd) echo "/usr/bin/containerd --version|containerd .*1\\." ;;
+    dm-crypt) echo "/usr/sbin/cryptsetup --version|cryptsetup 2" ;;
+    docker) echo "/usr/sbin/dockerd --version|Docker version 20" ;;
+    dummy) echo "/usr/bin/make --version|GNU Make" ;;
+    extend) echo "/usr/bin/extend /dev/nonexistent|has no partitions" ;;
+    fdd) echo "/usr/bin/fdd --help|usage: fdd" ;;
+    firmware) echo "file /usr/lib/firmware/rtl_nic/rtl8168h-2.fw" ;;
+    ip) echo "/usr/bin/ip -V|ip utility, iproute2" ;;
+    kmsg) echo "/usr/bin/kmsg|kmsg: /dev/kmsg" ;;
+    logwrite) echo "/usr/bin/logwrite -help|Usage of logwrite" ;;
+    losetup) echo "/usr/bin/loopy --help|Usage: loopy" ;;
+    metadata) echo "/usr/bin/metadata -h|Usage: metadata" ;;
+    modprobe) echo "/usr/bin/kmod --version|kmod version" ;;
+    node_exporter) echo "/usr/bin/prometheus-node-exporter --version|node_exporter, version" ;;
+    open-vm-tools) echo "/usr/bin/vmtools-start|not a VMware virtual machine" ;;
+    openntpd) echo "/usr/sbin/ntpd -h|usage: ntpd" ;;
+    poweroff) echo "file /poweroff.sh" ;;
+    qemu-ga) echo "/usr/sbin/qemu-ga --version|QEMU Guest Agent" ;;
+    runc) echo "/usr/bin/runc --version|runc version" ;;
+    swap) echo "/swap.sh|swap: --path <file> must be given" ;;
+    sysfs) echo "/usr/bin/lk-sysfs -x|sysfs: unknown option -x" ;;
+    trim-after-delete) echo "/usr/bin/trim-after-delete -h|usage: trim-after-delete" ;;
+    tss) echo "/usr/bin/tpm2 --version|version=" ;;
     chronyd) echo "/usr/sbin/chronyd --version|chronyd .*[0-9]" ;;
     debian-base) echo "/bin/ls --version|GNU coreutils" ;;
     dhcpcd) echo "/usr/sbin/dhcpcd --version|dhcpcd [0-9]" ;;

@@ -62,7 +62,9 @@ linuxkit build --dir "$SCRATCH/dfm" --name dfm "$SCRATCH/dfm/base.yml" "$SCRATCH
 assert_true "docker-for-mac built" [ -s "$SCRATCH/dfm/dfm-initrd.img" ]
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$SCRATCH/vm"
-vm_start "$SCRATCH/vm" "$SCRATCH/docker" --mem 2048 --cpus 2 \
+# One vCPU: QEMU 10.0's multi-threaded TCG has hit an assertion (iotlb_to_section) while
+# the guest probed PCI with two.
+vm_start "$SCRATCH/vm" "$SCRATCH/docker" --mem 2048 \
     --disk "file=$SCRATCH/docker.img,size=2G,format=raw" --data-file "$SCRATCH/images.tar" \
     --publish "$port:8080"
 vm_wait "DOCKER-RUNNING" 600
