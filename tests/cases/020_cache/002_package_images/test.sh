@@ -16,7 +16,7 @@ cache=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache}
 probe() {
     case $1 in
     acpid) echo "/usr/sbin/acpid --help|Usage: acpid" ;;
-    auditd) echo "/usr/sbin/auditctl -v|auditctl version 3" ;;
+    auditd) echo "/usr/sbin/ausearch -v|ausearch version 3" ;;
     binfmt) echo "/usr/bin/qemu-aarch64-static --version|qemu-aarch64 version" ;;
     bootloaders) echo "file /grub/i386-pc/boot.img" ;;
     bpftrace) echo "/usr/bin/bpftrace --version|bpftrace v0" ;;
@@ -43,7 +43,7 @@ probe() {
     swap) echo "/swap.sh|swap: --path <file> must be given" ;;
     sysfs) echo "/usr/bin/lk-sysfs -x|sysfs: unknown option -x" ;;
     trim-after-delete) echo "/usr/bin/trim-after-delete -h|usage: trim-after-delete" ;;
-    tss) echo "/usr/bin/tpm2 --version|version=" ;;
+    tss) echo "/usr/bin/tpm2_getrandom --version|version=" ;;
     chronyd) echo "/usr/sbin/chronyd --version|chronyd .*[0-9]" ;;
     debian-base) echo "/bin/ls --version|GNU coreutils" ;;
     dhcpcd) echo "/usr/sbin/dhcpcd --version|dhcpcd [0-9]" ;;
