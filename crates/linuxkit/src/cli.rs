@@ -242,6 +242,17 @@ pub struct QemuArgs {
     /// Give the VM a TPM 2.0 (swtpm; its state in <state>/tpm, kept between runs).
     #[arg(long)]
     pub tpm: bool,
+    /// Give the VM a vsock device (CID 3), served by vhost-device-vsock. Its host side is
+    /// <state>/vsock.sock (hybrid vsock: write `CONNECT <port>`, read `OK ...`; guest
+    /// connections to host port P arrive on <state>/vsock.sock_P), and the guest's
+    /// port-forwarder can open host ports through it.
+    #[arg(long)]
+    pub vsock: bool,
+    /// Guest vsock ports to offer on the host, comma separated (decimal or 0x hex): each
+    /// becomes the Unix socket <state>/guest.<port as 8 hex digits> (as HyperKit names
+    /// them: 2374 -> guest.00000946). Implies --vsock.
+    #[arg(long = "vsock-ports", value_delimiter = ',', value_parser = vsock_port)]
+    pub vsock_ports: Vec<u32>,
     /// Extra QEMU -device; repeatable.
     #[arg(long)]
     pub device: Vec<String>,
@@ -487,6 +498,14 @@ pub struct VersionArgs {
     /// Print just the git commit.
     #[arg(long)]
     pub commit: bool,
+}
+
+fn vsock_port(s: &str) -> Result<u32, String> {
+    match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+    .map_err(|_| format!("{s:?} is not a port (decimal or 0x hex)"))
 }
 
 impl QemuArgs {

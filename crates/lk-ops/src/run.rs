@@ -43,6 +43,10 @@ pub struct RunSettings {
     pub guest_agent: bool,
     /// `--tpm`.
     pub tpm: bool,
+    /// `--vsock`: a vsock device (implied by `vsock_ports`).
+    pub vsock: bool,
+    /// `--vsock-ports`: guest ports offered as `<state>/guest.<port hex>`.
+    pub vsock_ports: Vec<u32>,
     /// `--detached`.
     pub detached: bool,
     /// `--data` / `--data-file` contents: written to `<state>/data.iso` and attached.
@@ -342,6 +346,9 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         gui: s.gui,
         guest_agent: s.guest_agent,
         tpm: s.tpm,
+        vsock: (s.vsock || !s.vsock_ports.is_empty()).then(|| lk_run::vsock::Vsock {
+            ports: s.vsock_ports.clone(),
+        }),
     })
 }
 

@@ -6,11 +6,13 @@
 //! | [`qemu`] | the QEMU command line as typed data, and running it with the console attached |
 //! | [`qga`] | the guest agent's virtio-serial channel for `--qemu-ga` |
 //! | [`tpm`] | a software TPM (swtpm) for `--tpm` |
+//! | [`vsock`] | a vsock device (vhost-device-vsock) and its host-side sockets for `--vsock` |
 
 pub mod accel;
 pub mod qemu;
 pub mod qga;
 pub mod tpm;
+pub mod vsock;
 
 pub use qemu::{
     Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome, disk_format, run,

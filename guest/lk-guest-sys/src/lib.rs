@@ -2,10 +2,11 @@
 //! unprivileged against [`Fake`], which records every call. [`Real`] uses nix's safe
 //! wrappers; this crate is the only guest crate allowed `unsafe`, used for taking ownership
 //! of descriptors received with `SCM_RIGHTS` ([`fdpass`]), the mount API syscalls nix does
-//! not wrap ([`mountapi`]) and VMware's backdoor I/O port ([`vmware`]).
+//! not wrap ([`mountapi`]), the RTC ioctl ([`clock`]) and VMware's backdoor I/O port ([`vmware`]).
 
 #![allow(unsafe_code)]
 
+pub mod clock;
 pub mod fdpass;
 pub mod mountapi;
 pub mod netlink;

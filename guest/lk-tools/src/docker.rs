@@ -1,5 +1,6 @@
-//! The part of Docker's API `trim-after-delete` needs: `GET /events` over the engine's Unix
-//! socket, a never-ending chunked HTTP/1.1 answer carrying one JSON object per event.
+//! The part of Docker's API `trim-after-delete` and `port-forwarder` need, over the
+//! engine's Unix socket: `GET /events` (a never-ending chunked HTTP/1.1 answer carrying one
+//! JSON object per event) and one-shot JSON `GET`s (`/containers/json`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -73,21 +74,22 @@ impl<R: BufRead> Read for Chunked<R> {
     }
 }
 
-/// Opens the event stream of the engine at `socket`; the answer must come from Docker
-/// (`Server: Docker/...`).
-pub fn events(socket: &Path) -> io::Result<impl Iterator<Item = io::Result<Event>>> {
+/// Sends `GET path` to the engine at `socket` and reads the answer's head; the answer
+/// must be 200 from Docker (`Server: Docker/...`). Returns the body's reader.
+fn get(socket: &Path, path: &str, agent: &str) -> io::Result<Box<dyn Read>> {
     let mut s = UnixStream::connect(socket)?;
     s.write_all(
-        b"GET /v1.24/events HTTP/1.1\r\nHost: docker\r\nUser-Agent: trim-after-delete\r\n\r\n",
+        format!("GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: {agent}\r\n\r\n").as_bytes(),
     )?;
     let mut r = BufReader::new(s);
     let mut status = String::new();
     r.read_line(&mut status)?;
     if status.split_whitespace().nth(1) != Some("200") {
-        return Err(io::Error::other(format!("GET /events: {}", status.trim())));
+        return Err(io::Error::other(format!("GET {path}: {}", status.trim())));
     }
     let mut server = String::new();
     let mut chunked = false;
+    let mut length = None;
     loop {
         let mut h = String::new();
         if r.read_line(&mut h)? == 0 || h.trim().is_empty() {
@@ -98,6 +100,8 @@ pub fn events(socket: &Path) -> io::Result<impl Iterator<Item = io::Result<Event
                 server = v.trim().to_owned();
             } else if k.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = v.trim().eq_ignore_ascii_case("chunked");
+            } else if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse::<u64>().ok();
             }
         }
     }
@@ -107,14 +111,30 @@ pub fn events(socket: &Path) -> io::Result<impl Iterator<Item = io::Result<Event
             socket.display()
         )));
     }
-    let body: Box<dyn Read> = if chunked {
-        Box::new(Chunked::new(r))
-    } else {
-        Box::new(r)
-    };
+    Ok(match (chunked, length) {
+        (true, _) => Box::new(Chunked::new(r)),
+        (false, Some(n)) => Box::new(r.take(n)),
+        (false, None) => Box::new(r),
+    })
+}
+
+/// Opens the event stream `path` (`/v1.24/events`, maybe with filters) of the engine at
+/// `socket`.
+pub fn events(
+    socket: &Path,
+    path: &str,
+    agent: &str,
+) -> io::Result<impl Iterator<Item = io::Result<Event>>> {
+    let body = get(socket, path, agent)?;
     Ok(serde_json::Deserializer::from_reader(body)
         .into_iter::<Event>()
         .map(|e| e.map_err(io::Error::other)))
+}
+
+/// `GET path` as JSON.
+pub fn get_json(socket: &Path, path: &str) -> io::Result<serde_json::Value> {
+    let body = get(socket, path, "linuxkit")?;
+    serde_json::from_reader(body).map_err(io::Error::other)
 }
 
 #[cfg(test)]

@@ -7,14 +7,29 @@
 //!   a network get a private channel.
 //! - [`trim`]: `trim-after-delete`, which follows Docker's event stream and runs a command
 //!   (`fstrim /var/lib/docker`) once per batch of deletions.
+//! - [`vsudd`]: virtsock's Unix socket <-> vsock daemon.
+//! - [`timesync`]: `host-timesync-daemon`, the clock set from the RTC when the host asks.
+//! - [`forwarder`]: `port-forwarder`, host ports that follow the guest's containers.
+//!
+//! [`flags`] parses Go-style flags as LinuxKit's tools take them.
 
 pub mod docker;
 pub mod fdd;
+pub mod flags;
+pub mod forwarder;
 pub mod kmsg;
+pub mod timesync;
 pub mod trim;
+pub mod vsudd;
 
 /// A log line on stderr, prefixed with the program's name.
 pub fn say(program: &str, msg: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{program}: {msg}");
+}
+
+/// The usage text, on stdout (asked for with -h).
+pub fn usage(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
 }

@@ -74,7 +74,7 @@ pub fn run_command(command: &[String]) {
 pub fn follow(socket: &Path, tx: &Sender<()>) {
     let mut connected_once = false;
     loop {
-        match crate::docker::events(socket) {
+        match crate::docker::events(socket, "/v1.24/events", "trim-after-delete") {
             Ok(events) => {
                 say("trim-after-delete", "(Re-)connected to the Docker daemon");
                 connected_once = true;

@@ -102,7 +102,7 @@ fn the_event_stream_is_read_from_docker_only() {
         ],
         "Docker/20.10.24 (linux)",
     );
-    let mut ev = docker::events(&sock).unwrap();
+    let mut ev = docker::events(&sock, "/v1.24/events", "test").unwrap();
     let first = ev.next().unwrap().unwrap();
     assert_eq!(
         (first.kind.as_str(), first.action.as_str()),
@@ -112,6 +112,8 @@ fn the_event_stream_is_read_from_docker_only() {
     assert!(lk_tools::trim::frees_space(&second));
 
     let (_t, sock) = engine(vec![], "nginx");
-    let e = docker::events(&sock).err().unwrap();
+    let e = docker::events(&sock, "/v1.24/events", "test")
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("not Docker"), "{e}");
 }

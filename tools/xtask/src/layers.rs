@@ -42,7 +42,9 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-util", &[], false, false),
     ("lk-formats", &["lk-util"], false, false),
     ("lk-image", &["lk-oci", "lk-cache", "lk-spec"], false, false),
-    ("lk-run", &["lk-util"], false, false),
+    ("lk-run", &["lk-util", "lk-virtsock"], false, false),
+    // Host<->guest sockets, shared by linuxkit run and the guest's vsock tools: std only.
+    ("lk-virtsock", &[], false, false),
     ("lk-pkg", &["lk-oci", "lk-spec", "lk-util"], false, false),
     (
         "lk-rootfs",
@@ -81,7 +83,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-guest-sys", &[], false, false),
     ("lk-init", &["lk-guest-sys"], false, false),
     ("lk-memlogd", &["lk-guest-sys"], false, false),
-    ("lk-tools", &["lk-guest-sys"], false, false),
+    ("lk-tools", &["lk-guest-sys", "lk-virtsock"], false, false),
     // The guest's cloud metadata client: HTTP(S) to the metadata services.
     ("lk-metadata", &["lk-guest-sys"], true, false),
     // clap only in its `service` binary (src/main.rs).

@@ -39,6 +39,8 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
         gui: a.gui,
         guest_agent: a.qemu_ga,
         tpm: a.tpm,
+        vsock: a.vsock,
+        vsock_ports: a.vsock_ports.clone(),
         data,
         data_mtime: env.now_or_epoch(),
         detached: a.detached,
