@@ -215,6 +215,22 @@ pub fn echo(mut s: Stream) -> io::Result<u64> {
     Ok(len)
 }
 
+/// Half-close check: connects, sends `msg`, shuts down the write half and reads the
+/// answer to the end (a server that answers after EOF shows the transport kept the
+/// half-close).
+pub fn send_half_closed(ep: &Endpoint, msg: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
+    let mut s = Stream::connect(ep, timeout).map_err(|e| e.to_string())?;
+    if !s.half_close_kept() {
+        return Err(format!("{ep} keeps no half-close"));
+    }
+    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.write_all(msg).map_err(|e| format!("send: {e}"))?;
+    s.shutdown(Shutdown::Write).map_err(|e| format!("half-close: {e}"))?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| format!("receive: {e}"))?;
+    Ok(out)
+}
+
 /// Open connections of a running server (for leak checks).
 #[derive(Debug, Default)]
 pub struct ServerStats {

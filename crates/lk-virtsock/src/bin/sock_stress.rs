@@ -26,6 +26,8 @@ options:
   -b N     maximum write size (16384)
   -t SECS  bound on each read or write (60)
   -e       stop at the first failure
+  -send M  instead: send M, half-close, print the answer (checks the transport keeps
+           half-close: the server must answer after it sees the end)
   -v N     verbosity: 1 prints each failure as it happens (1)";
 
 fn say(msg: &str) {
@@ -53,6 +55,7 @@ fn main() {
     let mut client = None;
     let mut cfg = ClientConfig::default();
     let mut verbose = 1;
+    let mut send = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let flag = a.trim_start_matches('-');
@@ -77,6 +80,7 @@ fn main() {
             "b" => cfg.max_buf = size(&val()),
             "t" => cfg.io_timeout = Duration::from_secs(size(&val()) as u64),
             "e" => cfg.exit_on_error = true,
+            "send" => send = Some(val()),
             "v" => verbose = size(&val()),
             "h" | "help" => {
                 let _ = writeln!(std::io::stdout(), "{USAGE}");
@@ -106,6 +110,18 @@ fn main() {
         }
         (None, Some(url)) => {
             let ep = Endpoint::parse(&url, CID_HOST, STRESS_PORT).unwrap_or_else(|e| fail(&e.0));
+            if let Some(m) = send {
+                match stress::send_half_closed(&ep, m.as_bytes(), cfg.io_timeout) {
+                    Ok(a) => {
+                        let _ = writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(&a));
+                        return;
+                    }
+                    Err(e) => {
+                        say(&e);
+                        std::process::exit(1);
+                    }
+                }
+            }
             let r = stress::client(&ep, &cfg, &|m| {
                 if verbose > 0 {
                     say(m)
