@@ -78,10 +78,16 @@ cargo clippy --version >/dev/null 2>&1 || rust_missing+=(clippy)
 CARGO_FUZZ_VERSION=0.13.2
 fuzz_missing=false
 [ "$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ] || fuzz_missing=true
+# vhost-device-vsock (rust-vmm) serves run qemu --vsock's device (no /dev/vhost-vsock
+# needed, works under TCG), from crates.io.
+VSOCK_VERSION=0.3.0
+vsock_missing=false
+[ "$(vhost-device-vsock --version 2>/dev/null)" = "vhost-device-vsock $VSOCK_VERSION" ] || vsock_missing=true
 
-if [ ${#missing[@]} -gt 0 ] || [ ${#rust_missing[@]} -gt 0 ] || $fuzz_missing; then
+if [ ${#missing[@]} -gt 0 ] || [ ${#rust_missing[@]} -gt 0 ] || $fuzz_missing || $vsock_missing; then
     if $check_only; then
         $fuzz_missing && rust_missing+=("cargo-fuzz@$CARGO_FUZZ_VERSION")
+        $vsock_missing && rust_missing+=("vhost-device-vsock@$VSOCK_VERSION")
         die "missing: ${missing[*]} ${rust_missing[*]} (run: sudo $0)"
     fi
 fi
@@ -142,6 +148,10 @@ if $fuzz_missing; then
     log "installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install)"
     cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
+if $vsock_missing; then
+    log "installing vhost-device-vsock $VSOCK_VERSION (cargo install)"
+    cargo install --locked --quiet vhost-device-vsock --version "$VSOCK_VERSION"
+fi
 
 first_line() { "$@" 2>&1 | head -1; }
 log "qemu-system-x86_64: $(first_line qemu-system-x86_64 --version)"
@@ -153,3 +163,4 @@ log "skopeo: $(first_line skopeo --version)"
 log "umoci: $(first_line umoci --version)"
 log "cargo: $(first_line cargo --version)"
 log "cargo-fuzz: $(first_line cargo fuzz --version)"
+log "vhost-device-vsock: $(first_line vhost-device-vsock --version)"

@@ -44,6 +44,10 @@ probe() {
     sysfs) echo "/usr/bin/lk-sysfs -x|sysfs: unknown option -x" ;;
     trim-after-delete) echo "/usr/bin/trim-after-delete -h|usage: trim-after-delete" ;;
     tss) echo "/usr/bin/tpm2_getrandom --version|version=" ;;
+    vsudd) echo "/vsudd -h|usage: vsudd" ;;
+    host-timesync-daemon) echo "/usr/bin/host-timesync-daemon -h|usage: host-timesync-daemon" ;;
+    port-forwarder) echo "/usr/bin/port-forwarder -h|usage: port-forwarder" ;;
+    sock-stress) echo "/usr/bin/sock_stress -h|usage: sock_stress" ;;
     chronyd) echo "/usr/sbin/chronyd --version|chronyd .*[0-9]" ;;
     debian-base) echo "/bin/ls --version|GNU coreutils" ;;
     dhcpcd) echo "/usr/sbin/dhcpcd --version|dhcpcd [0-9]" ;;

@@ -1,0 +1,149 @@
+#!/bin/sh
+# SUMMARY: run qemu --vsock (vhost-device-vsock): sock_stress echo both ways (host->guest over hybrid vsock and a --vsock-ports socket, guest->host over AF_VSOCK), 50 connections of up to 1 MiB with every checksum right and no socket left open; half-close from the guest; refused ports both ways; the service CLI from the host through vsudd; a port-forwarder port answering on the host and closing with its service; host-timesync-daemon correcting a guest clock set to 2001; examples/vsudd-containerd.yml and port-forwarder.yml build
+# LABELS: amd64
+# TIMEOUT: 900
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd qemu-system-x86_64 docker mmdebstrap vhost-device-vsock /usr/bin/python3
+
+build_packages
+make_scratch
+SOCK_STRESS=$(dirname "$LINUXKIT")/sock_stress
+SERVICE=$REPO_ROOT/pkg/init/usr/bin/service
+pkg="@pkg:$REPO_ROOT/pkg"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$SCRATCH/t.yml" <<YML
+kernel:
+  image: "$pkg/kernel"
+  cmdline: "console=ttyS0"
+init:
+  - "$pkg/init"
+  - "$pkg/memlogd"
+services:
+  - name: sock-stress
+    image: "$pkg/sock-stress"
+  - name: vsudd
+    image: "$pkg/vsudd"
+    command: ["/vsudd", "-inport", "2374:unix:/run/lk-service/control.sock"]
+  - name: host-timesync-daemon
+    image: "$pkg/host-timesync-daemon"
+  - name: web
+    image: "$pkg/httpd"
+    net: host
+    command: ["sh", "-c", "mkdir -p /www && echo hello-over-vsock > /www/index.html && exec httpd -f -p 127.0.0.1:8000 -h /www"]
+  - name: port-forwarder
+    image: "$pkg/port-forwarder"
+    command: ["/usr/bin/port-forwarder", "-no-docker", "-port", "$port:127.0.0.1:8000"]
+files:
+  - path: etc/init.d/999-test
+    mode: "0755"
+    contents: |
+      #!/bin/sh
+      s() { service exec sock-stress /usr/bin/sock_stress "\$@"; }
+      i=0
+      until [ -e /dev/vsock ] && service exec sock-stress true 2> /dev/null || [ \$i -ge 60 ]; do sleep 1; i=\$((i+1)); done
+      date -s "2001-01-01 00:00:00" > /dev/null
+      pid=\$(pidof sock_stress)
+      echo "R fds-before \$(ls /proc/\$pid/fd | wc -l)"
+      echo "VSOCK-""READY"
+      s -c vsock://2:22099 -i 50 -p 10 -l 1M 2>&1 | sed 's/^/R to-host /'
+      echo "R half-close \$(s -c vsock://2:22102 -send ping-from-guest 2>&1)"
+      echo "R refused \$(s -c vsock://2:22199 -i 1 -t 5 2>&1 | tail -1)"
+      i=0
+      until [ "\$(date +%Y)" != 2001 ] || [ \$i -ge 400 ]; do sleep 1; i=\$((i+1)); done
+      echo "R clock \$(date +%Y) after \${i}s"
+      service logs host-timesync-daemon 2>&1 | tail -2 | sed 's/^/R timesync /'
+      sleep 2
+      echo "R fds-after \$(ls /proc/\$pid/fd | wc -l)"
+      service logs port-forwarder 2>&1 | tail -4 | sed 's/^/R forwarder /'
+      echo "VSOCK-""DONE"
+      poweroff
+YML
+linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
+# The vsock examples build from our packages.
+for e in vsudd-containerd port-forwarder; do
+    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/$e.yml" > "$SCRATCH/$e.yml"
+    linuxkit build --dir "$SCRATCH" --name "$e" "$SCRATCH/$e.yml"
+    assert_true "examples/$e.yml built" [ -s "$SCRATCH/$e-initrd.img" ]
+done
+state="$SCRATCH/t-state"
+mkdir -p "$state" "$SCRATCH/vm"
+# Host servers the guest connects to: sock_stress's echo on host port 22099, and one that
+# answers only after the guest's half-close (port 22102).
+"$SOCK_STRESS" -s "hybrid://$state/vsock.sock:22099" 2> "$SCRATCH/host-server.log" &
+server=$!
+/usr/bin/python3 - "$state/vsock.sock_22102" <<'PY' &
+import os, socket, sys
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+c, _ = s.accept()
+got = b""
+while True:
+    b = c.recv(4096)
+    if not b:
+        break
+    got += b
+c.sendall(b"host-saw-eof-after:" + got)
+c.close()
+PY
+halfclose=$!
+vm_start "$SCRATCH/vm" "$SCRATCH/t" --mem 1024 --vsock-ports 2374,22099,0xf3a4
+vm_wait "VSOCK-READY" 300
+# Host -> guest: straight over hybrid vsock, and through the --vsock-ports socket.
+hybrid=$("$SOCK_STRESS" -c "hybrid://$state/vsock.sock:22099" -i 50 -p 10 -l 1M 2>&1 | tail -3)
+echo "$hybrid"
+viaport=$("$SOCK_STRESS" -c "unix://$state/guest.00005653" -i 20 -p 5 -l 256K 2>&1 | tail -3)
+echo "$viaport"
+refused=$("$SOCK_STRESS" -c "hybrid://$state/vsock.sock:4444" -i 1 -t 10 2>&1 | tail -1)
+echo "refused: $refused"
+list=$("$SERVICE" --socket "$state/guest.00000946" list 2>&1)
+echo "$list"
+page=""
+i=0
+while [ "$i" -lt 60 ]; do
+    page=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/', timeout=5).read().decode().strip())" 2> /dev/null) && break
+    sleep 1
+    i=$((i + 1))
+done
+echo "forwarded port: $page"
+"$SERVICE" --socket "$state/guest.00000946" stop port-forwarder
+closed=no
+i=0
+while [ "$i" -lt 30 ]; do
+    if ! /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), timeout=2)" 2> /dev/null; then
+        closed=yes
+        break
+    fi
+    sleep 1
+    i=$((i + 1))
+done
+echo "port closed after the forwarder stopped: $closed"
+# host-timesync-daemon: a connection is the request.
+/usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.shutdown(socket.SHUT_WR); s.recv(16)" "$state/guest.0000f3a4" || true
+vm_wait "VSOCK-DONE" 300
+vm_end 120
+kill "$server" "$halfclose" 2> /dev/null || true
+cp "$VM_LOG" "$RT_RESULTS/vsock-console.log"
+cp "$state/vsock.log" "$RT_RESULTS/vsock-host.log" 2> /dev/null || true
+c=$(tr -d '\r' < "$VM_LOG")
+echo "$c" | grep -E "^R " | head -40
+echo "$hybrid" | assert_contains "50 ok, 0 failed"
+echo "$viaport" | assert_contains "20 ok, 0 failed"
+echo "$refused" | assert_contains "refused"
+echo "$list" | assert_contains "sock-stress +running"
+assert_equals "the forwarded port answered on the host" "hello-over-vsock" "$page"
+assert_equals "the port closed with the forwarder" "yes" "$closed"
+echo "$c" | assert_contains "R to-host .*50 ok, 0 failed"
+echo "$c" | assert_contains "R half-close host-saw-eof-after:ping-from-guest"
+echo "$c" | assert_contains "R refused .*(refused|reset|nothing listens)"
+echo "$c" | assert_contains "R clock 20[2-9][0-9]"
+echo "$c" | assert_contains "R timesync .*clock set from /dev/rtc0"
+before=$(echo "$c" | sed -n 's/^R fds-before \([0-9]*\).*/\1/p')
+after=$(echo "$c" | sed -n 's/^R fds-after \([0-9]*\).*/\1/p')
+assert_equals "the guest's echo server holds as many descriptors as before the stress" "$before" "$after"
+assert_true "powered off (status $VM_STATUS)" [ "$VM_STATUS" = 0 ]
+assert_true "vhost-device-vsock ended with the VM" [ -z "$(pgrep -f "vhost-device-vsock.*$SCRATCH" || true)" ]
+exit 0
