@@ -48,6 +48,9 @@ fn hint(e: &io::Error) -> &'static str {
         Some(libc_consts::ECONNRESET) | Some(libc_consts::ECONNREFUSED) => {
             " (nothing listens on that port)"
         }
+        Some(libc_consts::ETIMEDOUT) => {
+            " (no answer: nothing listens on that port, or the peer has no vsock device)"
+        }
         _ => "",
     }
 }
@@ -58,6 +61,7 @@ mod libc_consts {
     pub const EAFNOSUPPORT: i32 = 97;
     pub const EADDRNOTAVAIL: i32 = 99;
     pub const ECONNRESET: i32 = 104;
+    pub const ETIMEDOUT: i32 = 110;
     pub const ECONNREFUSED: i32 = 111;
 }
 
@@ -151,6 +155,16 @@ impl Stream {
             },
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
         })
+    }
+}
+
+impl std::os::fd::AsFd for Stream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Stream::Vsock(s) => s.as_fd(),
+            Stream::Unix { stream, .. } => stream.as_fd(),
+            Stream::Tcp(s) => s.as_fd(),
+        }
     }
 }
 

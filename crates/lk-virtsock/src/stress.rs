@@ -4,10 +4,9 @@
 //! sent.
 //!
 //! Wire protocol: the client first sends the length as 8 bytes big-endian; the server
-//! echoes exactly that many bytes and closes. The length makes the end of a connection
-//! independent of half-close (the host side of hybrid vsock has none); the client still
-//! half-closes where the transport keeps it. Not wire-compatible with virtsock's Go
-//! `sock_stress`, whose server copies until EOF.
+//! echoes exactly that many bytes and closes, and the client reads exactly that many. No
+//! side waits for a half-close, which hybrid vsock does not carry (vhost-device-vsock 0.3).
+//! Not wire-compatible with virtsock's Go `sock_stress`, whose server copies until EOF.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -103,9 +102,10 @@ fn one(ep: &Endpoint, cfg: &ClientConfig, seed: u64) -> Result<u64, String> {
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut n = 0;
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => return Ok((n, h.finalize().to_vec())),
+        while n < len {
+            let want = buf.len().min(len - n);
+            match reader.read(&mut buf[..want]) {
+                Ok(0) => break,
                 Ok(k) => {
                     h.update(&buf[..k]);
                     n += k;
@@ -114,6 +114,7 @@ fn one(ep: &Endpoint, cfg: &ClientConfig, seed: u64) -> Result<u64, String> {
                 Err(e) => return Err(e),
             }
         }
+        Ok((n, h.finalize().to_vec()))
     });
     let mut w = s;
     let sent = (|| -> io::Result<()> {
@@ -123,9 +124,6 @@ fn one(ep: &Endpoint, cfg: &ClientConfig, seed: u64) -> Result<u64, String> {
             let k = between(&mut rng, cfg.min_buf.max(1), cfg.max_buf.max(1)).min(len - off);
             w.write_all(&data[off..off + k])?;
             off += k;
-        }
-        if w.half_close_kept() {
-            w.shutdown(Shutdown::Write)?;
         }
         Ok(())
     })();
@@ -209,10 +207,16 @@ pub fn echo(mut s: Stream) -> io::Result<u64> {
         s.write_all(&buf[..k])?;
         left -= k as u64;
     }
-    let _ = s.shutdown(Shutdown::Write);
-    // Read the client's end (or its close) so the close here is a clean one.
-    let _ = s.read(&mut buf);
     Ok(len)
+}
+
+/// The half-close check's server: reads to EOF, then sends it all back and closes (only
+/// a transport that keeps half-close lets the answer through).
+pub fn echo_at_eof(mut s: Stream) -> io::Result<u64> {
+    let mut got = Vec::new();
+    Read::by_ref(&mut s).take(1 << 20).read_to_end(&mut got)?;
+    s.write_all(&got)?;
+    Ok(got.len() as u64)
 }
 
 /// Half-close check: connects, sends `msg`, shuts down the write half and reads the
@@ -223,11 +227,14 @@ pub fn send_half_closed(ep: &Endpoint, msg: &[u8], timeout: Duration) -> Result<
     if !s.half_close_kept() {
         return Err(format!("{ep} keeps no half-close"));
     }
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     s.write_all(msg).map_err(|e| format!("send: {e}"))?;
-    s.shutdown(Shutdown::Write).map_err(|e| format!("half-close: {e}"))?;
+    s.shutdown(Shutdown::Write)
+        .map_err(|e| format!("half-close: {e}"))?;
     let mut out = Vec::new();
-    s.read_to_end(&mut out).map_err(|e| format!("receive: {e}"))?;
+    s.read_to_end(&mut out)
+        .map_err(|e| format!("receive: {e}"))?;
     Ok(out)
 }
 
@@ -240,9 +247,14 @@ pub struct ServerStats {
     pub done: AtomicUsize,
 }
 
-/// Serves the echo protocol on `l` forever, a thread per connection; each failed
-/// connection is logged with its peer.
-pub fn serve(l: Listener, stats: Arc<ServerStats>, log: crate::forward::Log) -> io::Result<()> {
+/// Serves the echo protocol (or, `at_eof`, [`echo_at_eof`]) on `l` forever, a thread per
+/// connection; each failed connection is logged with its peer.
+pub fn serve(
+    l: Listener,
+    at_eof: bool,
+    stats: Arc<ServerStats>,
+    log: crate::forward::Log,
+) -> io::Result<()> {
     loop {
         let (s, peer) = match l.accept() {
             Ok(x) => x,
@@ -252,7 +264,8 @@ pub fn serve(l: Listener, stats: Arc<ServerStats>, log: crate::forward::Log) -> 
         stats.open.fetch_add(1, Ordering::SeqCst);
         let (st, lg) = (stats.clone(), log.clone());
         let r = std::thread::Builder::new().spawn(move || {
-            if let Err(e) = echo(s) {
+            let r = if at_eof { echo_at_eof(s) } else { echo(s) };
+            if let Err(e) = r {
                 lg(&format!("{peer}: {e}"));
             }
             st.open.fetch_sub(1, Ordering::SeqCst);
@@ -276,7 +289,7 @@ mod tests {
         let l = Listener::bind(&ep).unwrap();
         let stats = Arc::new(ServerStats::default());
         let st = stats.clone();
-        std::thread::spawn(move || serve(l, st, Arc::new(|_: &str| {})));
+        std::thread::spawn(move || serve(l, false, st, Arc::new(|_: &str| {})));
         let cfg = ClientConfig {
             connections: 30,
             parallel: 5,

@@ -57,7 +57,10 @@ fn echo_server() -> SocketAddr {
 }
 
 fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 fn closed(a: SocketAddr) -> bool {
@@ -78,7 +81,11 @@ fn ports_open_forward_and_close_as_the_guest_asks() {
     fake_backend(&backend);
     let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let l2 = lines.clone();
-    forward::serve_host(&backend, Arc::new(move |m: &str| l2.lock().unwrap().push(m.into()))).unwrap();
+    forward::serve_host(
+        &backend,
+        Arc::new(move |m: &str| l2.lock().unwrap().push(m.into())),
+    )
+    .unwrap();
     let guest = echo_server();
     let host = free_port();
 
@@ -88,7 +95,10 @@ fn ports_open_forward_and_close_as_the_guest_asks() {
         stream: ctl,
         hybrid: false,
     };
-    assert_eq!(forward::ask(&mut ctl, &Request::Expose { host, guest }).unwrap(), Ok(()));
+    assert_eq!(
+        forward::ask(&mut ctl, &Request::Expose { host, guest }).unwrap(),
+        Ok(())
+    );
     let again = forward::ask(&mut ctl, &Request::Expose { host, guest }).unwrap();
     assert!(again.unwrap_err().contains("already forwarded"));
 
@@ -98,7 +108,10 @@ fn ports_open_forward_and_close_as_the_guest_asks() {
     BufReader::new(c).read_line(&mut got).unwrap();
     assert_eq!(got, "echo hello\n");
 
-    assert_eq!(forward::ask(&mut ctl, &Request::Unexpose { host }).unwrap(), Ok(()));
+    assert_eq!(
+        forward::ask(&mut ctl, &Request::Unexpose { host }).unwrap(),
+        Ok(())
+    );
     assert!(closed(host), "the port closed after UNEXPOSE");
 
     // Ports die with the control connection.
@@ -127,7 +140,8 @@ fn a_guest_address_that_refuses_is_reported_to_the_host() {
         Duration::from_secs(5),
     )
     .unwrap();
-    g.write_all(format!("CONNECT tcp {}\n", free_port()).as_bytes()).unwrap();
+    g.write_all(format!("CONNECT tcp {}\n", free_port()).as_bytes())
+        .unwrap();
     let answer = forward::read_line(&mut g).unwrap().unwrap();
     assert!(answer.starts_with("ERR connect to tcp"), "{answer}");
 }

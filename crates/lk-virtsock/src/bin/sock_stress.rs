@@ -27,7 +27,8 @@ options:
   -t SECS  bound on each read or write (60)
   -e       stop at the first failure
   -send M  instead: send M, half-close, print the answer (checks the transport keeps
-           half-close: the server must answer after it sees the end)
+           half-close: against a server run with -at-eof)
+  -at-eof  (server) read to EOF, then answer with what came
   -v N     verbosity: 1 prints each failure as it happens (1)";
 
 fn say(msg: &str) {
@@ -56,6 +57,7 @@ fn main() {
     let mut cfg = ClientConfig::default();
     let mut verbose = 1;
     let mut send = None;
+    let mut at_eof = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let flag = a.trim_start_matches('-');
@@ -81,6 +83,7 @@ fn main() {
             "t" => cfg.io_timeout = Duration::from_secs(size(&val()) as u64),
             "e" => cfg.exit_on_error = true,
             "send" => send = Some(val()),
+            "at-eof" => at_eof = true,
             "v" => verbose = size(&val()),
             "h" | "help" => {
                 let _ = writeln!(std::io::stdout(), "{USAGE}");
@@ -97,6 +100,7 @@ fn main() {
             let stats = Arc::new(ServerStats::default());
             let r = stress::serve(
                 l,
+                at_eof,
                 stats,
                 Arc::new(move |m: &str| {
                     if verbose > 0 {
