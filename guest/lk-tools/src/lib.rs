@@ -33,3 +33,18 @@ pub fn usage(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{text}");
 }
+
+/// Ends the program on SIGTERM/SIGINT: a container's PID 1 has no default handlers, so
+/// without this `service stop` has to SIGKILL it.
+pub fn exit_on_term() {
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ]) {
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                std::process::exit(0);
+            }
+        });
+    }
+}

@@ -115,16 +115,7 @@ pub fn follow(socket: &Path, tx: &Sender<()>) {
 /// SIGTERM/SIGINT end it at once (it runs as a container's PID 1, which has no default
 /// handlers).
 pub fn main_loop(socket: &Path, delay: Duration, command: Vec<String>) {
-    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ]) {
-        std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                std::process::exit(0);
-            }
-        });
-    }
+    crate::exit_on_term();
     let (tx, rx) = channel();
     let socket = socket.to_path_buf();
     std::thread::spawn(move || follow(&socket, &tx));

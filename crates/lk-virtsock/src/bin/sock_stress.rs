@@ -96,6 +96,17 @@ fn main() {
         (Some(url), None) => {
             let ep = Endpoint::parse(&url, CID_ANY, STRESS_PORT).unwrap_or_else(|e| fail(&e.0));
             let l = Listener::bind(&ep).unwrap_or_else(|e| fail(&e.to_string()));
+            // As a container's PID 1 it has no default SIGTERM handler.
+            if let Ok(mut sig) = signal_hook::iterator::Signals::new([
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+            ]) {
+                std::thread::spawn(move || {
+                    if sig.forever().next().is_some() {
+                        std::process::exit(0);
+                    }
+                });
+            }
             say(&format!("echoing on {}", l.describe()));
             let stats = Arc::new(ServerStats::default());
             let r = stress::serve(

@@ -31,6 +31,7 @@ fn main() {
         log(&e);
         std::process::exit(2)
     });
+    lk_tools::exit_on_term();
     let rtc = PathBuf::from(f.last("rtc").unwrap_or("/dev/rtc0"));
     if let Err(e) = timesync::serve(port, &rtc, &log) {
         log(&e);

@@ -73,6 +73,7 @@ fn main() {
     if !f.args.is_empty() {
         fail(&format!("unexpected arguments {:?}\n{USAGE}", f.args));
     }
+    lk_tools::exit_on_term();
     let (state, changed) = State::new(log);
     for spec in f.all("port") {
         let (h, g) = forwarder::parse_spec(spec, host_ip).unwrap_or_else(|e| fail(&e));

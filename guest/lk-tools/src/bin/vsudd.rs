@@ -45,6 +45,7 @@ fn main() {
             .map(|s| PortSpec::parse(s).unwrap_or_else(|e| fail(&format!("-{name}: {e}"))))
             .collect()
     };
+    lk_tools::exit_on_term();
     let (ins, outs) = (parse("inport"), parse("outport"));
     let syslog = f.last("syslog").map(|s| {
         let (p, path) = s

@@ -49,8 +49,8 @@ files:
       until [ -e /dev/vsock ] && [ -S /run/halfclose.sock ] && s -h > /dev/null 2>&1 || [ \$i -ge 60 ]; do sleep 1; i=\$((i+1)); done
       modprobe vsock_loopback
       date -s "2001-01-01 00:00:00" > /dev/null
-      pid=\$(pidof sock_stress)
-      echo "R fds-before \$(ls /proc/\$pid/fd | wc -l)"
+      fds() { for p in \$(pidof sock_stress); do ls /proc/\$p/fd; done | wc -l; }
+      echo "R fds-before \$(fds)"
       echo "VSOCK-""READY"
       s -c vsock://2:22099 -i 50 -p 10 -l 1M 2>&1 | sed 's/^/R to-host /'
       echo "R half-close \$(s -c vsock://1:22103 -send ping-from-guest 2>&1)"
@@ -60,7 +60,7 @@ files:
       echo "R clock \$(date +%Y) after \${i}s"
       service logs host-timesync-daemon 2>&1 | tail -2 | sed 's/^/R timesync /'
       sleep 2
-      echo "R fds-after \$(ls /proc/\$pid/fd | wc -l)"
+      echo "R fds-after \$(fds)"
       service logs port-forwarder 2>&1 | tail -4 | sed 's/^/R forwarder /'
       echo "VSOCK-""DONE"
       poweroff
@@ -108,6 +108,7 @@ while [ "$i" -lt 30 ]; do
     i=$((i + 1))
 done
 echo "port closed after the forwarder stopped: $closed"
+stopped=$("$SERVICE" --socket "$state/guest.00000946" list 2>&1 | grep port-forwarder)
 # host-timesync-daemon: a connection is the request.
 /usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.shutdown(socket.SHUT_WR); s.recv(16)" "$state/guest.0000f3a4" || true
 vm_wait "VSOCK-DONE" 300
@@ -123,6 +124,7 @@ echo "$refused" | assert_contains "refused"
 echo "$list" | assert_contains "sock-stress +running"
 assert_equals "the forwarded port answered on the host" "hello-over-vsock" "$page"
 assert_equals "the port closed with the forwarder" "yes" "$closed"
+echo "$stopped" | assert_contains "port-forwarder +stopped .*last status 0"
 echo "$c" | assert_contains "R to-host .*50 ok, 0 failed"
 echo "$c" | assert_contains "R half-close ping-from-guest"
 echo "$c" | assert_contains "R refused .*(refused|reset|timed out)"
