@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 lk=$(realpath "${1:-target/release/linuxkit}")
 ss=$(dirname "$lk")/sock_stress
 [ -x "$ss" ] || { echo "no $ss: cargo build first" >&2; exit 1; }
-./scripts/packages.sh "$lk" > /dev/null
+./scripts/packages.sh "$lk" > /dev/null 2>&1 || { echo "scripts/packages.sh failed" >&2; exit 1; }
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; sleep 1; rm -rf "$dir"; }
@@ -63,7 +63,12 @@ pids+=($!)
 pids+=($!)
 for _ in $(seq 600); do grep -q "BENCH-GUEST-DONE" "$dir/console" && break; sleep 1; done
 grep -q "BENCH-GUEST-DONE" "$dir/console" || { tail -20 "$dir/console" >&2; exit 1; }
-host() { "$ss" "$@" 2>&1 | grep -v FAIL | tail -1; }
+# The summary line; the first failure, if any, on stderr.
+host() {
+    out=$("$ss" "$@" 2>&1 || true)
+    echo "$out" | grep FAIL | head -1 >&2
+    echo "$out" | grep -v FAIL | tail -1
+}
 # shellcheck disable=SC2086
 {
     echo "B host-vsock-big $(host -c "hybrid://$state/vsock.sock:22099" $big)"

@@ -4,8 +4,9 @@
 //! sent.
 //!
 //! Wire protocol: the client first sends the length as 8 bytes big-endian; the server
-//! echoes exactly that many bytes and closes, and the client reads exactly that many. No
-//! side waits for a half-close, which hybrid vsock does not carry (vhost-device-vsock 0.3).
+//! echoes exactly that many bytes and closes, and the client reads exactly that many, then
+//! the close. No side waits for a half-close, which hybrid vsock does not carry
+//! (vhost-device-vsock 0.3); a full close it does carry.
 //! Not wire-compatible with virtsock's Go `sock_stress`, whose server copies until EOF.
 
 use std::io::{self, Read, Write};
@@ -113,6 +114,13 @@ fn one(ep: &Endpoint, cfg: &ClientConfig, seed: u64) -> Result<u64, String> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+        // Then the server's close: a connection is done when both sides are.
+        if n == len && reader.read(&mut buf[..1])? != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "more bytes came back than were sent",
+            ));
         }
         Ok((n, h.finalize().to_vec()))
     });

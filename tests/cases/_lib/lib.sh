@@ -96,3 +96,34 @@ vm_end() {
     fi
     exec 9>&-
 }
+
+# free_port: prints a TCP port free on 127.0.0.1 now.
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# http_get_retry PORT SECONDS: prints the body of http://127.0.0.1:PORT/, trying once a
+# second for up to SECONDS (nothing printed if it never answered).
+http_get_retry() {
+    _i=0
+    while [ "$_i" -lt "$2" ]; do
+        /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$1/', timeout=5).read().decode().strip())" 2> /dev/null && return 0
+        sleep 1
+        _i=$((_i + 1))
+    done
+}
+
+# port_closes PORT SECONDS: prints yes once 127.0.0.1:PORT refuses connections (checked
+# once a second for up to SECONDS), else no.
+port_closes() {
+    _i=0
+    while [ "$_i" -lt "$2" ]; do
+        if ! /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), timeout=2)" 2> /dev/null; then
+            echo yes
+            return 0
+        fi
+        sleep 1
+        _i=$((_i + 1))
+    done
+    echo no
+}

@@ -38,7 +38,7 @@ net="user,net=169.254.0.0/16"
 net="$net,guestfwd=tcp:169.254.169.254:80-$relay $http_port"
 net="$net,guestfwd=tcp:169.254.169.254:443-$relay $https_port"
 net="$net,guestfwd=tcp:169.254.42.42:80-$relay $scw_port"
-ssh_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ssh_port=$(free_port)
 # ssh_vm CMD: runs CMD in the VM as root with the served key, retrying while sshd starts;
 # its output in OUT.
 ssh_vm() {

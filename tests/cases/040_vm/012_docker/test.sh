@@ -24,8 +24,8 @@ docker save -o "$SCRATCH/images.tar" lk-test/httpd:latest lk-trim-test/img1 lk-t
     lk-trim-test/img3 lk-trim-test/img4
 docker rmi lk-test/httpd:latest lk-trim-test/img1 lk-trim-test/img2 lk-trim-test/img3 lk-trim-test/img4 > /dev/null
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-port2=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
+port2=$(free_port)
 # examples/docker.yml plus the port-forwarder service (host ports that follow docker run -p,
 # through run qemu --vsock).
 sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/docker.yml" |
@@ -77,36 +77,15 @@ vm_start "$SCRATCH/vm" "$SCRATCH/docker" --mem 2048 \
     --disk "file=$SCRATCH/docker.img,size=2G,format=raw" --data-file "$SCRATCH/images.tar" \
     --publish "$port:8080" --vsock
 vm_wait "DOCKER-RUNNING" 600
-page=""
-i=0
-while [ "$i" -lt 30 ]; do
-    page=$(/usr/bin/python3 -c "import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$port/', timeout=5).read().decode().strip())" 2> /dev/null) && break
-    sleep 1
-    i=$((i + 1))
-done
+page=$(http_get_retry "$port" 30)
 echo "from the host: $page"
 # docker run -p $port2:80 in the VM: the port-forwarder opens it on the host, and closes it
 # when the container stops.
 vm_wait "WEB2-RUNNING" 120
-page2=""
-i=0
-while [ "$i" -lt 20 ]; do
-    page2=$(/usr/bin/python3 -c "import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$port2/', timeout=5).read().decode().strip())" 2> /dev/null) && break
-    sleep 1
-    i=$((i + 1))
-done
+page2=$(http_get_retry "$port2" 20)
 echo "forwarded from the VM's docker: $page2"
 vm_wait "WEB2-STOPPED" 120
-closed=no
-i=0
-while [ "$i" -lt 15 ]; do
-    if ! /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port2), timeout=2)" 2> /dev/null; then
-        closed=yes
-        break
-    fi
-    sleep 1
-    i=$((i + 1))
-done
+closed=$(port_closes "$port2" 15)
 vm_wait "DOCKER-DONE" 300
 vm_end 120
 cp "$VM_LOG" "$RT_RESULTS/docker-console.log"

@@ -128,7 +128,7 @@ files:
       echo "PACKAGES""-READY"
 YML
 linuxkit build --dir "$SCRATCH" --name p "$SCRATCH/p.yml"
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 mkdir -p "$SCRATCH/vm"
 vm_start "$SCRATCH/vm" "$SCRATCH/p" --mem 1536 --qemu-ga --publish "$port:9100" \
     --disk "file=$SCRATCH/crypt.img,format=raw" --disk "file=$SCRATCH/logs.img,format=raw" \

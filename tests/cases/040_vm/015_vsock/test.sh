@@ -12,7 +12,7 @@ make_scratch
 SOCK_STRESS=$(dirname "$LINUXKIT")/sock_stress
 SERVICE=$REPO_ROOT/pkg/init/usr/bin/service
 pkg="@pkg:$REPO_ROOT/pkg"
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > "$SCRATCH/t.yml" <<YML
 kernel:
   image: "$pkg/kernel"
@@ -88,25 +88,10 @@ refused=$("$SOCK_STRESS" -c "hybrid://$state/vsock.sock:4444" -i 1 -t 10 2>&1 | 
 echo "refused: $refused"
 list=$("$SERVICE" --socket "$state/guest.00000946" list 2>&1)
 echo "$list"
-page=""
-i=0
-while [ "$i" -lt 60 ]; do
-    page=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/', timeout=5).read().decode().strip())" 2> /dev/null) && break
-    sleep 1
-    i=$((i + 1))
-done
+page=$(http_get_retry "$port" 60)
 echo "forwarded port: $page"
 "$SERVICE" --socket "$state/guest.00000946" stop port-forwarder
-closed=no
-i=0
-while [ "$i" -lt 30 ]; do
-    if ! /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), timeout=2)" 2> /dev/null; then
-        closed=yes
-        break
-    fi
-    sleep 1
-    i=$((i + 1))
-done
+closed=$(port_closes "$port" 30)
 echo "port closed after the forwarder stopped: $closed"
 stopped=$("$SERVICE" --socket "$state/guest.00000946" list 2>&1 | grep port-forwarder)
 # host-timesync-daemon: a connection is the request.
