@@ -533,4 +533,18 @@ mod tests {
         assert_eq!((q.path.as_str(), q.cpus, q.mem), ("img", 1, 1024));
         assert!(q.disk.is_empty() && !q.uefi && q.networking.is_none());
     }
+
+    #[test]
+    fn vsock_ports_take_decimal_and_hex_comma_separated() {
+        use clap::{Args, FromArgMatches};
+        let cmd = super::QemuArgs::augment_args(clap::Command::new("qemu"));
+        let m = cmd
+            .clone()
+            .try_get_matches_from(["qemu", "--vsock-ports", "2374,0xf3a4", "img"])
+            .unwrap();
+        let q = super::QemuArgs::from_arg_matches(&m).unwrap();
+        assert_eq!(q.vsock_ports, [2374, 0xf3a4]);
+        let bad = cmd.try_get_matches_from(["qemu", "--vsock-ports", "x", "img"]);
+        assert!(bad.unwrap_err().to_string().contains("not a port"));
+    }
 }
