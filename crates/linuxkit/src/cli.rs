@@ -242,6 +242,11 @@ pub struct QemuArgs {
     /// Give the VM a TPM 2.0 (swtpm; its state in <state>/tpm, kept between runs).
     #[arg(long)]
     pub tpm: bool,
+    /// Machine type: q35 (default; PCI, firmware, every boot kind) or microvm (QEMU's
+    /// minimal machine: virtio-mmio devices, no PCI or firmware; boots kernel+initrd and the
+    /// root images only, faster to boot).
+    #[arg(long)]
+    pub machine: Option<String>,
     /// Give the VM a vsock device (CID 3), served by vhost-device-vsock. Its host side is
     /// <state>/vsock.sock (hybrid vsock: write `CONNECT <port>`, read `OK ...`; guest
     /// connections to host port P arrive on <state>/vsock.sock_P), and the guest's

@@ -43,6 +43,8 @@ pub struct RunSettings {
     pub guest_agent: bool,
     /// `--tpm`.
     pub tpm: bool,
+    /// `--machine`: `q35` (default) or `microvm`.
+    pub machine: Option<String>,
     /// `--vsock`: a vsock device (implied by `vsock_ports`).
     pub vsock: bool,
     /// `--vsock-ports`: guest ports offered as `<state>/guest.<port hex>`.
@@ -83,6 +85,9 @@ pub enum RunSetupError {
     /// A `--networking` value is not one we know.
     #[error("--networking {0}: use user[,key=value...], none, tap,<if> or bridge,<br>")]
     Networking(String),
+    /// An unknown `--machine`.
+    #[error("--machine {0}: use q35 or microvm")]
+    Machine(String),
     /// `--publish` without user networking.
     #[error("--publish needs user networking")]
     PublishNeedsUser,
@@ -330,8 +335,13 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
             })?;
         cdroms.push(iso);
     }
+    let machine = match s.machine.as_deref() {
+        None => lk_run::Machine::Q35,
+        Some(m) => lk_run::Machine::parse(m).ok_or_else(|| RunSetupError::Machine(m.to_owned()))?,
+    };
     Ok(QemuConfig {
         qemu,
+        machine,
         cdroms,
         detached: s.detached,
         accel,

@@ -15,5 +15,5 @@ pub mod tpm;
 pub mod vsock;
 
 pub use qemu::{
-    Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome, disk_format, run,
+    Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome, disk_format, run,
 };

@@ -86,11 +86,44 @@ pub enum Networking {
     None,
 }
 
+/// The machine type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Machine {
+    /// PC with PCI, ACPI and firmware (`q35`): every boot kind.
+    #[default]
+    Q35,
+    /// QEMU's `microvm`: virtio-mmio devices, no PCI and no firmware to run; kernel boots
+    /// only, disks and CD-ROMs on virtio-scsi (still `/dev/sdX`).
+    Microvm,
+}
+
+impl Machine {
+    /// A virtio device's name on this machine (`virtio-net` -> `virtio-net-pci` or
+    /// `virtio-net-device`).
+    pub fn virtio(self, base: &str) -> String {
+        match self {
+            Machine::Q35 => format!("{base}-pci"),
+            Machine::Microvm => format!("{base}-device"),
+        }
+    }
+
+    /// Parses `q35` or `microvm`.
+    pub fn parse(s: &str) -> Option<Machine> {
+        match s {
+            "q35" | "pc" => Some(Machine::Q35),
+            "microvm" => Some(Machine::Microvm),
+            _ => None,
+        }
+    }
+}
+
 /// Everything about one QEMU run.
 #[derive(Clone, Debug)]
 pub struct QemuConfig {
     /// The QEMU binary.
     pub qemu: PathBuf,
+    /// The machine type.
+    pub machine: Machine,
     /// `kvm`, `tcg`, ...
     pub accel: String,
     /// Memory in MiB.
@@ -174,6 +207,9 @@ pub enum RunError {
     /// A `--publish` value is malformed.
     #[error("--publish {0}: expected host:guest[/tcp|udp]")]
     Publish(String),
+    /// What was asked for does not exist on the machine type.
+    #[error("--machine microvm: {0}")]
+    Microvm(&'static str),
 }
 
 fn publish(p: &str) -> Result<String, RunError> {
@@ -220,10 +256,74 @@ impl QemuConfig {
         (p.as_os_str().len() < 100).then_some(p)
     }
 
+    /// microvm's disks and CD-ROMs: one virtio-scsi bus, so the guest names them as on q35
+    /// (`/dev/sda` for a root image, then the `--disk`s; CD-ROMs `/dev/sr0`).
+    fn microvm_disks(&self, a: &mut Vec<String>) {
+        let mut drives: Vec<(String, &str, &str)> = Vec::new();
+        if let Boot::RootImage { image, .. } = &self.boot {
+            drives.push((image.display().to_string(), "raw", "scsi-hd"));
+        }
+        for d in &self.disks {
+            drives.push((d.path.display().to_string(), d.format.as_str(), "scsi-hd"));
+        }
+        for cd in &self.cdroms {
+            drives.push((cd.display().to_string(), "raw", "scsi-cd"));
+        }
+        if drives.is_empty() {
+            return;
+        }
+        a.extend([
+            "-device".to_owned(),
+            "virtio-scsi-device,id=lkscsi".to_owned(),
+        ]);
+        for (i, (file, format, kind)) in drives.into_iter().enumerate() {
+            let media = if kind == "scsi-cd" {
+                ",media=cdrom,readonly=on"
+            } else {
+                ""
+            };
+            a.extend([
+                "-drive".to_owned(),
+                format!("if=none,id=lkd{i},file={file},format={format}{media}"),
+                "-device".to_owned(),
+                format!("{kind},bus=lkscsi.0,drive=lkd{i},scsi-id={i},lun=0"),
+            ]);
+        }
+    }
+
+    /// What microvm cannot do.
+    fn check_machine(&self) -> Result<(), RunError> {
+        if self.machine != Machine::Microvm {
+            return Ok(());
+        }
+        if !matches!(self.boot, Boot::Kernel { .. } | Boot::RootImage { .. }) {
+            return Err(RunError::Microvm(
+                "boots a kernel only (no firmware for ISOs or disk images); use q35",
+            ));
+        }
+        if self.uefi.is_some() {
+            return Err(RunError::Microvm("has no UEFI firmware; use q35"));
+        }
+        if self.tpm {
+            return Err(RunError::Microvm("has no TPM device; use q35"));
+        }
+        Ok(())
+    }
+
     pub fn args(&self) -> Result<Vec<String>, RunError> {
+        self.check_machine()?;
+        let m = self.machine;
         let mut a: Vec<String> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
-        push(&["-machine", &format!("q35,accel={}", self.accel)]);
+        match m {
+            Machine::Q35 => push(&["-machine", &format!("q35,accel={}", self.accel)]),
+            // The serial port and RTC microvm leaves out by default: the console is ttyS0
+            // and host-timesync-daemon reads /dev/rtc0.
+            Machine::Microvm => push(&[
+                "-machine",
+                &format!("microvm,accel={},isa-serial=on,rtc=on", self.accel),
+            ]),
+        }
         push(&[
             "-smp",
             &self.cpus.to_string(),
@@ -234,7 +334,7 @@ impl QemuConfig {
             "-pidfile",
             &self.state.join("qemu.pid").display().to_string(),
         ]);
-        push(&["-device", "virtio-rng-pci", "-no-reboot"]);
+        push(&["-device", &m.virtio("virtio-rng"), "-no-reboot"]);
         if self.accel == "kvm" {
             push(&["-cpu", "host"]);
         }
@@ -279,10 +379,12 @@ impl QemuConfig {
                     push(&["-initrd", &i.display().to_string()]);
                 }
                 push(&["-append", cmdline]);
-                push(&[
-                    "-drive",
-                    &format!("file={},format=raw,index=0,media=disk", image.display()),
-                ]);
+                if m == Machine::Q35 {
+                    push(&[
+                        "-drive",
+                        &format!("file={},format=raw,index=0,media=disk", image.display()),
+                    ]);
+                }
             }
             Boot::Iso(iso) => push(&["-cdrom", &iso.display().to_string(), "-boot", "d"]),
             Boot::Disk(d) => push(&[
@@ -294,8 +396,16 @@ impl QemuConfig {
                 ),
             ]),
         }
+        if m == Machine::Microvm {
+            self.microvm_disks(&mut a);
+        }
         let first_disk = usize::from(matches!(self.boot, Boot::Disk(_) | Boot::RootImage { .. }));
-        for (i, d) in self.disks.iter().enumerate() {
+        let q35_disks = if m == Machine::Q35 {
+            &self.disks[..]
+        } else {
+            &[]
+        };
+        for (i, d) in q35_disks.iter().enumerate() {
             let mut index = first_disk + i;
             if matches!(self.boot, Boot::Iso(_)) && index >= 2 {
                 index += 1; // the CD-ROM is index 2
@@ -325,7 +435,11 @@ impl QemuConfig {
                     "-netdev".to_owned(),
                     netdev,
                     "-device".to_owned(),
-                    format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
+                    format!(
+                        "{},netdev=t0,mac={}",
+                        m.virtio("virtio-net"),
+                        mac(&self.state)
+                    ),
                 ]);
             }
             Networking::Tap(ifname) => a.extend([
@@ -341,10 +455,15 @@ impl QemuConfig {
                 format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
             ]),
         }
-        if !self.cdroms.is_empty() {
+        if !self.cdroms.is_empty() && m == Machine::Q35 {
             a.extend(["-device".to_owned(), "virtio-scsi-pci,id=lkscsi".to_owned()]);
         }
-        for (i, cd) in self.cdroms.iter().enumerate() {
+        let cdroms = if m == Machine::Q35 {
+            &self.cdroms[..]
+        } else {
+            &[]
+        };
+        for (i, cd) in cdroms.iter().enumerate() {
             a.extend([
                 "-drive".to_owned(),
                 format!(
@@ -368,10 +487,10 @@ impl QemuConfig {
             a.extend(crate::tpm::args(&self.state));
         }
         if self.guest_agent {
-            a.extend(crate::qga::args(&self.state));
+            a.extend(crate::qga::args(&self.state, m));
         }
         if self.vsock.is_some() {
-            a.extend(crate::vsock::args(&self.state, self.mem_mb));
+            a.extend(crate::vsock::args(&self.state, self.mem_mb, m));
         }
         if self.detached {
             a.extend([
@@ -439,6 +558,7 @@ fn run_detached(
 /// Runs QEMU with the console on our stdout (and `<state>/console.log`); returns how the
 /// guest ended. A kernel panic on the console ends the run with [`RunOutcome::Panic`].
 pub fn run(cfg: &QemuConfig, console: &mut dyn Write) -> Result<RunOutcome, RunError> {
+    cfg.check_machine()?;
     std::fs::create_dir_all(&cfg.state).map_err(|source| RunError::State {
         path: cfg.state.display().to_string(),
         source,

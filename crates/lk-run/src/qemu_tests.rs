@@ -5,6 +5,7 @@ use super::*;
 fn cfg() -> QemuConfig {
     QemuConfig {
         qemu: "qemu-system-x86_64".into(),
+        machine: Machine::Q35,
         accel: "tcg".into(),
         mem_mb: 1024,
         cpus: 1,
@@ -135,4 +136,41 @@ fn the_guest_agent_gets_its_named_port_and_a_socket_in_the_state_dir() {
     let a = c.args().unwrap().join(" ");
     assert!(a.contains("qga.sock,server=on,wait=off"), "{a}");
     assert!(a.contains("name=org.qemu.guest_agent.0"), "{a}");
+}
+
+#[test]
+fn microvm_puts_every_device_on_virtio_mmio_and_disks_on_scsi() {
+    let mut c = cfg();
+    c.machine = Machine::Microvm;
+    c.cdroms = vec!["/s/data.iso".into()];
+    c.guest_agent = true;
+    let a = c.args().unwrap().join(" ");
+    assert!(
+        a.starts_with("-machine microvm,accel=tcg,isa-serial=on,rtc=on "),
+        "{a}"
+    );
+    assert!(!a.contains("-pci"), "no PCI devices on microvm: {a}");
+    for want in [
+        "-device virtio-rng-device",
+        "virtio-net-device,netdev=t0",
+        "-device virtio-scsi-device,id=lkscsi",
+        "-drive if=none,id=lkd0,file=/d.qcow2,format=qcow2 -device scsi-hd,bus=lkscsi.0,drive=lkd0,scsi-id=0,lun=0",
+        "-drive if=none,id=lkd1,file=/s/data.iso,format=raw,media=cdrom,readonly=on -device scsi-cd,bus=lkscsi.0,drive=lkd1,scsi-id=1,lun=0",
+        "virtio-serial-device,id=lkserial",
+    ] {
+        assert!(a.contains(want), "missing {want:?} in {a}");
+    }
+    assert!(!a.contains("index="), "{a}");
+}
+
+#[test]
+fn microvm_refuses_what_it_cannot_boot() {
+    let mut c = cfg();
+    c.machine = Machine::Microvm;
+    c.boot = Boot::Iso("/x.iso".into());
+    assert!(c.args().unwrap_err().to_string().contains("kernel only"));
+    let mut c = cfg();
+    c.machine = Machine::Microvm;
+    c.tpm = true;
+    assert!(c.args().unwrap_err().to_string().contains("TPM"));
 }

@@ -4,13 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::qemu::Machine;
+
 /// The host side of the channel.
 pub fn socket(state: &Path) -> PathBuf {
     state.join("qga.sock")
 }
 
 /// QEMU's arguments for the channel.
-pub fn args(state: &Path) -> Vec<String> {
+pub fn args(state: &Path, m: Machine) -> Vec<String> {
     vec![
         "-chardev".to_owned(),
         format!(
@@ -18,7 +20,7 @@ pub fn args(state: &Path) -> Vec<String> {
             socket(state).display()
         ),
         "-device".to_owned(),
-        "virtio-serial-pci,id=lkserial".to_owned(),
+        format!("{},id=lkserial", m.virtio("virtio-serial")),
         "-device".to_owned(),
         "virtserialport,bus=lkserial.0,chardev=qga0,name=org.qemu.guest_agent.0".to_owned(),
     ]

@@ -50,7 +50,8 @@ fn vhost_socket(state: &Path) -> PathBuf {
 }
 
 /// QEMU's arguments: shared guest memory and the vhost-user device.
-pub fn args(state: &Path, mem_mb: u32) -> Vec<String> {
+pub fn args(state: &Path, mem_mb: u32, m: crate::qemu::Machine) -> Vec<String> {
+    let device = format!("{},chardev=lkvsock", m.virtio("vhost-user-vsock"));
     [
         "-object",
         &format!("memory-backend-memfd,id=lkmem,size={mem_mb}M,share=on"),
@@ -59,7 +60,7 @@ pub fn args(state: &Path, mem_mb: u32) -> Vec<String> {
         "-chardev",
         &format!("socket,id=lkvsock,path={}", vhost_socket(state).display()),
         "-device",
-        "vhost-user-vsock-pci,chardev=lkvsock",
+        &device,
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -226,7 +227,7 @@ mod tests {
 
     #[test]
     fn qemu_shares_the_guest_memory_with_the_backend() {
-        let a = args(Path::new("/s"), 512).join(" ");
+        let a = args(Path::new("/s"), 512, crate::qemu::Machine::Q35).join(" ");
         assert_eq!(
             a,
             "-object memory-backend-memfd,id=lkmem,size=512M,share=on -numa node,memdev=lkmem \

@@ -39,6 +39,7 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
         gui: a.gui,
         guest_agent: a.qemu_ga,
         tpm: a.tpm,
+        machine: a.machine.clone(),
         vsock: a.vsock,
         vsock_ports: a.vsock_ports.clone(),
         data,
