@@ -42,11 +42,12 @@ files:
       poweroff
 YML
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
-first() { tr -d '\r' | sed -n 's/.*first service running \([0-9]*\) ms after \/init.*/\1/p' | head -1; }
+first() { sed -n 's/.*first service running \([0-9]*\) ms after \/init.*/\1/p' | head -1; }
 for m in microvm q35; do
     rm -rf "$SCRATCH/t-state"
     out=$(linuxkit run qemu --machine "$m" --disk size=256M --data "hello-$m" --vsock "$SCRATCH/t" < /dev/null 2>&1) && st=0 || st=$?
-    echo "$out" | tr -d '\r' > "$RT_RESULTS/$m-console.log"
+    out=$(echo "$out" | tr -d '\r')
+    echo "$out" > "$RT_RESULTS/$m-console.log"
     echo "$out" | grep -E "^R " | sed "s/^/$m: /"
     assert_equals "$m powered off" 0 "$st"
     echo "$out" | assert_contains "R disks /dev/sda /dev/sr0"
