@@ -127,3 +127,12 @@ port_closes() {
     done
     echo no
 }
+
+# yml_head PKG...: prints the start of a test image's YAML: this repository's kernel on
+# the serial console and, under init:, the init package and each PKG (e.g. memlogd).
+yml_head() {
+    printf 'kernel:\n  image: "@pkg:%s/pkg/kernel"\n  cmdline: "console=ttyS0"\ninit:\n  - "@pkg:%s/pkg/init"\n' "$REPO_ROOT" "$REPO_ROOT"
+    for _p in "$@"; do
+        printf '  - "@pkg:%s/pkg/%s"\n' "$REPO_ROOT" "$_p"
+    done
+}

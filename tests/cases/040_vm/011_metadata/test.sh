@@ -63,13 +63,9 @@ cat > "$SCRATCH/cd.json" <<'JSON'
 JSON
 
 pkg="@pkg:$REPO_ROOT/pkg"
-cat > "$SCRATCH/md.yml" <<YML
-kernel:
-  image: "$pkg/kernel"
-  cmdline: "console=ttyS0"
-init:
-  - "$pkg/init"
-  - "$pkg/memlogd"
+{
+    yml_head memlogd
+    cat <<YML
 onboot:
   - name: dhcpcd
     image: "$pkg/dhcpcd"
@@ -141,6 +137,7 @@ files:
       echo "METADATA""-DONE"
       poweroff
 YML
+} > "$SCRATCH/md.yml"
 linuxkit build --dir "$SCRATCH" --name md "$SCRATCH/md.yml"
 mkdir -p "$SCRATCH/md-state"
 printf '%s\n' "$mac" > "$SCRATCH/md-state/mac-addr"

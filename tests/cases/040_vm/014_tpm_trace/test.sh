@@ -10,14 +10,9 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap swtpm
 build_packages
 make_scratch
 pkg="@pkg:$REPO_ROOT/pkg"
-cat > "$SCRATCH/t.yml" <<YML
-kernel:
-  image: "$pkg/kernel"
-  cmdline: "console=ttyS0"
-init:
-  - "$pkg/init"
-  - "$pkg/memlogd"
-  - "$pkg/firmware"
+{
+    yml_head memlogd firmware
+    cat <<YML
 onboot:
   - name: tpm-random
     image: "$pkg/tss"
@@ -42,6 +37,7 @@ files:
       echo "TPM-TRACE""-DONE"
       poweroff
 YML
+} > "$SCRATCH/t.yml"
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
 console=$(linuxkit run qemu --mem 2048 --tpm "$SCRATCH/t" < /dev/null)
 echo "$console" | grep -E "^R |TPM|BPFTRACE|TPM2_PT_(MANUFACTURER|FAMILY)|raw:|value:" | head -30

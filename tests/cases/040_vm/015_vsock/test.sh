@@ -13,13 +13,9 @@ SOCK_STRESS=$(dirname "$LINUXKIT")/sock_stress
 SERVICE=$REPO_ROOT/pkg/init/usr/bin/service
 pkg="@pkg:$REPO_ROOT/pkg"
 port=$(free_port)
-cat > "$SCRATCH/t.yml" <<YML
-kernel:
-  image: "$pkg/kernel"
-  cmdline: "console=ttyS0"
-init:
-  - "$pkg/init"
-  - "$pkg/memlogd"
+{
+    yml_head memlogd
+    cat <<YML
 services:
   - name: sock-stress
     image: "$pkg/sock-stress"
@@ -65,6 +61,7 @@ files:
       echo "VSOCK-""DONE"
       poweroff
 YML
+} > "$SCRATCH/t.yml"
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
 # The vsock examples build from our packages.
 for e in vsudd-containerd port-forwarder; do

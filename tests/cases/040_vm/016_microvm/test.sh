@@ -10,12 +10,9 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap vhost-device-vsock
 build_packages
 make_scratch
 pkg="@pkg:$REPO_ROOT/pkg"
-cat > "$SCRATCH/t.yml" <<YML
-kernel:
-  image: "$pkg/kernel"
-  cmdline: "console=ttyS0"
-init:
-  - "$pkg/init"
+{
+    yml_head
+    cat <<YML
 onboot:
   - name: format
     image: "$pkg/format"
@@ -41,6 +38,7 @@ files:
       echo "MACHINE""-DONE"
       poweroff
 YML
+} > "$SCRATCH/t.yml"
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
 first() { sed -n 's/.*first service running \([0-9]*\) ms after \/init.*/\1/p' | head -1; }
 # The kernel's clock when /init logged first (kernel start -> /init), in ms.
