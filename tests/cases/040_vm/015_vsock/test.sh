@@ -74,7 +74,7 @@ mkdir -p "$state" "$SCRATCH/vm"
 # The host's echo server the guest stresses (host port 22099).
 "$SOCK_STRESS" -s "hybrid://$state/vsock.sock:22099" 2> "$SCRATCH/host-server.log" &
 server=$!
-vm_start "$SCRATCH/vm" "$SCRATCH/t" --machine microvm --mem 1024 --vsock-ports 2374,22099,0xf3a4
+vm_start "$SCRATCH/vm" "$SCRATCH/t" --mem 1024 --vsock-ports 2374,22099,0xf3a4
 vm_wait "VSOCK-READY" 300
 # Host -> guest: straight over hybrid vsock, and through the --vsock-ports socket.
 hybrid=$("$SOCK_STRESS" -c "hybrid://$state/vsock.sock:22099" -i 50 -p 10 -l 1M 2>&1 | tail -3)
