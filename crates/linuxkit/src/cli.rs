@@ -105,8 +105,10 @@ pub struct BuildArgs {
     #[arg(long)]
     pub decompress_kernel: bool,
     /// Compression of the initrd of kernel+initrd and tar-kernel-initrd: gzip (LinuxKit's),
-    /// zstd (faster to build and to boot; needs a kernel with CONFIG_RD_ZSTD) or none.
-    #[arg(long, value_name = "gzip|zstd|none", default_value = "gzip")]
+    /// zstd (faster to build and to boot; needs a kernel with CONFIG_RD_ZSTD), none, or auto:
+    /// zstd when the kernel image says it unpacks zstd (the label
+    /// org.mobyproject.linuxkit.kernel.initrd-compression, as our kernel packages do), else gzip.
+    #[arg(long, value_name = "auto|gzip|zstd|none", default_value = "auto")]
     pub initrd_compression: String,
     /// Target architecture (Go names: amd64, arm64, riscv64).
     #[arg(long)]

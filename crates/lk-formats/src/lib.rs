@@ -33,6 +33,7 @@ mod error;
 mod format;
 pub mod initrd;
 pub mod iso;
+pub mod modules;
 pub use lk_util::pgzip;
 mod plan;
 pub mod root_initrd;

@@ -190,6 +190,11 @@ impl<'w> OutputPlan<'w> {
             .collect()
     }
 
+    /// Sets the initrd compression (once the kernel image is known: `auto`).
+    pub fn set_initrd_compression(&mut self, c: crate::InitrdCompression) {
+        self.options.initrd_compression = c;
+    }
+
     /// Gives the bootable formats their boot loaders.
     pub fn set_boot_loaders(&mut self, loaders: crate::boot::BootLoaders) {
         self.options.boot.loaders = Some(loaders);

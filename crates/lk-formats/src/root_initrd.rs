@@ -9,12 +9,13 @@
 //! Written only when the tree's `/init` is ours (it carries [`SIGNATURE`]); with another
 //! init the formats are exactly LinuxKit's three files.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io;
 
 use crate::compress::{Compression as InitrdCompression, Compressor};
 use crate::cpio::CpioSink;
 use crate::entry::{Entry, Kind, Sink};
+use crate::modules::{Deps, Index, filter_index};
 use crate::tree::TreeSink;
 
 /// The marker file of the first stage (the file `lk-init` tests for).
@@ -58,15 +59,6 @@ pub fn add_mount_points(tree: &mut TreeSink, mtime: u64) {
     }
 }
 
-fn norm(name: &str) -> String {
-    name.replace('-', "_")
-}
-
-fn module_name(path: &str) -> String {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    norm(file.split('.').next().unwrap_or(file))
-}
-
 /// The modules directory of the tree (`usr/lib/modules/<release>` or `lib/modules/...`).
 fn modules_dir(tree: &TreeSink) -> Option<String> {
     tree.entries.keys().find_map(|p| {
@@ -107,26 +99,8 @@ pub fn build(tree: &TreeSink, mtime: u64) -> io::Result<Option<Vec<u8>>> {
     ));
     if let Some(dir) = modules_dir(tree) {
         let dep = text(tree, &format!("{dir}/modules.dep"));
-        let deps: BTreeMap<String, (String, Vec<String>)> = dep
-            .lines()
-            .filter_map(|l| {
-                let (m, d) = l.split_once(':')?;
-                let m = m.trim().to_owned();
-                Some((
-                    module_name(&m),
-                    (m, d.split_whitespace().map(str::to_owned).collect()),
-                ))
-            })
-            .collect();
-        let mut want: Vec<String> = MODULES.iter().map(|m| (*m).to_owned()).collect();
-        let mut keep: BTreeSet<String> = BTreeSet::new();
-        while let Some(m) = want.pop() {
-            if let Some((_, d)) = deps.get(&m)
-                && keep.insert(m.clone())
-            {
-                want.extend(d.iter().map(|p| module_name(p)));
-            }
-        }
+        let deps = Deps::parse(&dep);
+        let (keep, _) = deps.select(&MODULES);
         let mut made: BTreeSet<String> = BTreeSet::new();
         let mut add_dirs = |path: &str, entries: &mut Vec<(Entry, Vec<u8>)>| {
             let mut end = 0;
@@ -138,9 +112,8 @@ pub fn build(tree: &TreeSink, mtime: u64) -> io::Result<Option<Vec<u8>>> {
                 end += 1;
             }
         };
-        let mut dep_out = String::new();
         for m in &keep {
-            let (rel, _) = &deps[m];
+            let Some(rel) = deps.path(m) else { continue };
             let path = format!("{dir}/{rel}");
             if let Some((_, data)) = tree.entries.get(&path) {
                 add_dirs(&path, &mut entries);
@@ -150,23 +123,12 @@ pub fn build(tree: &TreeSink, mtime: u64) -> io::Result<Option<Vec<u8>>> {
                 ));
             }
         }
-        for l in dep.lines() {
-            if l.split_once(':')
-                .is_some_and(|(m, _)| keep.contains(&module_name(m)))
-            {
-                dep_out.push_str(l);
-                dep_out.push('\n');
-            }
-        }
-        let alias: String = text(tree, &format!("{dir}/modules.alias"))
-            .lines()
-            .filter(|l| {
-                l.split_whitespace()
-                    .nth(2)
-                    .is_some_and(|m| keep.contains(&norm(m)))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let index =
+            |name: &str| match filter_index(name, &text(tree, &format!("{dir}/{name}")), &keep) {
+                Index::Rewrite(t) => t,
+                Index::Keep => String::new(),
+            };
+        let (dep_out, alias) = (index("modules.dep"), index("modules.alias"));
         for (name, body) in [("modules.dep", dep_out), ("modules.alias", alias)] {
             let path = format!("{dir}/{name}");
             add_dirs(&path, &mut entries);

@@ -43,8 +43,8 @@ pub struct BuildSettings {
     pub sbom_output: String,
     /// `--input-tar`.
     pub input_tar: Option<PathBuf>,
-    /// `--initrd-compression`.
-    pub initrd_compression: InitrdCompression,
+    /// `--initrd-compression`; `None` is auto (see [`initrd_compression`]).
+    pub initrd_compression: Option<InitrdCompression>,
     /// `--size` of the ext4 disks.
     pub size: DiskSize,
     /// `--bootloaders`: the boot loader image (default: [`crate::bootloaders::pinned`]).
@@ -137,7 +137,7 @@ fn plan<'w>(
     let options = OutputOptions {
         mtime: env.source_date_epoch.unwrap_or(DEFAULT_MTIME),
         tools: env.tools.clone(),
-        initrd_compression: s.initrd_compression,
+        initrd_compression: s.initrd_compression.unwrap_or_default(),
         segments: env.segment_store(&s.images.cache_dir),
         boot: lk_formats::boot::BootOptions {
             loaders: None,
@@ -220,6 +220,21 @@ fn finish(
             st.built
         ));
     }
+    if let Some(m) = &report.kernel_modules {
+        let mib = |b: u64| b as f64 / 1048576.0;
+        reporter.info(&format!(
+            "kernel modules: {} of {} ({:.1} of {:.1} MiB; the kernel package's modules.linuxkit and kernel.modules)",
+            m.kept,
+            m.total,
+            mib(m.kept_bytes),
+            mib(m.total_bytes)
+        ));
+        for u in &m.unknown {
+            reporter.warning(&lk_spec::Diagnostic::global(format!(
+                "kernel.modules: `{u}` matches no module of the kernel image (module names, `kernel/...` directories ending in `/`, or `*`)"
+            )));
+        }
+    }
     for p in &report.implied_parents {
         reporter.warning(&lk_spec::Diagnostic::global(format!(
             "{} ({}): `{}` has no entry for its parent directory `{}`; it was added (0755), but LinuxKit does not add it and its initrd would lose the entry",
@@ -230,6 +245,30 @@ fn finish(
         for a in &artifacts.files {
             reporter.info(&format!("  {}", a.path.display()));
         }
+    }
+}
+
+/// The label by which a kernel image says which initrd compressions its kernel unpacks
+/// (space-separated names, e.g. `gzip zstd`).
+pub const KERNEL_INITRD_LABEL: &str = "org.mobyproject.linuxkit.kernel.initrd-compression";
+
+/// `--initrd-compression auto`: zstd when the kernel image's label lists it, else gzip
+/// (what every LinuxKit kernel unpacks).
+pub fn initrd_compression(resolved: &Resolved) -> InitrdCompression {
+    let label = resolved
+        .config()
+        .kernel
+        .image
+        .as_ref()
+        .and_then(|r| resolved.image(&r.value).ok())
+        .and_then(|p| p.image.config.config.as_ref())
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(KERNEL_INITRD_LABEL).cloned())
+        .unwrap_or_default();
+    if label.split([' ', ',']).any(|c| c == "zstd") {
+        InitrdCompression::Zstd
+    } else {
+        InitrdCompression::Gzip
     }
 }
 
@@ -276,6 +315,15 @@ pub fn build(
             reporter.info("Create outputs:");
             if let Some(p) = &announced {
                 reporter.info(&format!("  {}", p.display()));
+            }
+            if s.initrd_compression.is_none() {
+                let c = initrd_compression(resolved);
+                if c != InitrdCompression::default() {
+                    reporter.info(&format!(
+                        "initrd compression: {c} (the kernel image unpacks it)"
+                    ));
+                }
+                plan.set_initrd_compression(c);
             }
             let mut outputs = plan.open()?;
             let report = Assembler::new(resolved, &options, &mut outputs).run()?;

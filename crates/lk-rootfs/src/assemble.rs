@@ -46,6 +46,8 @@ pub struct Assembler<'a, 's> {
     pub(crate) extracted: HashMap<String, String>,
     /// Segments skipped so far.
     pub(crate) skipped: usize,
+    /// The kernel modules selection, when one applied.
+    pub(crate) modules: Option<crate::modules::Report>,
 }
 
 /// What the rootfs stage noticed on the way.
@@ -55,6 +57,9 @@ pub struct RootfsReport {
     pub implied_parents: Vec<ImpliedParent>,
     /// Segments whose entries were not produced because every output already had them.
     pub segments_skipped: usize,
+    /// The kernel modules the image carries of those in the kernel image (when a list
+    /// selected them and the kernel segment was written, not reused).
+    pub kernel_modules: Option<crate::modules::Report>,
 }
 
 impl std::fmt::Debug for Assembler<'_, '_> {
@@ -76,6 +81,7 @@ impl<'a, 's> Assembler<'a, 's> {
             sink: Parents::new(sink),
             extracted: HashMap::new(),
             skipped: 0,
+            modules: None,
         }
     }
 
@@ -244,6 +250,7 @@ impl<'a, 's> Assembler<'a, 's> {
         Ok(RootfsReport {
             implied_parents: self.sink.report(),
             segments_skipped: self.skipped,
+            kernel_modules: self.modules.clone(),
         })
     }
 

@@ -17,6 +17,8 @@ pub(crate) struct KernelEmit<'x, 's> {
     binary: String,
     tar: Option<String>,
     ucode: Option<String>,
+    modules: Option<Vec<String>>,
+    modules_report: Option<crate::modules::Report>,
     cmdline: String,
     decompress: bool,
     found_kernel: bool,
@@ -82,6 +84,7 @@ impl Emit for KernelEmit<'_, '_> {
         if self.tar.as_deref() == Some(e.path.as_str()) {
             self.found_tar = true;
             let mut inner = tar::Archive::new(data);
+            let mut entries: Vec<(Entry, Vec<u8>)> = Vec::new();
             for entry in inner.entries()? {
                 let mut entry = entry?;
                 let name = entry.path()?.to_string_lossy().into_owned();
@@ -108,22 +111,32 @@ impl Emit for KernelEmit<'_, '_> {
                     ),
                     _ => continue,
                 };
-                if let Kind::Hardlink(t) = &kind {
+                let mut body = Vec::new();
+                entry.read_to_end(&mut body)?;
+                entries.push((
+                    Entry {
+                        path,
+                        kind,
+                        mode: h.mode().unwrap_or(0o644) & 0o7777,
+                        uid: h.uid().unwrap_or(0),
+                        gid: h.gid().unwrap_or(0),
+                        mtime: h.mtime().unwrap_or(0),
+                        xattrs: Vec::new(),
+                        pax: Vec::new(),
+                    },
+                    body,
+                ));
+            }
+            io::copy(&mut inner.into_inner(), &mut io::sink())?;
+            let selected = crate::modules::select(entries, self.modules.as_deref());
+            self.modules_report = selected.report;
+            for (ent, body) in selected.entries {
+                if let Kind::Hardlink(t) = &ent.kind {
                     self.sink.link_targets(std::slice::from_ref(t));
                 }
-                let ent = Entry {
-                    path,
-                    kind,
-                    mode: h.mode().unwrap_or(0o644) & 0o7777,
-                    uid: h.uid().unwrap_or(0),
-                    gid: h.gid().unwrap_or(0),
-                    mtime: h.mtime().unwrap_or(0),
-                    xattrs: Vec::new(),
-                    pax: Vec::new(),
-                };
-                self.put(ent, &mut entry)?;
+                self.put(ent, &mut &body[..])?;
             }
-            return io::copy(&mut inner.into_inner(), &mut io::sink()).map(|_| ());
+            return Ok(());
         }
         if self.ucode.as_deref() == Some(e.path.as_str()) {
             self.boot()?;
@@ -182,6 +195,8 @@ impl Assembler<'_, '_> {
             binary: k.binary_name().to_owned(),
             tar: k.tar_name().map(str::to_owned),
             ucode: k.ucode.clone().filter(|u| !u.is_empty()),
+            modules: k.modules.clone(),
+            modules_report: None,
             cmdline: k.cmdline.clone(),
             decompress: self.options.decompress_kernel,
             found_kernel: false,
@@ -206,6 +221,7 @@ impl Assembler<'_, '_> {
         if let Some(p) = emit.problem {
             return Err(fail(p));
         }
+        self.modules = emit.modules_report.take();
         if !emit.found_kernel {
             return Err(fail(format!(
                 "did not find kernel in kernel image (looked for `{}`)",

@@ -21,6 +21,7 @@ mod files;
 pub mod flatten;
 pub mod input;
 mod kernel;
+pub mod modules;
 mod parents;
 mod path;
 mod sbom;

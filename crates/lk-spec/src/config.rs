@@ -67,6 +67,12 @@ pub struct Kernel {
     /// A CPU microcode cpio prepended to the initrd.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ucode: Option<String>,
+    /// Our extension: modules the image carries besides the kernel package's own list
+    /// (`modules.linuxkit` in its tar): module names, `kernel/...` directories ending in
+    /// `/`, or `"*"` for every module (LinuxKit's behaviour). `None`: the package's list,
+    /// or every module when the package has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modules: Option<Vec<String>>,
     /// Where `cmdline` was set (for the warning when there is no image).
     #[serde(skip)]
     pub cmdline_pos: Option<Pos>,
@@ -289,7 +295,7 @@ fn decode_kernel(ctx: &mut Ctx<'_>, node: &Node) -> Kernel {
     let Some(f) = ctx.fields(
         node,
         "kernel",
-        &["image", "cmdline", "binary", "tar", "ucode"],
+        &["image", "cmdline", "binary", "tar", "ucode", "modules"],
         &[],
     ) else {
         return k;
@@ -317,6 +323,9 @@ fn decode_kernel(ctx: &mut Ctx<'_>, node: &Node) -> Kernel {
         if let Some(n) = f.get(key) {
             *slot = ctx.string(n, &join("kernel", key));
         }
+    }
+    if let Some(n) = f.get("modules") {
+        k.modules = ctx.strings(n, "kernel.modules");
     }
     k
 }
@@ -638,6 +647,9 @@ impl Config {
         }
         if k.ucode.is_some() {
             self.kernel.ucode = k.ucode;
+        }
+        if let Some(m) = k.modules {
+            self.kernel.modules.get_or_insert_with(Vec::new).extend(m);
         }
         append_list(&mut self.init, next.init);
         append_list(&mut self.onboot, next.onboot);

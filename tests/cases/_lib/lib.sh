@@ -4,6 +4,17 @@
 LINUXKIT=${LINUXKIT:-$RT_PROJECT_ROOT/../../target/debug/linuxkit}
 REPO_ROOT=$(cd "$RT_PROJECT_ROOT/../.." && pwd)
 
+# The kernel package the VM cases boot: pkg/kernel (built from source, the default) or
+# pkg/kernel-debian (Debian's); the 041_vm_debian cases set LK_TEST_KERNEL=kernel-debian.
+KERNEL_PKG=${LK_TEST_KERNEL:-kernel}
+
+# pkg_paths: a filter for example YAML: relative @pkg: paths made absolute, and the kernel
+# package swapped for $KERNEL_PKG.
+pkg_paths() {
+    sed -e "s|@pkg:\(\.\./\)*pkg/|@pkg:$REPO_ROOT/pkg/|" \
+        -e "s|@pkg:$REPO_ROOT/pkg/kernel\"|@pkg:$REPO_ROOT/pkg/$KERNEL_PKG\"|"
+}
+
 linuxkit() {
     "$LINUXKIT" "$@"
 }
@@ -21,7 +32,7 @@ build_packages() {
 # plus an init.d script etc/init.d/999-test whose body is read from stdin (it usually
 # prints a marker and powers off).
 minimal_with_script() {
-    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$1"
+    pkg_paths < "$REPO_ROOT/examples/minimal.yml" > "$1"
     printf 'files:\n  - path: etc/init.d/999-test\n    mode: "0755"\n    contents: |\n' >> "$1"
     sed 's/^/      /' >> "$1"
 }
@@ -131,7 +142,7 @@ port_closes() {
 # yml_head PKG...: prints the start of a test image's YAML: this repository's kernel on
 # the serial console and, under init:, the init package and each PKG (e.g. memlogd).
 yml_head() {
-    printf 'kernel:\n  image: "@pkg:%s/pkg/kernel"\n  cmdline: "console=ttyS0"\ninit:\n  - "@pkg:%s/pkg/init"\n' "$REPO_ROOT" "$REPO_ROOT"
+    printf 'kernel:\n  image: "@pkg:%s/pkg/%s"\n  cmdline: "console=ttyS0"\ninit:\n  - "@pkg:%s/pkg/init"\n' "$REPO_ROOT" "$KERNEL_PKG" "$REPO_ROOT"
     for _p in "$@"; do
         printf '  - "@pkg:%s/pkg/%s"\n' "$REPO_ROOT" "$_p"
     done

@@ -36,7 +36,10 @@ pub fn run(global: &Global, env: &Env, args: &BuildArgs) -> anyhow::Result<Exit>
         no_sbom: args.no_sbom,
         sbom_output: args.sbom_output.clone(),
         input_tar: args.input_tar.clone(),
-        initrd_compression: args.initrd_compression.parse()?,
+        initrd_compression: match args.initrd_compression.as_str() {
+            "auto" => None,
+            c => Some(c.parse()?),
+        },
         size: args.size.parse().map_err(|e: String| anyhow::anyhow!(e))?,
         bootloaders: args.bootloaders.clone(),
     };

@@ -55,7 +55,7 @@ probe() {
     getty) echo "/bin/getty --help|Usage: getty" ;;
     httpd) echo "/usr/sbin/httpd --help|Usage: httpd" ;;
     init) echo "/usr/bin/service --help|Run and control" ;;
-    kernel) echo "file /kernel.tar" ;;
+    kernel|kernel-debian) echo "file /kernel.tar" ;;
     memlogd) echo "/usr/bin/logread -help|Usage of logread" ;;
     mount) echo "/usr/bin/mountie|usage: mountie" ;;
     rngd) echo "/usr/bin/rngd --version|rngd [0-9]" ;;

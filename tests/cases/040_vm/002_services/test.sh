@@ -11,7 +11,7 @@ build_packages
 make_scratch
 cat > "$SCRATCH/services.yml" <<YML
 kernel:
-  image: "@pkg:$REPO_ROOT/pkg/kernel"
+  image: "@pkg:$REPO_ROOT/pkg/$KERNEL_PKG"
   cmdline: "console=ttyS0"
 init:
   - "@pkg:$REPO_ROOT/pkg/init"

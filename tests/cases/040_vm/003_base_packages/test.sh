@@ -13,7 +13,7 @@ make_scratch
 # home with a key made for this test.
 mkdir -p "$SCRATCH/home/.ssh"
 ssh-keygen -q -t ed25519 -N "" -f "$SCRATCH/home/.ssh/id_ed25519"
-sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/services.yml" > "$SCRATCH/services.yml"
+pkg_paths < "$REPO_ROOT/examples/services.yml" > "$SCRATCH/services.yml"
 LINUXKIT_CACHE=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache} HOME="$SCRATCH/home" linuxkit build --dir "$SCRATCH" --name services "$SCRATCH/services.yml"
 ssh_once() {
     ssh -p 2222 -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \

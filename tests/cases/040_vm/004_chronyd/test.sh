@@ -27,7 +27,7 @@ trap 'docker rm -f lk-e2e-ntp > /dev/null 2>&1 || true; _lk_cleanup' EXIT
 
 cat > "$SCRATCH/ntp.yml" <<YML
 kernel:
-  image: "@pkg:$REPO_ROOT/pkg/kernel"
+  image: "@pkg:$REPO_ROOT/pkg/$KERNEL_PKG"
   cmdline: "console=ttyS0"
 init:
   - "@pkg:$REPO_ROOT/pkg/init"

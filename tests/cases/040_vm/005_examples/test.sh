@@ -10,7 +10,7 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap ssh ssh-keygen
 build_packages
 make_scratch
 for e in getty sshd; do
-    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/$e.yml" > "$SCRATCH/$e.yml"
+    pkg_paths < "$REPO_ROOT/examples/$e.yml" > "$SCRATCH/$e.yml"
 done
 
 # getty.yml: root's password is abcdefgh.

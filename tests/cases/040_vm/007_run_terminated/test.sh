@@ -9,7 +9,7 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap pgrep
 
 build_packages
 make_scratch
-sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/t.yml"
+pkg_paths < "$REPO_ROOT/examples/minimal.yml" > "$SCRATCH/t.yml"
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
 vm_start "$SCRATCH" "$SCRATCH/t" --mem 1024 --networking none
 vm_wait "service: started getty" 300

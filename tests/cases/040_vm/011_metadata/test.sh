@@ -203,7 +203,7 @@ mkdir -p "$SCRATCH/ex"
 for p in aws:aws gcp:gcp hetzner:kernel+initrd openstack:qcow2-bios scaleway:iso-bios \
     vultr:iso-bios equinixmetal:kernel+initrd vmware:vmdk azure:vhd; do
     n=${p%%:*}
-    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/platform-$n.yml" > "$SCRATCH/ex/$n.yml"
+    pkg_paths < "$REPO_ROOT/examples/platform-$n.yml" > "$SCRATCH/ex/$n.yml"
     linuxkit build -q --dir "$SCRATCH/ex" --name "$n" --format "${p#*:}" "$SCRATCH/ex/$n.yml"
     echo "examples/platform-$n.yml built as ${p#*:}"
 done

@@ -28,7 +28,7 @@ port=$(free_port)
 port2=$(free_port)
 # examples/docker.yml plus the port-forwarder service (host ports that follow docker run -p,
 # through run qemu --vsock).
-sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/docker.yml" |
+pkg_paths < "$REPO_ROOT/examples/docker.yml" |
     sed "s|^files:|  - name: port-forwarder\n    image: \"@pkg:$REPO_ROOT/pkg/port-forwarder\"\nfiles:|" > "$SCRATCH/docker.yml"
 cat >> "$SCRATCH/docker.yml" <<YML
   - path: etc/init.d/999-test
@@ -66,7 +66,7 @@ linuxkit build --dir "$SCRATCH" --name docker "$SCRATCH/docker.yml"
 # examples/docker-for-mac: base.yml and docker.yml build together into one image.
 mkdir -p "$SCRATCH/dfm"
 for y in base docker; do
-    sed "s|@pkg:\.\./\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/docker-for-mac/$y.yml" > "$SCRATCH/dfm/$y.yml"
+    pkg_paths < "$REPO_ROOT/examples/docker-for-mac/$y.yml" > "$SCRATCH/dfm/$y.yml"
 done
 linuxkit build --dir "$SCRATCH/dfm" --name dfm "$SCRATCH/dfm/base.yml" "$SCRATCH/dfm/docker.yml"
 assert_true "docker-for-mac built" [ -s "$SCRATCH/dfm/dfm-initrd.img" ]

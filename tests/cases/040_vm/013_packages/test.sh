@@ -20,7 +20,7 @@ mkfs.ext4 -q -F -E offset=1048576 "$SCRATCH/grow.img" 64M
 pkg="@pkg:$REPO_ROOT/pkg"
 cat > "$SCRATCH/p.yml" <<YML
 kernel:
-  image: "$pkg/kernel"
+  image: "$pkg/$KERNEL_PKG"
   cmdline: "console=ttyS0 linuxkit.runtime=runc"
 init:
   - "$pkg/init"

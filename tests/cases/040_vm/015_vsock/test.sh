@@ -65,7 +65,7 @@ YML
 linuxkit build --dir "$SCRATCH" --name t "$SCRATCH/t.yml"
 # The vsock examples build from our packages.
 for e in vsudd-containerd port-forwarder; do
-    sed "s|@pkg:\.\./pkg/|@pkg:$REPO_ROOT/pkg/|" "$REPO_ROOT/examples/$e.yml" > "$SCRATCH/$e.yml"
+    pkg_paths < "$REPO_ROOT/examples/$e.yml" > "$SCRATCH/$e.yml"
     linuxkit build --dir "$SCRATCH" --name "$e" "$SCRATCH/$e.yml"
     assert_true "examples/$e.yml built" [ -s "$SCRATCH/$e-initrd.img" ]
 done
