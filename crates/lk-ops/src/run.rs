@@ -339,6 +339,17 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         None => lk_run::Machine::Q35,
         Some(m) => lk_run::Machine::parse(m).ok_or_else(|| RunSetupError::Machine(m.to_owned()))?,
     };
+    let mut boot = boot;
+    if machine == lk_run::Machine::Microvm && accel == "tcg" {
+        let khz = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| lk_run::tsc::host_khz(&c));
+        if let (Some(khz), Boot::Kernel { cmdline, .. } | Boot::RootImage { cmdline, .. }) =
+            (khz, &mut boot)
+        {
+            *cmdline = lk_run::tsc::with_early_khz(cmdline, khz);
+        }
+    }
     Ok(QemuConfig {
         qemu,
         machine,

@@ -12,6 +12,7 @@ pub mod accel;
 pub mod qemu;
 pub mod qga;
 pub mod tpm;
+pub mod tsc;
 pub mod vsock;
 
 pub use qemu::{
