@@ -27,10 +27,15 @@ pub fn host_khz(cpuinfo: &str) -> Option<u64> {
 
 /// `cmdline` with `tsc_early_khz=<khz>` added, unless it sets one already.
 pub fn with_early_khz(cmdline: &str, khz: u64) -> String {
-    if cmdline.split_whitespace().any(|w| w.starts_with("tsc_early_khz=")) {
+    if cmdline
+        .split_whitespace()
+        .any(|w| w.starts_with("tsc_early_khz="))
+    {
         return cmdline.to_owned();
     }
-    format!("{} tsc_early_khz={khz}", cmdline.trim()).trim().to_owned()
+    format!("{} tsc_early_khz={khz}", cmdline.trim())
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -283,12 +283,21 @@ fn kernel_modules_add_up_across_files_and_must_be_a_list() {
     let merged = parse_and_merge([(&a, one), (&b, two)], None).unwrap();
     assert_eq!(
         merged.kernel.modules.as_deref(),
-        Some(&["xfs".to_owned(), "kernel/net/".to_owned(), "dummy".to_owned()][..])
+        Some(
+            &[
+                "xfs".to_owned(),
+                "kernel/net/".to_owned(),
+                "dummy".to_owned()
+            ][..]
+        )
     );
     let none = parse_and_merge([(&a, "kernel:\n  image: k:1\n")], None).unwrap();
     assert_eq!(none.kernel.modules, None, "no key: the package's own list");
     let err = parse_and_merge([(&c, "kernel:\n  image: k:1\n  modules: xfs\n")], None)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("c.yml:3:") && err.contains("kernel.modules"), "{err}");
+    assert!(
+        err.contains("c.yml:3:") && err.contains("kernel.modules"),
+        "{err}"
+    );
 }
