@@ -1,7 +1,7 @@
 #!/bin/sh
 # SUMMARY: every package image is read by the independent OCI tools: gzip layers checked blob by blob (check_oci.py), skopeo copy from the cache to a docker-archive and back, umoci unpack, docker load of cache export --format docker and docker run of the package's own binary, and the same digests after a round trip through Docker
 # LABELS: amd64
-# TIMEOUT: 2400
+# TIMEOUT: 3600
 set -e
 . "${RT_LIB}"
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
