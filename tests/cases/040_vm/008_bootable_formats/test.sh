@@ -120,7 +120,7 @@ if out=$(linuxkit build --dir "$F" --name n --format raw-efi --bootloaders 127.0
 echo "$out" | assert_contains "raw-efi: reading the boot loaders from 127.0.0.1:1/none:x"
 echo "$out" | assert_contains "pkg build pkg/bootloaders"
 if out=$(linuxkit build --dir "$F" --name n --format aws --size 8M "$SCRATCH/boot.yml" 2>&1); then _rt_fail "built a disk too small for its content"; fi
-echo "$out" | assert_contains "--size 32M is too small for aws"
+echo "$out" | assert_contains "--size 8M is too small for aws"
 if out=$(linuxkit build --dir "$F" --name n --format rpi3 "$SCRATCH/boot.yml" 2>&1); then _rt_fail "built rpi3"; fi
 echo "$out" | assert_contains "arm64 kernel"
 [ -z "$(ls -A "$F")" ] || _rt_fail "failed builds left files: $(ls -A "$F")"
