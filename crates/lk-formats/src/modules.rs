@@ -49,9 +49,15 @@ pub fn parse_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `modules.dep`: module name -> (path in the tree, dependency paths).
+/// `modules.dep`: module name -> (path in the tree, dependency paths); with
+/// [`Deps::with_soft`], the soft dependencies (`modules.softdep`, resolved through the
+/// plain names of `modules.alias`) that a module needs at load time but does not link to,
+/// such as `libcrc32c`'s `crc32c` implementation.
 #[derive(Debug, Default)]
-pub struct Deps(BTreeMap<String, (String, Vec<String>)>);
+pub struct Deps(
+    BTreeMap<String, (String, Vec<String>)>,
+    BTreeMap<String, Vec<String>>,
+);
 
 impl Deps {
     /// Parses the text of `modules.dep`.
@@ -67,7 +73,38 @@ impl Deps {
                     ))
                 })
                 .collect(),
+            BTreeMap::new(),
         )
+    }
+
+    /// Adds the soft dependencies of `modules.softdep` (`softdep M pre: A post: B`), each
+    /// name resolved as a module or, failing that, as a plain alias of `modules.alias`.
+    #[must_use]
+    pub fn with_soft(mut self, softdep: &str, alias: &str) -> Deps {
+        let mut by_alias: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for l in alias.lines() {
+            let mut w = l.split_whitespace();
+            if let (Some("alias"), Some(a), Some(m)) = (w.next(), w.next(), w.next())
+                && !a.contains(['*', '?', '['])
+            {
+                by_alias.entry(norm(a)).or_default().push(norm(m));
+            }
+        }
+        for l in softdep.lines() {
+            let mut w = l.split_whitespace();
+            let (Some("softdep"), Some(m)) = (w.next(), w.next()) else {
+                continue;
+            };
+            let soft = self.1.entry(norm(m)).or_default();
+            for n in w.filter(|n| !n.ends_with(':')).map(norm) {
+                if self.0.contains_key(&n) {
+                    soft.push(n);
+                } else if let Some(ms) = by_alias.get(&n) {
+                    soft.extend(ms.iter().cloned());
+                }
+            }
+        }
+        self
     }
 
     /// Every module `modules.dep` knows.
@@ -115,6 +152,7 @@ impl Deps {
                 && keep.insert(m.clone())
             {
                 want.extend(d.iter().map(|p| module_name(p)));
+                want.extend(self.1.get(&m).into_iter().flatten().cloned());
             }
         }
         (keep, unknown)
@@ -200,6 +238,24 @@ mod tests {
         assert_eq!(unknown, ["nope"]);
         assert_eq!(d.select(&["*"]).0.len(), 8);
         assert_eq!(d.path("snd"), Some("kernel/sound/snd.ko.xz"));
+    }
+
+    #[test]
+    fn soft_dependencies_come_along_by_name_or_plain_alias() {
+        let d = Deps::parse(&format!(
+            "{DEP}kernel/crypto/crc32c_generic.ko:\nkernel/arch/x86/crypto/crc32c-intel.ko:\n"
+        ))
+        .with_soft(
+            "# Soft dependencies\nsoftdep libcrc32c pre: crc32c\nsoftdep virtio_blk post: snd\n",
+            "alias crc32c crc32c_generic\nalias crc32c crc32c_intel\nalias crypto-crc32c* nope\n",
+        );
+        let (keep, _) = d.select(&["xt_conntrack"]);
+        assert!(
+            keep.contains("crc32c_generic") && keep.contains("crc32c_intel"),
+            "{keep:?}"
+        );
+        assert!(d.select(&["virtio_blk"]).0.contains("snd"));
+        assert!(!d.select(&["virtio"]).0.contains("snd"));
     }
 
     #[test]

@@ -99,7 +99,10 @@ pub fn build(tree: &TreeSink, mtime: u64) -> io::Result<Option<Vec<u8>>> {
     ));
     if let Some(dir) = modules_dir(tree) {
         let dep = text(tree, &format!("{dir}/modules.dep"));
-        let deps = Deps::parse(&dep);
+        let deps = Deps::parse(&dep).with_soft(
+            &text(tree, &format!("{dir}/modules.softdep")),
+            &text(tree, &format!("{dir}/modules.alias")),
+        );
         let (keep, _) = deps.select(&MODULES);
         let mut made: BTreeSet<String> = BTreeSet::new();
         let mut add_dirs = |path: &str, entries: &mut Vec<(Entry, Vec<u8>)>| {

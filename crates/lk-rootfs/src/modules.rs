@@ -57,7 +57,9 @@ pub fn select(entries: Vec<(Entry, Vec<u8>)>, yaml: Option<&[String]>) -> Select
                 .chain(y.iter().copied().flatten().cloned())
                 .collect(),
         };
-        let deps = Deps::parse(&text(&entries, &format!("{dir}/modules.dep")).unwrap_or_default());
+        let file = |name: &str| text(&entries, &format!("{dir}/{name}")).unwrap_or_default();
+        let deps = Deps::parse(&file("modules.dep"))
+            .with_soft(&file("modules.softdep"), &file("modules.alias"));
         let (keep, unknown) = deps.select(&selection);
         report.unknown.extend(unknown);
         keep_by_dir.insert(dir.clone(), keep);
