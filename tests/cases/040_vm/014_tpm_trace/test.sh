@@ -1,5 +1,5 @@
 #!/bin/sh
-# SUMMARY: the tss package reads a TPM 2.0 that run qemu --tpm gives the VM (swtpm): random bytes and its fixed properties; bpftrace runs a probe on the kernel's BTF; the firmware package fills /lib/firmware; open-vm-tools sees it is not on VMware and exits cleanly
+# SUMMARY: the tss package reads a TPM 2.0 that run qemu --tpm gives the VM (swtpm): random bytes and its fixed properties; bpftrace runs a probe (on the BTF of Debian's kernel; ours has none); the firmware package fills /lib/firmware; open-vm-tools sees it is not on VMware and exits cleanly
 # LABELS: amd64
 # TIMEOUT: 900
 set -e
