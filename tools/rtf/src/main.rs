@@ -299,6 +299,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ] {
                 log.log(Level::Summary, &line, None);
             }
+            for line in results::failure_recap(&s.results_dir, &results, RECAP_LINES) {
+                log.log(Level::Fail, &line, None);
+            }
             out(&format!(
                 "{} passed, {} failed, {} skipped\n",
                 c.passed, c.failed, c.skipped
@@ -310,6 +313,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// How many log lines of each failed test the recap after the summary repeats.
+const RECAP_LINES: usize = 40;
 
 fn collect(g: &Group, out: &mut Vec<(String, String, String)>) {
     for c in &g.children {

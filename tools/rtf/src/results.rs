@@ -230,3 +230,32 @@ fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()?;
     std::fs::rename(tmp, path)
 }
+
+/// The end of each failed test's log, for the recap printed after the summary (a long run's
+/// output is often read from its end only): one header line per failed test, then its last
+/// `lines` log lines, each indented.
+pub fn failure_recap(dir: &Path, results: &[TestResult], lines: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in results.iter().filter(|r| r.status == Status::Fail) {
+        let log = dir.join(format!("{}.log", r.name));
+        let reason = if r.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.reason)
+        };
+        out.push(format!(
+            "failed: {}{reason}; the end of {}:",
+            r.name,
+            log.display()
+        ));
+        match std::fs::read_to_string(&log) {
+            Ok(text) => {
+                let all: Vec<&str> = text.lines().collect();
+                let from = all.len().saturating_sub(lines);
+                out.extend(all[from..].iter().map(|l| format!("  | {l}")));
+            }
+            Err(e) => out.push(format!("  (no log: {e})")),
+        }
+    }
+    out
+}

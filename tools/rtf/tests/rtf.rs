@@ -326,11 +326,32 @@ fn statuses_and_exit_codes() {
         f.file("_results/r/TESTS.log")
             .contains("definitely-not-installed-xyz is not installed")
     );
-    let g = Fixture::new("fail", &[ROOT, ("001_fail/test.sh", "exit 3\n")]);
+    let g = Fixture::new(
+        "fail",
+        &[
+            ROOT,
+            (
+                "001_fail/test.sh",
+                "echo early-line\necho why-it-failed\nexit 3\n",
+            ),
+        ],
+    );
     let (out, summary) = g.run(&[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(results(&summary), [("test.fail".to_owned(), 1)]);
     assert!(stdout(&out).ends_with("0 passed, 1 failed, 0 skipped\n"));
+    // After the summary, a recap repeats the failed test's reason and the end of its log.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let summary_at = err.find("Duration:").expect("summary printed");
+    let recap = &err[summary_at..];
+    assert!(
+        recap.contains("failed: test.fail (exit status 3)"),
+        "{recap}"
+    );
+    assert!(
+        recap.contains("| [STDOUT  ]") && recap.contains("why-it-failed"),
+        "{recap}"
+    );
 }
 
 #[test]
