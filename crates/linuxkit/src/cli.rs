@@ -184,7 +184,9 @@ pub struct QemuArgs {
     /// Disk `[file=]path[,size=N[M|G]][,format=fmt]`; repeatable.
     #[arg(long)]
     pub disk: Vec<String>,
-    /// Accelerator (default: kvm when it really works, else tcg). Also LINUXKIT_QEMU_ACCEL.
+    /// Accelerator (default: kvm when a probe guest really runs under it, else tcg; the
+    /// probe's result is kept in ~/.linuxkit/accel for this host boot and QEMU binary).
+    /// Also LINUXKIT_QEMU_ACCEL.
     #[arg(long, env = "LINUXKIT_QEMU_ACCEL")]
     pub accel: Option<String>,
     /// Boot an ISO image.

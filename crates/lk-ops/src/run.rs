@@ -12,6 +12,9 @@ pub struct RunSettings {
     pub path: String,
     /// `--accel` (else probed).
     pub accel: Option<String>,
+    /// Where the probe's result is remembered for this host boot and QEMU binary
+    /// (`~/.linuxkit/accel`); None probes every time.
+    pub accel_record: Option<PathBuf>,
     /// `--mem` MiB.
     pub mem_mb: u32,
     /// `--cpus`.
@@ -320,9 +323,10 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
     } else {
         None
     };
-    let accel = match &s.accel {
-        Some(a) => a.clone(),
-        None => lk_run::accel::detect(&qemu).to_owned(),
+    let accel = match (&s.accel, &s.accel_record) {
+        (Some(a), _) => a.clone(),
+        (None, Some(record)) => lk_run::accel::detect_remembered(&qemu, record).0.to_owned(),
+        (None, None) => lk_run::accel::detect(&qemu).to_owned(),
     };
     let mut cdroms = Vec::new();
     if let Some(data) = &s.data {

@@ -64,16 +64,120 @@ pub fn works(qemu: &Path, accel: &str, timeout: Duration) -> bool {
     ok
 }
 
-/// The accelerator to use: `kvm` if `/dev/kvm` opens and KVM really runs a guest, else `tcg`.
-pub fn detect(qemu: &Path) -> &'static str {
-    let kvm_opens = std::fs::OpenOptions::new()
+fn kvm_opens() -> bool {
+    std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/kvm")
-        .is_ok();
-    if kvm_opens && works(qemu, "kvm", Duration::from_millis(1500)) {
+        .is_ok()
+}
+
+/// The accelerator to use: `kvm` if `/dev/kvm` opens and KVM really runs a guest, else `tcg`.
+pub fn detect(qemu: &Path) -> &'static str {
+    if kvm_opens() && works(qemu, "kvm", Duration::from_millis(1500)) {
         "kvm"
     } else {
         "tcg"
+    }
+}
+
+/// What a probe result holds for: this host boot, this QEMU binary (path, size, mtime) and
+/// whether `/dev/kvm` opened. None when the boot id cannot be read (no record then).
+fn probe_key(qemu: &Path, kvm_opens: bool) -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let resolved = which(qemu).unwrap_or_else(|| qemu.to_path_buf());
+    let meta = std::fs::metadata(&resolved).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!(
+        "v1 boot={} qemu={} size={} mtime={mtime} kvm-opens={kvm_opens}",
+        boot.trim(),
+        resolved.display(),
+        meta.len()
+    ))
+}
+
+/// `qemu` itself when it names a path, else the first match on `PATH`.
+fn which(qemu: &Path) -> Option<std::path::PathBuf> {
+    if qemu.components().count() > 1 {
+        return Some(qemu.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(qemu))
+        .find(|p| p.is_file())
+}
+
+/// [`detect`], remembered in `record` (e.g. `~/.linuxkit/accel`): a probe costs up to 1.5 s
+/// where KVM hangs, so its result is reused while the host boot, the QEMU binary and
+/// `/dev/kvm`'s accessibility stay the same. Returns the accelerator and whether it came
+/// from the record. A record that cannot be read or written only means probing again.
+pub fn detect_remembered(qemu: &Path, record: &Path) -> (&'static str, bool) {
+    let opens = kvm_opens();
+    let Some(key) = probe_key(qemu, opens) else {
+        return (detect(qemu), false);
+    };
+    if let Ok(text) = std::fs::read_to_string(record)
+        && let Some((k, accel)) = text.trim_end().rsplit_once(" accel=")
+        && k == key
+    {
+        match accel {
+            "kvm" => return ("kvm", true),
+            "tcg" => return ("tcg", true),
+            _ => {}
+        }
+    }
+    let accel = if opens && works(qemu, "kvm", Duration::from_millis(1500)) {
+        "kvm"
+    } else {
+        "tcg"
+    };
+    let tmp = record.with_extension(format!("tmp{}", std::process::id()));
+    let written = record
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&tmp, format!("{key} accel={accel}\n")))
+        .and_then(|()| std::fs::rename(&tmp, record));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    (accel, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn fake_qemu(path: &Path, status: i32) {
+        std::fs::write(path, format!("#!/bin/sh\nexit {status}\n")).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn the_probe_result_is_remembered_until_qemu_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let qemu = dir.path().join("qemu-system-x86_64");
+        let record = dir.path().join("state/accel");
+        // Exit status 3 is the probe guest's debug exit: KVM works wherever /dev/kvm opens.
+        fake_qemu(&qemu, 3);
+        let want = if kvm_opens() { "kvm" } else { "tcg" };
+        assert_eq!(detect_remembered(&qemu, &record), (want, false));
+        assert!(
+            std::fs::read_to_string(&record)
+                .unwrap()
+                .ends_with(&format!(" accel={want}\n"))
+        );
+        assert_eq!(detect_remembered(&qemu, &record), (want, true));
+        // A different QEMU binary (here: other size) is probed again; this one fails.
+        fake_qemu(&qemu, 1);
+        assert_eq!(detect_remembered(&qemu, &record), ("tcg", false));
+        assert_eq!(detect_remembered(&qemu, &record), ("tcg", true));
+        // A damaged record is ignored and replaced.
+        std::fs::write(&record, "garbage").unwrap();
+        assert_eq!(detect_remembered(&qemu, &record), ("tcg", false));
     }
 }

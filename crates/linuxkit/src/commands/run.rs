@@ -18,6 +18,7 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
     let s = RunSettings {
         path: a.path.clone(),
         accel: a.accel.clone(),
+        accel_record: env.home.as_ref().map(|h| h.join(".linuxkit/accel")),
         mem_mb: a.mem,
         cpus: a.cpus,
         disks: a.disk.clone(),
