@@ -18,3 +18,9 @@ for p in pkg/*/; do
     [ "$p" = pkg/debian-base ] && continue
     [ -f "$p/build.yml" ] && "$lk" pkg build "$p"
 done
+# LK_PRUNE_BUILD_STAGES=1 (set by .ci/run): Docker's images of the build stages are not needed
+# once the packages are in the linuxkit cache (the kernel's alone are ~3 GB, all ~12 GB);
+# removing them keeps CI machines' disks free. Docker's layer cache goes with them.
+if [ "${LK_PRUNE_BUILD_STAGES:-}" = 1 ]; then
+    docker image prune -f > /dev/null
+fi
