@@ -72,13 +72,18 @@ fn kvm_opens() -> bool {
         .is_ok()
 }
 
-/// The accelerator to use: `kvm` if `/dev/kvm` opens and KVM really runs a guest, else `tcg`.
-pub fn detect(qemu: &Path) -> &'static str {
-    if kvm_opens() && works(qemu, "kvm", Duration::from_millis(1500)) {
+/// `kvm` if `/dev/kvm` opened and KVM really runs the probe guest, else `tcg`.
+fn probe(qemu: &Path, kvm_opens: bool) -> &'static str {
+    if kvm_opens && works(qemu, "kvm", Duration::from_millis(1500)) {
         "kvm"
     } else {
         "tcg"
     }
+}
+
+/// The accelerator to use: `kvm` if `/dev/kvm` opens and KVM really runs a guest, else `tcg`.
+pub fn detect(qemu: &Path) -> &'static str {
+    probe(qemu, kvm_opens())
 }
 
 /// What a probe result holds for: this host boot, this QEMU binary (path, size, mtime) and
@@ -118,7 +123,7 @@ fn which(qemu: &Path) -> Option<std::path::PathBuf> {
 pub fn detect_remembered(qemu: &Path, record: &Path) -> (&'static str, bool) {
     let opens = kvm_opens();
     let Some(key) = probe_key(qemu, opens) else {
-        return (detect(qemu), false);
+        return (probe(qemu, opens), false);
     };
     if let Ok(text) = std::fs::read_to_string(record)
         && let Some((k, accel)) = text.trim_end().rsplit_once(" accel=")
@@ -130,11 +135,7 @@ pub fn detect_remembered(qemu: &Path, record: &Path) -> (&'static str, bool) {
             _ => {}
         }
     }
-    let accel = if opens && works(qemu, "kvm", Duration::from_millis(1500)) {
-        "kvm"
-    } else {
-        "tcg"
-    };
+    let accel = probe(qemu, opens);
     let tmp = record.with_extension(format!("tmp{}", std::process::id()));
     let written = record
         .parent()
