@@ -3,11 +3,36 @@
 # first the Debian base root filesystem (mmdebstrap), then every pkg/<name>.
 #   scripts/packages.sh [LINUXKIT_BINARY]
 set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 lk=${1:-target/release/linuxkit}
+# One build at a time per checkout: a second call (the test suite's, while .ci/run's
+# background build runs) waits for the first, then finds every package cached and skips it.
+# flock -o: the lock stays with flock itself, not with daemons the build starts (dockerd).
+if [ -z "${LK_PACKAGES_LOCKED:-}" ]; then
+    mkdir -p target
+    export LK_PACKAGES_LOCKED=1
+    st=0
+    flock -n -E 75 -o target/.packages.lock "$self" "$@" || st=$?
+    if [ "$st" = 75 ]; then
+        echo "packages: another build of this checkout's packages is running; waiting for it"
+        exec flock -o target/.packages.lock "$self" "$@"
+    fi
+    exit "$st"
+fi
 ./scripts/dockerd.sh
+# What is not in the cache yet (by each package's tag, its git tree hash): with everything
+# there (a warm CI run, a test case after the first), nothing is compiled or built.
+mapfile -t dirs < <(for d in pkg/*/; do [ -f "$d/build.yml" ] && echo "${d%/}"; done)
+missing=$(comm -23 <("$lk" pkg show-tag "${dirs[@]}" | sort) \
+    <("$lk" cache ls | awk 'NR > 1 { sub("^docker.io/", "", $1); print $1 }' | sort))
+if [ -z "$missing" ]; then
+    echo "packages: all ${#dirs[@]} are in the cache"
+    exit 0
+fi
+echo "packages: to build: $(echo "$missing" | sed 's|:.*||; s|.*/||' | tr '\n' ' ')"
 ./scripts/build-guest.sh
-if [ ! -f pkg/debian-base/rootfs.tar ]; then
+if [ ! -f pkg/debian-base/rootfs.tar ] && echo "$missing" | grep -q '/debian-base:'; then
     command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing: run scripts/setup.sh" >&2; exit 1; }
     pkg/debian-base/mkrootfs.sh
 fi

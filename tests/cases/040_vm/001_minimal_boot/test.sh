@@ -27,6 +27,8 @@ console=$(linuxkit run qemu --mem 1024 --networking user --data '{"e2e":"metadat
 echo "$console" | tail -20
 echo "$console" | assert_contains "init: coldplug: [0-9]+ modules loaded"
 echo "$console" | assert_contains "E2E-MARKER modules=[0-9]+ virtio=.*virtio_net.* host=linuxkit-"
+# The entropy device rngd reads (003_base_packages reads it with our kernel; a module in Debian's).
+echo "$console" | assert_contains "E2E-MARKER .*virtio=.*virtio_rng"
 if [ "$KERNEL_PKG" = kernel-debian ]; then
     # Debian's kernel has virtio as modules: coldplug loads them.
     echo "$console" | assert_contains "loaded module virtio_net"

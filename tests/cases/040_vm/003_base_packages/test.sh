@@ -15,8 +15,11 @@ mkdir -p "$SCRATCH/home/.ssh"
 ssh-keygen -q -t ed25519 -N "" -f "$SCRATCH/home/.ssh/id_ed25519"
 pkg_paths < "$REPO_ROOT/examples/services.yml" > "$SCRATCH/services.yml"
 LINUXKIT_CACHE=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache} HOME="$SCRATCH/home" linuxkit build --dir "$SCRATCH" --name services "$SCRATCH/services.yml"
+# Host ports free now (the VM cases run two at a time).
+http_port=$(free_port)
+ssh_port=$(free_port)
 ssh_once() {
-    ssh -p 2222 -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \
+    ssh -p "$ssh_port" -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o BatchMode=yes root@127.0.0.1 "$@"
 }
 # sshd may still be making its host key: QEMU accepts the connection and resets it.
@@ -30,7 +33,7 @@ ssh_vm() {
 }
 boot() {
     mkdir -p "$SCRATCH/boot$1"
-    vm_start "$SCRATCH/boot$1" "$SCRATCH/services" --mem 1024 --publish 8080:80 --publish 2222:22 \
+    vm_start "$SCRATCH/boot$1" "$SCRATCH/services" --mem 1024 --publish "$http_port:80" --publish "$ssh_port:22" \
         --disk "file=$SCRATCH/data.qcow2,size=1G"
     vm_wait 'service: started httpd' 300
     vm_wait 'service: started sshd' 60
@@ -38,7 +41,7 @@ boot() {
 }
 
 boot 1
-page=$(curl -s -m 30 --retry 5 --retry-delay 2 --retry-all-errors http://127.0.0.1:8080/)
+page=$(curl -s -m 30 --retry 5 --retry-delay 2 --retry-all-errors http://127.0.0.1:$http_port/)
 echo "page: $page"
 echo "$page" | assert_contains 'boots: 1<'
 list=$(ssh_vm service list)
@@ -59,7 +62,7 @@ echo "$first" | assert_contains 'format: /dev/[a-z]+1 is ext4 labelled DATA'
 echo "$first" | assert_contains 'mountie: /dev/[a-z]+1 mounted on /var/external'
 
 boot 2
-page=$(curl -s -m 30 --retry 5 --retry-delay 2 --retry-all-errors http://127.0.0.1:8080/)
+page=$(curl -s -m 30 --retry 5 --retry-delay 2 --retry-all-errors http://127.0.0.1:$http_port/)
 echo "page: $page"
 echo "$page" | assert_contains 'boots: 2<'
 vm_send 'poweroff'

@@ -35,10 +35,11 @@ ssh-keygen -q -t ed25519 -N "" -f "$SCRATCH/home/.ssh/id_ed25519"
 LINUXKIT_CACHE=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache} HOME="$SCRATCH/home" \
     linuxkit build --dir "$SCRATCH" --name sshd "$SCRATCH/sshd.yml"
 mkdir -p "$SCRATCH/s"
-vm_start "$SCRATCH/s" "$SCRATCH/sshd" --mem 1024 --publish 2222:22
+ssh_port=$(free_port)
+vm_start "$SCRATCH/s" "$SCRATCH/sshd" --mem 1024 --publish "$ssh_port:22"
 vm_wait 'service: started sshd' 240
 ssh_vm() {
-    ssh -p 2222 -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \
+    ssh -p "$ssh_port" -i "$SCRATCH/home/.ssh/id_ed25519" -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o BatchMode=yes root@127.0.0.1 "$@"
 }
 n=0
