@@ -31,17 +31,25 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 echo "packages: to build: $(echo "$missing" | sed 's|:.*||; s|.*/||' | tr '\n' ' ')"
+t0=$SECONDS
 ./scripts/build-guest.sh
-if [ ! -f pkg/debian-base/rootfs.tar ] && echo "$missing" | grep -q '/debian-base:'; then
+echo "packages: guest binaries: $((SECONDS - t0)) s"
+if [ ! -f pkg/debian-base/rootfs.tar ] && grep -q '/debian-base:' <<< "$missing"; then
     command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing: run scripts/setup.sh" >&2; exit 1; }
+    t0=$SECONDS
     pkg/debian-base/mkrootfs.sh
+    echo "packages: debian-base root filesystem (mmdebstrap): $((SECONDS - t0)) s"
 fi
+# build DIR: one package, with the time it took (cached ones say so and take no time).
+build() {
+    local t0=$SECONDS
+    "$lk" pkg build "$1"
+    echo "packages: $1: $((SECONDS - t0)) s"
+}
 # The base first; packages that use it name it with @lkt:pkg:../debian-base.
-"$lk" pkg build pkg/debian-base
-for p in pkg/*/; do
-    p=${p%/}
-    [ "$p" = pkg/debian-base ] && continue
-    [ -f "$p/build.yml" ] && "$lk" pkg build "$p"
+build pkg/debian-base
+for p in "${dirs[@]}"; do
+    [ "$p" = pkg/debian-base ] || build "$p"
 done
 # LK_PRUNE_BUILD_STAGES=1 (set by .ci/run): Docker's images of the build stages are not needed
 # once the packages are in the linuxkit cache (the kernel's alone are ~3 GB, all ~12 GB);
