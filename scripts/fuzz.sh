@@ -3,6 +3,7 @@
 # toolchain, each for SECONDS, starting from the committed seeds (fuzz/seeds/<target>) plus
 # what earlier runs found (fuzz/corpus/<target>, not committed).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 30 s, every target
+#   FUZZ_JOBS=N scripts/fuzz.sh ...            N targets at a time (default 1)
 # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 allows them on stable,
 # here and nowhere else. A crash exits 1 and leaves its input in fuzz/artifacts/<target>/.
 set -euo pipefail
@@ -14,9 +15,9 @@ export RUSTC_BOOTSTRAP=1
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
 cargo fuzz build --fuzz-dir fuzz
-status=0
-for t in "${targets[@]}"; do
-    corpus="fuzz/corpus/$t"
+# run_one TARGET: fuzzes one target; prints its result line, and exits 1 on a crash.
+run_one() {
+    local t=$1 corpus="fuzz/corpus/$1" log runs cov
     mkdir -p "$corpus"
     log=$(mktemp)
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb bounds memory per input.
@@ -25,11 +26,29 @@ for t in "${targets[@]}"; do
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
         echo "fuzz: $t: ${seconds} s, ${runs:-?} runs, ${cov:-cov: ?}, 0 crashes"
+        rm -f "$log"
     else
         echo "fuzz: $t: FAILED"
         grep -E 'ERROR|panicked|SUMMARY|Test unit written' "$log" | head -20
-        status=1
+        rm -f "$log"
+        return 1
     fi
-    rm -f "$log"
+}
+# FUZZ_JOBS targets at a time (libFuzzer runs one process per target: each keeps one core
+# busy for its SECONDS; .ci/run runs two, one per core). Each target still gets its SECONDS.
+jobs=${FUZZ_JOBS:-1}
+status=0
+running=0
+for t in "${targets[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || status=1
+        running=$((running - 1))
+    fi
+    run_one "$t" &
+    running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+    wait -n || status=1
+    running=$((running - 1))
 done
 exit $status
