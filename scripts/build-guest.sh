@@ -6,8 +6,14 @@
 # pkg/logwrite/usr/bin/logwrite (memlogd's entries into files), pkg/kmsg/usr/bin/kmsg,
 # the vsock tools: pkg/vsudd/vsudd, pkg/host-timesync-daemon/usr/bin/host-timesync-daemon,
 # pkg/port-forwarder/usr/bin/port-forwarder, pkg/sock-stress/usr/bin/sock_stress.
+#   scripts/build-guest.sh              build and install
+#   scripts/build-guest.sh --packages   only name the packages that carry these binaries
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --packages ]; then
+    echo init memlogd metadata logwrite kmsg fdd trim-after-delete host-timesync-daemon port-forwarder vsudd sock-stress
+    exit 0
+fi
 # libcontainer's seccomp support links libseccomp, its cgroup v2 device rules libbpf (built
 # from source by libbpf-sys) with libelf and zlib: all static, from Debian's -dev packages.
 export LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu
@@ -21,21 +27,20 @@ for b in init service memlogd logread logwrite logwrite-files metadata fdd trim-
         exit 1
     fi
 done
-install -m 0755 "$out/init" pkg/init/init
-install -d pkg/init/usr/bin
-install -m 0755 "$out/service" pkg/init/usr/bin/service
-install -d pkg/memlogd/usr/bin
-for b in memlogd logread logwrite; do install -m 0755 "$out/$b" "pkg/memlogd/usr/bin/$b"; done
-install -d pkg/metadata/usr/bin
-install -m 0755 "$out/metadata" pkg/metadata/usr/bin/metadata
-install -d pkg/logwrite/usr/bin
-install -m 0755 "$out/logwrite-files" pkg/logwrite/usr/bin/logwrite
-install -d pkg/kmsg/usr/bin
-install -m 0755 "$out/kmsg" pkg/kmsg/usr/bin/kmsg
-for b in fdd trim-after-delete host-timesync-daemon port-forwarder; do
-    install -d "pkg/$b/usr/bin"
-    install -m 0755 "$out/$b" "pkg/$b/usr/bin/$b"
-done
-install -m 0755 "$out/vsudd" pkg/vsudd/vsudd
-install -d pkg/sock-stress/usr/bin
-install -m 0755 "$out/sock_stress" pkg/sock-stress/usr/bin/sock_stress
+# put BINARY DEST: installs (0755, with DEST's directory) unless DEST already has those bytes:
+# a package build reading DEST while another call of this script runs never sees it rewritten.
+put() {
+    cmp -s "$out/$1" "$2" && return 0
+    install -d "$(dirname "$2")"
+    install -m 0755 "$out/$1" "$2.lk-tmp"
+    mv -f "$2.lk-tmp" "$2"
+}
+put init pkg/init/init
+put service pkg/init/usr/bin/service
+for b in memlogd logread logwrite; do put "$b" "pkg/memlogd/usr/bin/$b"; done
+put metadata pkg/metadata/usr/bin/metadata
+put logwrite-files pkg/logwrite/usr/bin/logwrite
+put kmsg pkg/kmsg/usr/bin/kmsg
+for b in fdd trim-after-delete host-timesync-daemon port-forwarder; do put "$b" "pkg/$b/usr/bin/$b"; done
+put vsudd pkg/vsudd/vsudd
+put sock_stress pkg/sock-stress/usr/bin/sock_stress

@@ -1,29 +1,59 @@
 #!/usr/bin/env bash
-# Builds this repository's packages into the linuxkit cache with `linuxkit pkg build`:
-# first the Debian base root filesystem (mmdebstrap), then every pkg/<name>.
+# Builds this repository's packages into the linuxkit cache with `linuxkit pkg build`: the
+# Debian base (its root filesystem from mmdebstrap), the source kernel (the longest build by
+# far, so it starts first), the other packages, and before the first of those that carry
+# the static guest binaries, those binaries (scripts/build-guest.sh).
 #   scripts/packages.sh [LINUXKIT_BINARY]
+#   LK_PACKAGES_SKIP="kernel ..." scripts/packages.sh ...   all but the named packages
+#   LK_PACKAGES_ONLY="kernel ..." scripts/packages.sh ...   only the named packages
+#
+# Several calls may run at once (.ci/run's build in the background, the test suite's, a test
+# case's): each package is built under its own lock (target/.pkg-<name>.lock), so a call
+# that needs a package another call is building waits for it and then finds it cached, and
+# no package is built twice. A call whose packages are all cached builds nothing.
 set -euo pipefail
-self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 lk=${1:-target/release/linuxkit}
-# One build at a time per checkout: a second call (the test suite's, while .ci/run's
-# background build runs) waits for the first, then finds every package cached and skips it.
-# flock -o: the lock stays with flock itself, not with daemons the build starts (dockerd).
-if [ -z "${LK_PACKAGES_LOCKED:-}" ]; then
-    mkdir -p target
-    export LK_PACKAGES_LOCKED=1
-    st=0
-    flock -n -E 75 -o target/.packages.lock "$self" "$@" || st=$?
-    if [ "$st" = 75 ]; then
-        echo "packages: another build of this checkout's packages is running; waiting for it"
-        exec flock -o target/.packages.lock "$self" "$@"
+mkdir -p target
+
+# wanted NAME: whether this call builds package NAME.
+wanted() {
+    if [ -n "${LK_PACKAGES_ONLY:-}" ]; then
+        [[ " $LK_PACKAGES_ONLY " == *" $1 "* ]] || return 1
     fi
-    exit "$st"
-fi
+    [[ " ${LK_PACKAGES_SKIP:-} " != *" $1 "* ]]
+}
+
+# locked NAME CMD...: runs CMD holding target/.pkg-NAME.lock, saying so when it has to wait.
+# flock -o: the lock stays with flock itself, not with daemons CMD starts (dockerd).
+locked() {
+    local lock="target/.pkg-$1.lock" st=0
+    shift
+    flock -n -E 75 -o "$lock" "$@" || st=$?
+    if [ "$st" = 75 ]; then
+        echo "packages: waiting for another build of $1"
+        flock -o "$lock" "$@" || return
+        return 0
+    fi
+    return "$st"
+}
+
 ./scripts/dockerd.sh
-# What is not in the cache yet (by each package's tag, its git tree hash): with everything
-# there (a warm CI run, a test case after the first), nothing is compiled or built.
-mapfile -t dirs < <(for d in pkg/*/; do [ -f "$d/build.yml" ] && echo "${d%/}"; done)
+# Which are not in the cache yet (by each package's tag, its git tree hash), in build order:
+# the base (the others are built FROM it, so it is always asked for), the source kernel
+# (the longest build, and it needs nothing else), the packages without guest binaries, then
+# the ones that carry them (scripts/build-guest.sh compiles those first).
+guest=" $(./scripts/build-guest.sh --packages) "
+dirs=(pkg/debian-base)
+wanted kernel && dirs+=(pkg/kernel)
+later=()
+for d in pkg/*/; do
+    d=${d%/}
+    case $d in pkg/debian-base | pkg/kernel) continue ;; esac
+    [ -f "$d/build.yml" ] && wanted "${d#pkg/}" || continue
+    if [[ $guest == *" ${d#pkg/} "* ]]; then later+=("$d"); else dirs+=("$d"); fi
+done
+dirs+=("${later[@]}")
 missing=$(comm -23 <("$lk" pkg show-tag "${dirs[@]}" | sort) \
     <("$lk" cache ls | awk 'NR > 1 { sub("^docker.io/", "", $1); print $1 }' | sort))
 if [ -z "$missing" ]; then
@@ -31,29 +61,51 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 echo "packages: to build: $(echo "$missing" | sed 's|:.*||; s|.*/||' | tr '\n' ' ')"
-t0=$SECONDS
-./scripts/build-guest.sh
-echo "packages: guest binaries: $((SECONDS - t0)) s"
-if [ ! -f pkg/debian-base/rootfs.tar ] && grep -q '/debian-base:' <<< "$missing"; then
-    command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing: run scripts/setup.sh" >&2; exit 1; }
-    t0=$SECONDS
+# Held (shared) while this call builds: the last call to finish prunes (below).
+exec 9> target/.packages-active.lock
+flock -s 9
+
+# The base image's root filesystem, when the base is to be built.
+rootfs() {
+    [ -f pkg/debian-base/rootfs.tar ] && return 0
+    command -v mmdebstrap > /dev/null || { echo "mmdebstrap is missing: run scripts/setup.sh" >&2; return 1; }
+    local t0=$SECONDS
     pkg/debian-base/mkrootfs.sh
     echo "packages: debian-base root filesystem (mmdebstrap): $((SECONDS - t0)) s"
+}
+if grep -q '/debian-base:' <<< "$missing"; then
+    export -f rootfs
+    locked rootfs bash -c rootfs
 fi
-# build DIR: one package, with the time it took (cached ones say so and take no time).
+# The static guest binaries, once, before the first package that carries them (a second
+# call waits for the first, then finds nothing to compile and nothing to install).
+guest_built=false
+guest_binaries() {
+    $guest_built && return 0
+    local t0=$SECONDS
+    locked guest-binaries ./scripts/build-guest.sh
+    echo "packages: guest binaries: $((SECONDS - t0)) s"
+    guest_built=true
+}
+
+# build DIR: one package, with the time it took (a cached one says so and takes no time).
 build() {
     local t0=$SECONDS
-    "$lk" pkg build "$1"
+    locked "${1#pkg/}" "$lk" pkg build "$1"
     echo "packages: $1: $((SECONDS - t0)) s"
 }
-# The base first; packages that use it name it with @lkt:pkg:../debian-base.
-build pkg/debian-base
 for p in "${dirs[@]}"; do
-    [ "$p" = pkg/debian-base ] || build "$p"
+    if [[ $guest == *" ${p#pkg/} "* ]] && grep -q "/${p#pkg/}:" <<< "$missing"; then
+        guest_binaries
+    fi
+    build "$p"
 done
 # LK_PRUNE_BUILD_STAGES=1 (set by .ci/run): Docker's images of the build stages are not needed
 # once the packages are in the linuxkit cache (the kernel's alone are ~3 GB, all ~12 GB);
-# removing them keeps CI machines' disks free. Docker's layer cache goes with them.
-if [ "${LK_PRUNE_BUILD_STAGES:-}" = 1 ]; then
+# removing them keeps CI machines' disks free. Docker's layer cache goes with them. Only by
+# the last call still building: a prune while another call's build runs could take the image
+# of the step it is between.
+flock -u 9
+if [ "${LK_PRUNE_BUILD_STAGES:-}" = 1 ] && flock -n -x 9; then
     docker image prune -f > /dev/null
 fi

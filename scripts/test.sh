@@ -5,18 +5,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/timing.sh
+timed "cargo build linuxkit, rtf" cargo build --locked -p linuxkit -p rtf
+export LINUXKIT="$PWD/target/debug/linuxkit"
+mkdir -p target
+# The source kernel package (the longest build, needed only by the VM cases) builds in the
+# background from here on, beside the cargo tests; scripts/packages.sh locks each package,
+# so this waits for (or skips) a build already running, e.g. .ci/run's.
+(LK_PACKAGES_ONLY=kernel timed "packages: the source kernel (background)" \
+    ./scripts/packages.sh "$LINUXKIT" > target/packages-kernel.log 2>&1 || true) &
 # Unit and integration tests; the benchmarks (cargo bench) are not tests and need the
 # loopback registry, so they are not run here.
 timed "cargo build (tests)" cargo test --workspace --lib --bins --tests --locked --no-run
 timed "cargo tests" cargo test --workspace --lib --bins --tests --locked
-timed "cargo build linuxkit, rtf" cargo build --locked -p linuxkit -p rtf
-export LINUXKIT="$PWD/target/debug/linuxkit"
 echo
-# The packages every VM case shares, built once before the cases (waiting for a build that
-# is already running, e.g. .ci/run's in the background). A failure here is not the end: the
-# cases that need a package build it again and fail with its log.
-echo "== packages (scripts/packages.sh; log: target/packages.log)"
-if ! timed packages ./scripts/packages.sh "$LINUXKIT" > target/packages.log 2>&1; then
+# The other packages the VM cases share, built once before the cases (waiting for any that
+# another build is making). The cases that boot the source kernel wait for it (each case's
+# build_packages); the Debian-kernel cases (030_vm_debian) come first and do not. A failure
+# here is not the end: the cases that need a package build it again and fail with its log.
+echo "== packages (scripts/packages.sh; logs: target/packages.log, target/packages-kernel.log)"
+if ! LK_PACKAGES_SKIP=kernel timed "packages (all but the source kernel)" \
+    ./scripts/packages.sh "$LINUXKIT" > target/packages.log 2>&1; then
     echo "packages: the build failed (the cases that need them will say why); its end:"
     tail -20 target/packages.log
 fi

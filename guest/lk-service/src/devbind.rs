@@ -53,7 +53,9 @@ pub fn take(spec: &mut Spec) -> Option<PathBuf> {
     Some(source)
 }
 
-/// Rewrites `<bundle>/config.json` without the `/dev` bind; returns its source.
+/// Rewrites `<bundle>/config.json` for libcontainer: without the `/dev` bind (its source is
+/// returned) and without the device nodes a bind at the same path provides
+/// ([`crate::boundnodes`]).
 pub fn take_from_bundle(bundle: &Path) -> Result<Option<PathBuf>, Error> {
     let path = bundle.join("config.json");
     let mut spec = Spec::load(&path).map_err(|e| Error::Spec {
@@ -61,7 +63,8 @@ pub fn take_from_bundle(bundle: &Path) -> Result<Option<PathBuf>, Error> {
         message: e.to_string(),
     })?;
     let taken = take(&mut spec);
-    if taken.is_some() {
+    let bound = crate::boundnodes::take(&mut spec);
+    if taken.is_some() || !bound.is_empty() {
         spec.save(&path).map_err(|e| Error::Spec {
             path: path.clone(),
             message: e.to_string(),

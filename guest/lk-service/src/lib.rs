@@ -8,12 +8,14 @@
 //! | [`runtime`] | the OCI runtime trait: libcontainer (embedded) and runc |
 //! | [`bundle`] | the spec a bundle runs with (absolute root, a cgroup path) |
 //! | [`devbind`] | the host's `/dev` in a libcontainer container |
+//! | [`boundnodes`] | device nodes a bind at the same path provides (runc leaves them to the bind) |
 //! | [`logs`] | where container output goes: memlogd, else files under /run/log and /var/log |
 //! | [`sequence`] | onboot/onshutdown: each bundle in name order, to completion |
 //! | [`supervisor`] | the services daemon: start, restart with backoff, stop, the control socket |
 //! | [`control`] | the control protocol and its client side |
 //! | [`reap`] | waiting for children (we are a subreaper) |
 
+pub mod boundnodes;
 pub mod bundle;
 pub mod control;
 pub mod devbind;

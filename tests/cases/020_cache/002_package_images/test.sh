@@ -7,7 +7,7 @@ set -e
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
 rt_require_cmd docker mmdebstrap skopeo umoci python3
 
-build_packages
+build_packages --all
 make_scratch
 cache=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache}
 

@@ -88,9 +88,11 @@ services:
   - name: pong
     image: "$pkg/fdd"
     command: ["/usr/bin/fdd", "exec", "/run/fdd/chan", "--", "/bin/sh", "-c", "read r; echo \"pong got \$r\" >&2; echo pong; trap 'exit 0' TERM; while :; do sleep 1; done"]
+  # Powers off 60 s after it starts (~35 s into the boot): the host's scrape and guest-agent
+  # calls come right after PACKAGES-READY (~50 s, ~65 s with another VM beside it).
   - name: poweroff
     image: "$pkg/poweroff"
-    command: ["/poweroff.sh", "100"]
+    command: ["/poweroff.sh", "60"]
 files:
   - path: etc/dm-crypt/key
     contents: "lk-test-key"
