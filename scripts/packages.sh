@@ -61,6 +61,7 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 echo "packages: to build: $(echo "$missing" | sed 's|:.*||; s|.*/||' | tr '\n' ' ')"
+later_missing=$(for d in "${later[@]}"; do grep -q "/${d#pkg/}:" <<< "$missing" && echo "$d"; done; true)
 # Held (shared) while this call builds: the last call to finish prunes (below).
 exec 9> target/.packages-active.lock
 flock -s 9
@@ -77,15 +78,21 @@ if grep -q '/debian-base:' <<< "$missing"; then
     export -f rootfs
     locked rootfs bash -c rootfs
 fi
-# The static guest binaries, once, before the first package that carries them (a second
-# call waits for the first, then finds nothing to compile and nothing to install).
-guest_built=false
+# The static guest binaries (a second call waits for the first, then finds nothing to
+# compile and nothing to install): compiled in the background from here, beside the
+# packages without them (their builds wait on Docker and the network as much as on the
+# CPU), and waited for before the first package that carries them.
+guest_pid=
+if [ -n "$later_missing" ]; then
+    locked guest-binaries bash -c 't0=$SECONDS; ./scripts/build-guest.sh && echo "packages: guest binaries: $((SECONDS - t0)) s"' &
+    guest_pid=$!
+fi
 guest_binaries() {
-    $guest_built && return 0
-    local t0=$SECONDS
-    locked guest-binaries ./scripts/build-guest.sh
-    echo "packages: guest binaries: $((SECONDS - t0)) s"
-    guest_built=true
+    [ -n "$guest_pid" ] || return 0
+    local st=0
+    wait "$guest_pid" || st=$?
+    guest_pid=
+    [ "$st" = 0 ] || { echo "packages: the guest binaries did not build" >&2; return "$st"; }
 }
 
 # build DIR: one package, with the time it took (a cached one says so and takes no time).
@@ -95,9 +102,7 @@ build() {
     echo "packages: $1: $((SECONDS - t0)) s"
 }
 for p in "${dirs[@]}"; do
-    if [[ $guest == *" ${p#pkg/} "* ]] && grep -q "/${p#pkg/}:" <<< "$missing"; then
-        guest_binaries
-    fi
+    [[ $guest == *" ${p#pkg/} "* ]] && guest_binaries
     build "$p"
 done
 # LK_PRUNE_BUILD_STAGES=1 (set by .ci/run): Docker's images of the build stages are not needed
