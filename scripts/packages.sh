@@ -27,11 +27,11 @@ wanted() {
 # locked NAME CMD...: runs CMD holding target/.pkg-NAME.lock, saying so when it has to wait.
 # flock -o: the lock stays with flock itself, not with daemons CMD starts (dockerd).
 locked() {
-    local lock="target/.pkg-$1.lock" st=0
+    local name=$1 lock="target/.pkg-$1.lock" st=0
     shift
     flock -n -E 75 -o "$lock" "$@" || st=$?
     if [ "$st" = 75 ]; then
-        echo "packages: waiting for another build of $1"
+        echo "packages: waiting for another build of $name"
         flock -o "$lock" "$@" || return
         return 0
     fi
