@@ -11,13 +11,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/timing.sh
 mkdir -p target
-timed "cargo build linuxkit, rtf, sock_stress" \
-    cargo build --locked -p linuxkit -p rtf -p lk-virtsock --bins || exit 1
-# The cases run copies: the cargo test build may link target/debug/linuxkit again (with the
-# workspace's features) while they run.
+# What the cases run on the host: linuxkit, rtf, sock_stress (015_vsock's peer) and the
+# service CLI (015_vsock talks to the guest's supervisor through vsudd). Copies: the cargo
+# test build may link target/debug/linuxkit again (with the workspace's features) while the
+# cases run.
+timed "cargo build linuxkit, rtf, sock_stress, service" \
+    cargo build --locked -p linuxkit -p rtf -p lk-virtsock -p lk-service --bins || exit 1
 bin=target/e2e-bin
 rm -rf "$bin" && mkdir -p "$bin"
-cp target/debug/linuxkit target/debug/rtf target/debug/sock_stress "$bin/"
+cp target/debug/linuxkit target/debug/rtf target/debug/sock_stress target/debug/service "$bin/"
 export LINUXKIT="$PWD/$bin/linuxkit"
 
 # The source kernel package (the longest build, needed only by the 040_vm cases and

@@ -10,7 +10,9 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap vhost-device-vsock /usr/bin/
 build_packages
 make_scratch
 SOCK_STRESS=$(dirname "$LINUXKIT")/sock_stress
-SERVICE=$REPO_ROOT/pkg/init/usr/bin/service
+# The service CLI built for the host by scripts/test.sh beside linuxkit (the one in
+# pkg/init exists only where the guest binaries were compiled in this checkout).
+SERVICE=$(dirname "$LINUXKIT")/service
 pkg="@pkg:$REPO_ROOT/pkg"
 port=$(free_port)
 {
