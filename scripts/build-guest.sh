@@ -17,9 +17,9 @@ fi
 # libcontainer's seccomp support links libseccomp, its cgroup v2 device rules libbpf (built
 # from source by libbpf-sys) with libelf and zlib: all static, from Debian's -dev packages.
 export LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu
-RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --release --locked \
+RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --profile guest --locked \
     --target x86_64-unknown-linux-gnu --target-dir target/guest -p lk-init -p lk-service -p lk-memlogd -p lk-metadata -p lk-tools -p lk-virtsock
-out=target/guest/x86_64-unknown-linux-gnu/release
+out=target/guest/x86_64-unknown-linux-gnu/guest
 for b in init service memlogd logread logwrite logwrite-files metadata fdd trim-after-delete kmsg vsudd \
     host-timesync-daemon port-forwarder sock_stress; do
     if ldd "$out/$b" 2>&1 | grep -q '=>'; then

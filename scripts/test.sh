@@ -53,14 +53,22 @@ e2e_pid=$!
 
 # The cargo half. Its build runs at a lower priority than the guests beside it (their
 # cases wait on timers); the tests themselves at the normal one.
-cargo_st=0
-timed "cargo build (tests)" nice -n 10 cargo test --workspace --lib --bins --tests --locked --no-run &&
-    timed "cargo tests" cargo test --workspace --lib --bins --tests --locked || cargo_st=$?
+# cargo's output is also kept in target/cargo-test.log: its failures are named again at the
+# very end, where a log cut to its tail still shows them.
+{
+    timed "cargo build (tests)" nice -n 10 cargo test --workspace --lib --bins --tests --locked --no-run &&
+        timed "cargo tests" cargo test --workspace --lib --bins --tests --locked
+} 2>&1 | tee target/cargo-test.log
+cargo_st=${PIPESTATUS[0]}
 
 echo
 echo "== end-to-end cases (rtf; ran beside the cargo tests; log: target/rtf.log)"
 e2e_st=0
 wait "$e2e_pid" || e2e_st=$?
 cat target/rtf.log
-[ "$cargo_st" = 0 ] || echo "test.sh: the cargo tests failed (exit $cargo_st); see above"
+if [ "$cargo_st" != 0 ]; then
+    echo "test.sh: the cargo tests failed (exit $cargo_st); their failures:"
+    grep -E -A25 '^(failures:|---- .* stdout ----)$|^error: (test failed|could not compile)' \
+        target/cargo-test.log | head -150
+fi
 [ "$cargo_st" = 0 ] && [ "$e2e_st" = 0 ]

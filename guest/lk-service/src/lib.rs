@@ -9,6 +9,7 @@
 //! | [`bundle`] | the spec a bundle runs with (absolute root, a cgroup path) |
 //! | [`devbind`] | the host's `/dev` in a libcontainer container |
 //! | [`boundnodes`] | device nodes a bind at the same path provides (runc leaves them to the bind) |
+//! | [`mountpoints`] | a writable layer for the mount points a read-only root lacks |
 //! | [`logs`] | where container output goes: memlogd, else files under /run/log and /var/log |
 //! | [`sequence`] | onboot/onshutdown: each bundle in name order, to completion |
 //! | [`supervisor`] | the services daemon: start, restart with backoff, stop, the control socket |
@@ -20,6 +21,7 @@ pub mod bundle;
 pub mod control;
 pub mod devbind;
 pub mod logs;
+pub mod mountpoints;
 pub mod netif;
 pub mod prepare;
 pub mod reap;

@@ -238,18 +238,26 @@ pub fn apply(steps: &[Step], log: &mut dyn FnMut(String)) -> Result<(), Error> {
     Ok(())
 }
 
-/// After an onboot/onshutdown container exits: unmount its `rootfs` (errors ignored; the
-/// tmpfs under `tmp/` and the runtime mounts stay, as in LinuxKit).
-pub fn cleanup(bundle: &Path) {
-    let _ = nix::mount::umount2(&bundle.join("rootfs"), MntFlags::MNT_DETACH);
+/// After onboot/onshutdown container `id` exits: unmount its `rootfs` (errors ignored; the
+/// tmpfs under `tmp/` and the runtime mounts stay, as in LinuxKit), and before that the
+/// writable layer [`crate::mountpoints`] put over it, if any.
+pub fn cleanup(bundle: &Path, id: &str) {
+    let rootfs = bundle.join("rootfs");
+    if crate::mountpoints::has_layer(id) {
+        let _ = nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH);
+        crate::mountpoints::release(id);
+    }
+    let _ = nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH);
 }
 
-/// Before a service starts again: detach the overlay and tmpfs of its previous run, so a
-/// restart does not stack a new tmpfs+overlay over the old ones (LinuxKit stacks them).
-pub fn release_rootfs(bundle: &Path) {
+/// Before service `id` starts again: detach the overlay and tmpfs of its previous run (and
+/// any writable layer of [`crate::mountpoints`]), so a restart does not stack new ones over
+/// the old ones (LinuxKit stacks them).
+pub fn release_rootfs(bundle: &Path, id: &str) {
     for d in ["rootfs", "tmp"] {
         while nix::mount::umount2(&bundle.join(d), MntFlags::MNT_DETACH).is_ok() {}
     }
+    crate::mountpoints::release(id);
 }
 
 #[cfg(test)]

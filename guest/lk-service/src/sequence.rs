@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::logs::Backend;
 use crate::prepare::{self, Cgroups};
 use crate::runtime::{Io, Runtime};
-use crate::{Error, bundle, logs, reap, say};
+use crate::{Error, bundle, logs, mountpoints, reap, say};
 
 /// One section to run.
 #[derive(Debug)]
@@ -85,6 +85,7 @@ impl Sequence {
             },
         )?;
         let spec = bundle::spec_for(&dir, &self.section, id)?;
+        mountpoints::provide(&spec, id, &mut |m| say(&m))?;
         let run_dir = bundle::write(Path::new(bundle::STATE), id, &spec)?;
         let sinks = backend.open(&format!("{}.{id}", self.log_prefix))?;
         let pipe = |what: &str| {
@@ -125,7 +126,7 @@ impl Sequence {
                 nix::sys::signal::Signal::SIGKILL,
             );
             let _ = reap::wait_for(pid);
-            prepare::cleanup(&dir);
+            prepare::cleanup(&dir, id);
             return Err(e);
         }
         let code = reap::wait_for(pid).map_err(|e| Error::Runtime {
@@ -141,7 +142,7 @@ impl Sequence {
                 break;
             }
         }
-        prepare::cleanup(&dir);
+        prepare::cleanup(&dir, id);
         Ok(code)
     }
 }

@@ -21,7 +21,7 @@ use crate::control::{Request, Response, Status};
 use crate::logs::Backend;
 use crate::prepare::{self, Cgroups};
 use crate::runtime::{Io, Runtime};
-use crate::{Error, bundle, logs, reap, say};
+use crate::{Error, bundle, logs, mountpoints, reap, say};
 
 /// The containerd namespace LinuxKit puts services in (our cgroup group for them).
 pub const DEFAULT_NAMESPACE: &str = "services.linuxkit";
@@ -205,7 +205,7 @@ impl Supervisor {
         svc.wanted = true;
         let dir = svc.bundle.clone();
         if svc.started_once {
-            prepare::release_rootfs(&dir);
+            prepare::release_rootfs(&dir, name);
         }
         svc.started_once = true;
         let _ = self.rt.delete(name);
@@ -220,6 +220,7 @@ impl Supervisor {
             &config.namespace
         };
         let spec = bundle::spec_for(&dir, group, name)?;
+        mountpoints::provide(&spec, name, &mut |m| say(&m))?;
         let run_dir = bundle::write(&self.state_dir, name, &spec)?;
         let streams = self.backend.open(name)?;
         let pid = self.rt.create(

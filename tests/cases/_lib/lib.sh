@@ -49,7 +49,16 @@ make_scratch() {
     trap '_lk_cleanup' EXIT
 }
 
+# kill_on_exit PID...: background helpers (a host-side server, say) stopped when the test
+# exits, however it ends.
+kill_on_exit() {
+    LK_KILL_ON_EXIT="${LK_KILL_ON_EXIT:-} $*"
+}
+
 _lk_cleanup() {
+    for p in ${LK_KILL_ON_EXIT:-}; do
+        kill "$p" 2>/dev/null || true
+    done
     if [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null; then
         [ -f "$VM_PIDFILE" ] && kill "$(cat "$VM_PIDFILE")" 2>/dev/null
         kill "$VM_PID" 2>/dev/null

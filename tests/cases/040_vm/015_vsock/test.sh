@@ -77,7 +77,7 @@ mkdir -p "$state" "$SCRATCH/vm"
 "$SOCK_STRESS" -s "hybrid://$state/vsock.sock:22099" 2> "$SCRATCH/host-server.log" &
 server=$!
 # Stopped however the case ends (a failed assertion exits before the kill at the end).
-trap 'kill "$server" 2> /dev/null; _lk_cleanup' EXIT
+kill_on_exit "$server"
 vm_start "$SCRATCH/vm" "$SCRATCH/t" --mem 1024 --vsock-ports 2374,22099,0xf3a4
 vm_wait "VSOCK-READY" 300
 # Host -> guest: straight over hybrid vsock, and through the --vsock-ports socket.
