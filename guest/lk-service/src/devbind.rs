@@ -53,39 +53,81 @@ pub fn take(spec: &mut Spec) -> Option<PathBuf> {
     Some(source)
 }
 
-/// Rewrites `<bundle>/config.json` for libcontainer: without the `/dev` bind (its source is
-/// returned) and without the device nodes a bind at the same path provides
-/// ([`crate::boundnodes`]).
-pub fn take_from_bundle(bundle: &Path) -> Result<Option<PathBuf>, Error> {
+/// What has to be done in a libcontainer container after create, before start.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AfterCreate {
+    /// The host tree to attach on `/dev` (the source of a `/dev` bind).
+    pub dev_source: Option<PathBuf>,
+    /// Remount `/dev` read-only: a read-only container's `/dev` tmpfs (LinuxKit adds `ro`
+    /// to it; runc remounts it so once its nodes exist, libcontainer leaves it writable).
+    pub dev_read_only: bool,
+}
+
+impl AfterCreate {
+    /// Whether there is anything to do.
+    pub fn any(&self) -> bool {
+        self.dev_source.is_some() || self.dev_read_only
+    }
+}
+
+/// Whether the spec's `/dev` is a tmpfs mounted with `ro`.
+fn dev_tmpfs_read_only(spec: &Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/dev")
+            && !is_dev_bind(m)
+            && m.options()
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|o| o == "ro"))
+    })
+}
+
+/// Rewrites `<bundle>/config.json` for libcontainer: without the `/dev` bind, without the
+/// device nodes a bind at the same path provides ([`crate::boundnodes`]), with what runc
+/// would have given ([`crate::asrunc`], for our `limits`); returns what is left to do after
+/// create.
+pub fn take_from_bundle(
+    bundle: &Path,
+    limits: crate::asrunc::Limits,
+) -> Result<AfterCreate, Error> {
     let path = bundle.join("config.json");
     let mut spec = Spec::load(&path).map_err(|e| Error::Spec {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    let taken = take(&mut spec);
-    let bound = crate::boundnodes::take(&mut spec);
-    if taken.is_some() || !bound.is_empty() {
-        spec.save(&path).map_err(|e| Error::Spec {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    }
-    Ok(taken)
+    let dev_source = take(&mut spec);
+    let dev_read_only = dev_tmpfs_read_only(&spec);
+    crate::boundnodes::take(&mut spec);
+    crate::asrunc::adjust(&mut spec, limits, crate::asrunc::cgroup_v2());
+    spec.save(&path).map_err(|e| Error::Spec {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(AfterCreate {
+        dev_source,
+        dev_read_only,
+    })
 }
 
-/// In a helper process (setns needs a single-threaded caller): attaches a clone of
-/// `source` on `/dev` inside the mount namespace of `pid`.
-pub fn attach(pid: i32, source: &Path) -> Result<(), Error> {
+/// In a helper process, `helper attach-dev ...` (setns needs a single-threaded caller):
+/// does `todo` inside the mount namespace of `pid`.
+pub fn attach(helper: &Path, pid: i32, todo: &AfterCreate) -> Result<(), Error> {
+    let what = todo
+        .dev_source
+        .as_ref()
+        .map_or("/dev".to_owned(), |s| s.display().to_string());
     let fail = |m: String| Error::Runtime {
         id: format!("pid {pid}"),
-        message: format!("binding {} on /dev: {m}", source.display()),
+        message: format!("preparing /dev ({what}): {m}"),
     };
-    let out = std::process::Command::new("/proc/self/exe")
-        .arg("attach-dev")
-        .arg(pid.to_string())
-        .arg(source)
-        .output()
-        .map_err(|e| fail(e.to_string()))?;
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg("attach-dev").arg(pid.to_string());
+    if let Some(source) = &todo.dev_source {
+        cmd.arg(source);
+    }
+    if todo.dev_read_only {
+        cmd.arg("--read-only");
+    }
+    let out = cmd.output().map_err(|e| fail(e.to_string()))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -93,13 +135,42 @@ pub fn attach(pid: i32, source: &Path) -> Result<(), Error> {
     }
 }
 
-/// The helper's side: clone `source` here, enter the namespace of `pid`, attach on `/dev`.
-pub fn attach_here(pid: i32, source: &Path) -> std::io::Result<()> {
-    let tree = lk_guest_sys::mountapi::clone_tree(source)?;
+/// The helper's side: clone `source` here (if any), enter the namespace of `pid`, attach it
+/// on `/dev`; then remount `/dev` read-only if asked (keeping its other flags).
+pub fn attach_here(pid: i32, source: Option<&Path>, read_only: bool) -> std::io::Result<()> {
+    let tree = source.map(lk_guest_sys::mountapi::clone_tree).transpose()?;
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))?;
     nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS)?;
     // setns into a mount namespace puts our root and cwd at its root: the container's.
-    lk_guest_sys::mountapi::attach_tree(tree.as_fd(), Path::new("/dev"))
+    if let Some(tree) = tree {
+        lk_guest_sys::mountapi::attach_tree(tree.as_fd(), Path::new("/dev"))?;
+    }
+    if read_only {
+        remount_read_only(Path::new("/dev"))?;
+    }
+    Ok(())
+}
+
+/// `mount -o remount,bind,ro` keeping the mount's nosuid/nodev/noexec/atime flags.
+fn remount_read_only(path: &Path) -> std::io::Result<()> {
+    use nix::mount::MsFlags;
+    use nix::sys::statvfs::FsFlags;
+    let have = nix::sys::statvfs::statvfs(path)?.flags();
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (f, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if have.contains(f) {
+            flags |= m;
+        }
+    }
+    nix::mount::mount(None::<&str>, path, None::<&str>, flags, None::<&str>)?;
+    Ok(())
 }
 
 #[cfg(test)]

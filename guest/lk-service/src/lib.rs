@@ -7,6 +7,7 @@
 //! | [`netif`] | its interfaces, over rtnetlink |
 //! | [`runtime`] | the OCI runtime trait: libcontainer (embedded) and runc |
 //! | [`bundle`] | the spec a bundle runs with (absolute root, a cgroup path) |
+//! | [`asrunc`] | what runc gives a container that libcontainer alone does not |
 //! | [`devbind`] | the host's `/dev` in a libcontainer container |
 //! | [`boundnodes`] | device nodes a bind at the same path provides (runc leaves them to the bind) |
 //! | [`mountpoints`] | a writable layer for the mount points a read-only root lacks |
@@ -16,6 +17,7 @@
 //! | [`control`] | the control protocol and its client side |
 //! | [`reap`] | waiting for children (we are a subreaper) |
 
+pub mod asrunc;
 pub mod boundnodes;
 pub mod bundle;
 pub mod control;

@@ -90,13 +90,17 @@ enum Cmd {
     },
     /// Stop every service and the supervisor.
     Shutdown,
-    /// (internal) Attach a clone of SOURCE on /dev in the mount namespace of PID.
+    /// (internal) In the mount namespace of PID: attach a clone of SOURCE on /dev, and/or
+    /// make /dev read-only.
     #[command(hide = true)]
     AttachDev {
         /// The container's init process.
         pid: i32,
         /// The tree to clone (the host's /dev).
-        source: PathBuf,
+        source: Option<PathBuf>,
+        /// Remount the container's /dev read-only (a read-only container's tmpfs).
+        #[arg(long)]
+        read_only: bool,
     },
 }
 
@@ -317,10 +321,16 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             }
             call(cli, &Request::Shutdown).map(|_| 0)
         }
-        Cmd::AttachDev { pid, source } => {
-            lk_service::devbind::attach_here(*pid, source).map_err(|e| Error::Io {
-                path: source.clone(),
-                source: e,
+        Cmd::AttachDev {
+            pid,
+            source,
+            read_only,
+        } => {
+            lk_service::devbind::attach_here(*pid, source.as_deref(), *read_only).map_err(|e| {
+                Error::Io {
+                    path: source.clone().unwrap_or_else(|| PathBuf::from("/dev")),
+                    source: e,
+                }
             })?;
             Ok(0)
         }

@@ -61,12 +61,16 @@ fn runtime_err(id: &str, what: &str, e: impl std::fmt::Display) -> Error {
 pub struct Libcontainer {
     /// State directory.
     pub root: PathBuf,
+    /// The `service` program, which does the after-create work on `/dev` in a helper
+    /// process (`service attach-dev`): ourselves by default.
+    pub helper: PathBuf,
 }
 
 impl Default for Libcontainer {
     fn default() -> Self {
         Libcontainer {
             root: PathBuf::from("/run/youki"),
+            helper: PathBuf::from("/proc/self/exe"),
         }
     }
 }
@@ -106,7 +110,10 @@ impl Runtime for Libcontainer {
             path: self.root.clone(),
             source: e,
         })?;
-        let dev = crate::devbind::take_from_bundle(bundle)?;
+        // libcontainer changes our oom_score_adj and RLIMIT_MEMLOCK while it creates a
+        // container: both are put back when `_ours` goes (crate::asrunc).
+        let _ours = crate::asrunc::Preserved::now();
+        let after = crate::devbind::take_from_bundle(bundle, crate::asrunc::Limits::current())?;
         let container = self
             .builder(id, io)?
             .validate_id()
@@ -120,8 +127,8 @@ impl Runtime for Libcontainer {
             .pid()
             .map(|p| p.as_raw())
             .ok_or_else(|| runtime_err(id, "create", "no init process"))?;
-        if let Some(source) = dev
-            && let Err(e) = crate::devbind::attach(pid, &source)
+        if after.any()
+            && let Err(e) = crate::devbind::attach(&self.helper, pid, &after)
         {
             let _ = self.delete(id);
             return Err(e);

@@ -152,6 +152,7 @@ fn golden_configs_run_under_runc() {
 fn golden_configs_run_under_libcontainer() {
     check(&Libcontainer {
         root: std::env::temp_dir().join("lk-service-youki-state"),
+        helper: PathBuf::from(env!("CARGO_BIN_EXE_service")),
     });
 }
 
@@ -199,5 +200,6 @@ fn a_seccomp_profile_blocks_a_call_under_runc() {
 fn a_seccomp_profile_blocks_a_call_under_libcontainer() {
     seccomp(&Libcontainer {
         root: std::env::temp_dir().join("lk-service-youki-state"),
+        helper: PathBuf::from(env!("CARGO_BIN_EXE_service")),
     });
 }

@@ -63,10 +63,11 @@ SETTINGS = [
     ("netns-path", {"net": NETNS}, None),
     ("interfaces", {"net": "new", "capabilities": ["CAP_NET_ADMIN"], "runtime": {
         "interfaces": [{"name": "lkc0", "add": "veth", "peer": "lkc1"}]}}, None),
+    # LinuxKit's YAML decoder drops containerID/hostID (docs/compatibility.md), so a mapping
+    # from YAML is 0 -> 0 of `size` ids: a user namespace mapping the first 65536 ids.
     ("user-mappings", {
         "userns": "new", "net": "new",
-        "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-        "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+        "uidMappings": [{"size": 65536}], "gidMappings": [{"size": 65536}],
     }, None),
     ("oom-and-rlimits", {"oomScoreAdj": -500, "rlimits": ["nofile,1024,2048", "RLIMIT_NPROC,100,200"]},
      None),
@@ -106,21 +107,30 @@ def yaml_section(image, probe):
 
 
 def facts(log):
-    """{setting: [fact...]} and the host's namespaces, from a console log."""
+    """{setting: [fact...]} and what the VM's own init saw ({"ns <kind>": id, "hostname": name}),
+    from a console log."""
     seen, host = {}, {}
     for line in log.replace("\r", "").splitlines():
         m = re.search(r"(?:^|\s)P (\S+) (.*)$", line)
         if m and m.group(1) in NAMES:
             seen.setdefault(m.group(1), []).append(m.group(2).rstrip())
-        m = re.search(r"(?:^|\s)H ns (\S+) (\S+)", line)
+        m = re.search(r"(?:^|\s)H (ns \S+|hostname) (\S+)", line)
         if m:
             host[m.group(1)] = m.group(2)
     return seen, host
 
 
 def normalise(seen, host):
-    """Namespace ids become `host`, `new`, or `as <setting>` (the first that had it)."""
-    first = {}
+    """Facts that differ from boot to boot, not from runtime to runtime, made comparable: the
+    VM's hostname becomes <host>; a namespace id becomes `host` (the init's), `as <setting>`
+    (the one a bindNS of that setting keeps alive: ids of namespaces that are gone are
+    reused, so only those are compared), else `new`."""
+    kept = {}
+    for name, keys, _ in SETTINGS:
+        for kind in keys.get("runtime", {}).get("bindNS", {}):
+            for f in seen.get(name, []):
+                if f.startswith(f"ns {kind} "):
+                    kept[f.split()[2]] = name
     out = {}
     for name, _, _ in SETTINGS:
         lines = []
@@ -128,11 +138,14 @@ def normalise(seen, host):
             m = re.match(r"ns (\S+) (\S+)$", f)
             if m:
                 kind, value = m.groups()
-                if host.get(kind) == value:
+                if host.get(f"ns {kind}") == value:
                     f = f"ns {kind} host"
+                elif kept.get(value, name) != name:
+                    f = f"ns {kind} as {kept[value]}"
                 else:
-                    owner = first.setdefault(value, name)
-                    f = f"ns {kind} " + ("new" if owner == name else f"as {owner}")
+                    f = f"ns {kind} new"
+            elif "hostname" in host:
+                f = f.replace(host["hostname"], "<host>")
             lines.append(f)
         out[name] = lines
     return out

@@ -21,6 +21,7 @@ files:
     contents: |
       #!/bin/sh
       for x in cgroup ipc mnt net pid time user uts; do echo "H ns $x $(readlink /proc/self/ns/$x)"; done
+      echo "H hostname $(hostname)"
       echo "CONFORMANCE-""DONE $(grep -o 'linuxkit.runtime=[a-z]*' /proc/cmdline)"
       poweroff
 YML
