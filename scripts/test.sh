@@ -14,19 +14,20 @@ mkdir -p target
 # What the cases run on the host: linuxkit, rtf, sock_stress (015_vsock's peer) and the
 # service CLI (015_vsock talks to the guest's supervisor through vsudd). Copies: the cargo
 # test build may link target/debug/linuxkit again (with the workspace's features) while the
-# cases run.
-timed "cargo build linuxkit, rtf, sock_stress, service" \
-    cargo build --locked -p linuxkit -p rtf -p lk-virtsock -p lk-service --bins || exit 1
+# cases run. linuxkit comes first: the source kernel package (the longest build, needed only
+# by the 040_vm cases and 020_cache/002) starts building with it, in the background;
+# scripts/packages.sh locks each package, so this waits for (or skips) a build already
+# running, e.g. .ci/run's.
 bin=target/e2e-bin
 rm -rf "$bin" && mkdir -p "$bin"
-cp target/debug/linuxkit target/debug/rtf target/debug/sock_stress target/debug/service "$bin/"
 export LINUXKIT="$PWD/$bin/linuxkit"
-
-# The source kernel package (the longest build, needed only by the 040_vm cases and
-# 020_cache/002) builds in the background from here on; scripts/packages.sh locks each
-# package, so this waits for (or skips) a build already running, e.g. .ci/run's.
+timed "cargo build linuxkit" cargo build --locked -p linuxkit --bin linuxkit || exit 1
+cp target/debug/linuxkit "$bin/"
 (LK_PACKAGES_ONLY=kernel timed "packages: the source kernel (background)" \
     ./scripts/packages.sh "$LINUXKIT" > target/packages-kernel.log 2>&1 || true) &
+timed "cargo build rtf, sock_stress, service" \
+    cargo build --locked -p rtf -p lk-virtsock -p lk-service --bins || exit 1
+cp target/debug/rtf target/debug/sock_stress target/debug/service "$bin/"
 
 # The end-to-end half: every other package (a failure is not the end: the cases that need a
 # package build it again and fail with its log), then rtf, cases two at a time (each case

@@ -160,6 +160,9 @@ impl Runtime for Libcontainer {
     }
 
     fn exec(&self, id: &str, args: &[String], io: Io) -> Result<i32, Error> {
+        // The process joins the container with its `oomScoreAdj`, which libcontainer
+        // writes to our own score first (crate::asrunc).
+        let _ours = crate::asrunc::Preserved::now();
         let pid = self
             .builder(id, io)?
             .as_tenant()
