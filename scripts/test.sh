@@ -25,20 +25,28 @@ timed "cargo build linuxkit" cargo build --locked -p linuxkit --bin linuxkit || 
 cp target/debug/linuxkit "$bin/"
 (LK_PACKAGES_ONLY=kernel timed "packages: the source kernel (background)" \
     ./scripts/packages.sh "$LINUXKIT" > target/packages-kernel.log 2>&1 || true) &
-timed "cargo build rtf, sock_stress, service" \
-    cargo build --locked -p rtf -p lk-virtsock -p lk-service --bins || exit 1
-cp target/debug/rtf target/debug/sock_stress target/debug/service "$bin/"
+
+# The rest of the host binaries, in the end-to-end half beside its package builds (the cargo
+# test build below waits for cargo's lock meanwhile).
+host_bins() {
+    timed "cargo build rtf, sock_stress, service" \
+        cargo build --locked -p rtf -p lk-virtsock -p lk-service --bins &&
+        cp target/debug/rtf target/debug/sock_stress target/debug/service "$bin/"
+}
 
 # The end-to-end half: every other package (a failure is not the end: the cases that need a
 # package build it again and fail with its log), then rtf, cases two at a time (each case
 # has its own ports, state and scratch directories). The Debian-kernel cases (030_vm_debian)
 # come first and need no source kernel; a case that boots it waits for it.
 e2e() {
+    host_bins &
+    local bins_pid=$!
     LK_PACKAGES_SKIP=kernel timed "packages (all but the source kernel)" \
         ./scripts/packages.sh "$LINUXKIT" > target/packages.log 2>&1 || {
         echo "packages: the build failed (the cases that need them will say why); its end:"
         tail -20 target/packages.log
     }
+    wait "$bins_pid" || { echo "test.sh: the host binaries did not build"; return 1; }
     local st=0 t0
     t0=$(date +%s)
     "$bin/rtf" -c tests/cases -v run -p -r target/rtf-results --timeout 900 || st=$?

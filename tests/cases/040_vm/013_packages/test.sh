@@ -9,6 +9,9 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap /usr/bin/python3 sfdisk mkfs
 
 build_packages
 make_scratch
+# The cases name the disks by /dev/sdX: scsi_mod.scan=sync on the command line keeps them in
+# the order they are attached (Debian's kernel scans SCSI asynchronously, and under load its
+# sdb and sdc once came up swapped).
 # Disks: sda for dm-crypt, sdb for the logs (format + mount), sdc with a 64 MiB ext4
 # partition on 256 MiB for extend.
 truncate -s 64M "$SCRATCH/crypt.img"
@@ -21,7 +24,7 @@ pkg="@pkg:$REPO_ROOT/pkg"
 cat > "$SCRATCH/p.yml" <<YML
 kernel:
   image: "$pkg/$KERNEL_PKG"
-  cmdline: "console=ttyS0 linuxkit.runtime=runc"
+  cmdline: "console=ttyS0 linuxkit.runtime=runc scsi_mod.scan=sync"
 init:
   - "$pkg/init"
   - "$pkg/memlogd"
