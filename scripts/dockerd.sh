@@ -16,9 +16,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 log=${DOCKERD_LOG:-/var/log/dockerd-linuxkit.log}
-# DOCKERD_NICE: the engine's (and so every package build's) scheduling priority; .ci/run
-# puts the package builds ahead of the rest of the suite with -5.
-nohup nice -n "${DOCKERD_NICE:-0}" dockerd >"$log" 2>&1 &
+nohup dockerd >"$log" 2>&1 &
 for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then
         exit 0
