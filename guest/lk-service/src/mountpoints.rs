@@ -45,22 +45,22 @@ pub fn missing(spec: &Spec) -> Vec<PathBuf> {
 /// [`missing`] over a list of destinations, with `exists` telling whether a host path is
 /// there (pure: tests pass a set).
 pub fn missing_in(root: &Path, dests: &[PathBuf], exists: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    // A destination relative to the root: its normal components only.
+    let relative = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect()
+    };
     let mut out = Vec::new();
     for (i, d) in dests.iter().enumerate() {
-        let rel: PathBuf = d
-            .components()
-            .filter(|c| matches!(c, Component::Normal(_)))
-            .collect();
+        let rel = relative(d);
         if rel.as_os_str().is_empty() {
             continue;
         }
-        let under_earlier = dests[..i].iter().any(|e| {
-            let e: PathBuf = e
-                .components()
-                .filter(|c| matches!(c, Component::Normal(_)))
-                .collect();
-            !e.as_os_str().is_empty() && rel.starts_with(&e) && rel != e
-        });
+        let under_earlier = dests[..i]
+            .iter()
+            .map(|e| relative(e))
+            .any(|e| !e.as_os_str().is_empty() && rel.starts_with(&e) && rel != e);
         if !under_earlier && !exists(&root.join(&rel)) && !out.contains(d) {
             out.push(d.clone());
         }
