@@ -91,11 +91,15 @@ services:
   - name: pong
     image: "$pkg/fdd"
     command: ["/usr/bin/fdd", "exec", "/run/fdd/chan", "--", "/bin/sh", "-c", "read r; echo \"pong got \$r\" >&2; echo pong; trap 'exit 0' TERM; while :; do sleep 1; done"]
-  # Powers off 60 s after it starts (~35 s into the boot): the host's scrape and guest-agent
-  # calls come right after PACKAGES-READY (~50 s, ~65 s with another VM beside it).
+  # Powers off 45 s after the checks below printed PACKAGES-READY (they touch
+  # /run/lk-ready): the host's scrape and guest-agent calls come right after it. A timer from
+  # the poweroff's own start (~35 s into the boot) was too short when CI's load slowed the boot.
+  # The bind's target is missing from the read-only image (the service makes the mount point).
   - name: poweroff
     image: "$pkg/poweroff"
-    command: ["/poweroff.sh", "60"]
+    binds.add:
+      - /run:/hostrun
+    command: ["/bin/sh", "-c", "until [ -e /hostrun/lk-ready ]; do sleep 1; done; exec /bin/sh /poweroff.sh 45"]
 files:
   - path: etc/dm-crypt/key
     contents: "lk-test-key"
@@ -131,6 +135,7 @@ files:
       service logs openntpd 2>&1 | tail -5 | sed 's/^/R ntpd-log /'
       service list | sed 's/^/R list /'
       echo "PACKAGES""-READY"
+      touch /run/lk-ready
 YML
 linuxkit build --dir "$SCRATCH" --name p "$SCRATCH/p.yml"
 port=$(free_port)
