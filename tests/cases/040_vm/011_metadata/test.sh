@@ -31,7 +31,7 @@ printf '%s\n' "$mac" > "$srv/mac"
 /usr/bin/python3 "$lib/metadata_server.py" serve "$srv" &
 server=$!
 i=0
-while [ ! -s "$srv/ports" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$srv/ports" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 read -r http_port scw_port https_port < "$srv/ports"
 relay="cmd:/usr/bin/python3 $lib/metadata_server.py relay"
 net="user,net=169.254.0.0/16"
@@ -185,8 +185,10 @@ echo "$c" | assert_contains "LOG unknown: Unrecognised metadata provider: azure"
 echo "$c" | assert_contains "LOG silent: No metadata/userdata found"
 silent=$(echo "$c" | sed -n 's/^R silent-seconds //p')
 echo "nine providers that never answer cost ${silent} s"
-/usr/bin/python3 -c "import sys; sys.exit(0 if float('$silent') < 3 else 1)" || {
-    echo "probing nine absent providers took ${silent} s, expected one 2 s timeout"
+# Probed at once, they cost one 2 s timeout (2.1-2.5 s seen); one after another, 18 s. The
+# bound leaves room for a guest slowed by CI's load (the same run's cargo builds).
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$silent') < 6 else 1)" || {
+    echo "probing nine absent providers took ${silent} s, expected about one 2 s timeout (they are probed at once)"
     exit 1
 }
 # What the services saw: GCP's header, AWS's token, Scaleway's raw HTTP/1.0 request.
@@ -214,7 +216,7 @@ done
 server=$!
 rm -f "$srv/ports"
 i=0
-while [ ! -s "$srv/ports" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$srv/ports" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 read -r http_port scw_port https_port < "$srv/ports"
 net="user,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-$relay $http_port"
 mkdir -p "$SCRATCH/a"
