@@ -21,7 +21,13 @@ mkdir -p target
 bin=target/e2e-bin
 rm -rf "$bin" && mkdir -p "$bin"
 export LINUXKIT="$PWD/$bin/linuxkit"
-timed "cargo build linuxkit" cargo build --locked -p linuxkit --bin linuxkit || exit 1
+# The binaries come from `cargo test --no-run` of one integration test each (a test that
+# runs them: cargo builds its package's binaries beside it), not from `cargo build -p`: a
+# build of some packages resolves their dependencies' features apart from the workspace's
+# tests (serde, flate2, tempfile, ... differ), so the test build below compiled 89 of the
+# libraries again. Resolved as the test build resolves them, it reuses every one.
+cargo_bins() { cargo test --workspace --locked --no-run "$@"; }
+timed "cargo build linuxkit" cargo_bins --test cli || exit 1
 cp target/debug/linuxkit "$bin/"
 (LK_PACKAGES_ONLY=kernel timed "packages: the source kernel (background)" \
     ./scripts/packages.sh "$LINUXKIT" > target/packages-kernel.log 2>&1 || true) &
@@ -30,7 +36,7 @@ cp target/debug/linuxkit "$bin/"
 # test build below waits for cargo's lock meanwhile).
 host_bins() {
     timed "cargo build rtf, sock_stress, service" \
-        cargo build --locked -p rtf -p lk-virtsock -p lk-service --bins &&
+        cargo_bins --test rtf --test forward --test host_runtimes &&
         cp target/debug/rtf target/debug/sock_stress target/debug/service "$bin/"
 }
 
