@@ -75,6 +75,8 @@ e2e_pid=$!
         timed "cargo tests" cargo test --workspace --lib --bins --tests --locked
 } 2>&1 | tee target/cargo-test.log
 cargo_st=${PIPESTATUS[0]}
+# The cargo half is done (.ci/run's lints start on this: they share the build directory).
+echo "$cargo_st" > target/cargo-test.status
 
 echo
 echo "== end-to-end cases (rtf; ran beside the cargo tests; log: target/rtf.log)"
