@@ -350,12 +350,20 @@ pub struct PkgArgs {
     /// Also push `<org>/<image>:<release>` (default: the git tags on HEAD).
     #[arg(long)]
     pub release: Option<String>,
-    /// Platforms to build, e.g. linux/amd64,linux/arm64.
-    #[arg(long, value_delimiter = ',')]
+    /// Platforms to build, e.g. linux/amd64,linux/arm64 (default: this host's, when
+    /// build.yml's arches list it).
+    #[arg(long, value_delimiter = ',', conflicts_with = "skip_platforms")]
     pub platforms: Vec<String>,
-    /// Build argument K=V; repeatable.
+    /// Platforms not to build, e.g. linux/s390x (removed from the default).
+    #[arg(long, value_delimiter = ',')]
+    pub skip_platforms: Vec<String>,
+    /// Build argument K=V; repeatable; wins over build.yml and --build-arg-file.
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
+    /// File of build arguments, K=V per line (`#` comments); `@lkt:pkg:DIR` relative to the
+    /// file. Repeatable; wins over build.yml's buildArgs.
+    #[arg(long = "build-arg-file", value_name = "FILE")]
+    pub build_arg_files: Vec<PathBuf>,
     /// How the image's layers are stored in the cache (and pushed): gzip (default, as
     /// docker and buildkit write them, readable by LinuxKit), zstd (OCI tar+zstd; smaller
     /// and faster, but LinuxKit cannot read it) or none.

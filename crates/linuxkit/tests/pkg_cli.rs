@@ -300,3 +300,46 @@ fn depends_docker_images_are_pulled_and_saved_into_the_package() {
     let saved = dir.join(format!("pkg/hello/deps/one@{digest}.tar"));
     assert!(saved.is_file(), "{} missing", saved.display());
 }
+
+/// `--platforms` / `--skip-platforms` are decided before any engine is needed: nothing
+/// left to build is a skip with LinuxKit's message; a bad item or both flags fail.
+#[test]
+fn platform_flags_need_no_engine() {
+    let r = repo("example");
+    let dir = r.path();
+    let cache = dir.join("c");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["pkg", "build", "--cache", cache.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("pkg/hello");
+        Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+            .current_dir(dir)
+            .args(&args)
+            .env("LINUXKIT_DOCKER", "/nonexistent/docker")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--skip-platforms", "linux/amd64"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("skipped (no architectures to build)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("with no architectures to build"));
+    let out = run(&["--platforms", "amd64"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--platforms amd64: expected os/arch"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "--platforms",
+        "linux/amd64",
+        "--skip-platforms",
+        "linux/arm64",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot be used with"));
+}

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+pub use lk_pkg::plan::{PlatformError, PlatformFlags};
 pub use lk_pkg::{Package, PkgError, PkgOptions};
 
 /// `pkg show-tag`: `org/image:tag` (or the canonical form) of each package.
@@ -17,11 +18,12 @@ pub fn show_tags(
 
 use std::collections::BTreeMap;
 
-use lk_oci::{Descriptor, Document, Index, MEDIA_OCI_INDEX, Platform};
+use lk_oci::{Descriptor, Document, MEDIA_OCI_INDEX, Platform};
 
 use crate::Reporter;
 use crate::cache::{self, ImageError, ImageSettings};
 use lk_pkg::docker::{Docker, DockerError};
+use lk_pkg::plan::{self, ArgValue, Decision};
 
 /// Settings of `pkg build` / `pkg push`.
 #[derive(Clone, Debug, Default)]
@@ -32,10 +34,12 @@ pub struct PkgBuildSettings {
     pub options: PkgOptions,
     /// `--force`.
     pub force: bool,
-    /// `--platforms` (`linux/amd64`, ...); default: the host's, if build.yml lists it.
-    pub platforms: Vec<String>,
+    /// `--platforms` / `--skip-platforms`; default: the host's, if build.yml lists it.
+    pub platforms: PlatformFlags,
     /// `--build-arg` values.
     pub build_args: Vec<String>,
+    /// `--build-arg-file` files.
+    pub build_arg_files: Vec<PathBuf>,
     /// `--push`.
     pub push: bool,
     /// `--release`.
@@ -64,8 +68,38 @@ pub enum PkgBuildError {
     #[error(transparent)]
     Image(#[from] ImageError),
     /// The platforms to build for.
-    #[error("{0}")]
-    Platform(String),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// A `--build-arg-file` could not be read.
+    #[error("cannot read --build-arg-file {}", path.display())]
+    ArgFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `depends` target outside the package directory.
+    #[error(
+        "{tag}: depends target `{target}` must be inside the package directory (and not the directory itself)"
+    )]
+    DependsOutside {
+        /// The package tag.
+        tag: String,
+        /// The target as written.
+        target: String,
+    },
+    /// A `depends` image without `@sha256:...`.
+    #[error("{tag}: depends image {image:?} lacks a digest")]
+    DependsNoDigest {
+        /// The package tag.
+        tag: String,
+        /// The image as written.
+        image: String,
+    },
+    /// Naming in the registry (`pkg manifest`, `pkg remote-tag`) failed.
+    #[error(transparent)]
+    Tags(#[from] lk_resolve::TagError),
     /// A package's image name is not a valid reference.
     #[error("invalid image name")]
     Reference(#[from] lk_spec::reference::ReferenceError),
@@ -127,36 +161,6 @@ fn compressed_summary(
     ))
 }
 
-fn platforms(s: &PkgBuildSettings, p: &Package) -> Result<Vec<Platform>, PkgBuildError> {
-    if !s.platforms.is_empty() {
-        return s
-            .platforms
-            .iter()
-            .flat_map(|x| x.split(','))
-            .map(|x| {
-                Platform::parse(x.trim()).ok_or_else(|| {
-                    PkgBuildError::Platform(format!("--platforms {x}: expected os/arch"))
-                })
-            })
-            .collect();
-    }
-    let arches = p
-        .info
-        .arches
-        .clone()
-        .unwrap_or_else(|| vec!["amd64".into(), "arm64".into(), "riscv64".into()]);
-    let host = crate::host_arch();
-    if arches.iter().any(|a| a == host) {
-        Ok(vec![Platform::linux(host)])
-    } else {
-        Err(PkgBuildError::Platform(format!(
-            "{} does not build for this host's architecture ({host}); its arches are {}; pass --platforms",
-            p.tag(),
-            arches.join(", ")
-        )))
-    }
-}
-
 struct Builder<'a> {
     s: &'a PkgBuildSettings,
     reporter: &'a dyn Reporter,
@@ -208,12 +212,13 @@ impl Builder<'_> {
         }
         let tag = p.tag();
         let full = p.full_tag();
-        let wanted = platforms(self.s, &p)?;
+        let wanted = plan::select_platforms(
+            &tag,
+            p.info.arches.as_deref(),
+            crate::host_arch(),
+            &self.s.platforms,
+        )?;
         let cache = self.s.images.cache()?;
-        let cache_err = |source| ImageError::Cache {
-            dir: self.s.images.cache_dir.clone(),
-            source,
-        };
         let mut result = PkgResult {
             tag: tag.clone(),
             built: Vec::new(),
@@ -222,142 +227,190 @@ impl Builder<'_> {
         };
         self.reporter
             .info(&format!("checking for {full} in local cache..."));
-        let missing: Vec<Platform> = if self.s.force {
-            wanted.clone()
-        } else {
-            wanted
-                .iter()
-                .filter(|pl| cache.resolve(&full, pl).is_err())
-                .cloned()
-                .collect()
-        };
-        if missing.is_empty() {
-            self.reporter
-                .info(&format!("found {full} in local cache, skipping build"));
-            // A package stored by an earlier version with Docker's plain layers gets them
-            // compressed now (the tag, and so the skip, does not change).
-            let report = cache
-                .compress_layers(&full, self.s.images.layer_compression)
-                .map_err(cache_err)?;
-            if let Some(line) = compressed_summary(&report.layers, self.s.images.layer_compression)
-            {
-                self.reporter.info(&format!("{full}: {line}"));
+        let decision = plan::decide(
+            &wanted,
+            self.s.force,
+            |pl| cache.resolve(&full, pl).is_ok(),
+            |missing| self.in_registry(&full, missing),
+        );
+        match decision {
+            Decision::NoPlatforms => {
+                self.reporter
+                    .info(&format!("Skipping {tag} with no architectures to build"));
+                result.skipped = Some("no architectures to build".into());
             }
-            result.skipped = Some("in the local cache".into());
-        } else if !self.s.force && self.in_registry(&full, &missing) {
-            self.reporter
-                .info(&format!("{full} found on registry, skipping build"));
-            result.skipped = Some("in the registry".into());
-        } else {
-            if !self.docker.available() {
-                return Err(PkgBuildError::NoDocker(tag));
+            Decision::InCache => {
+                self.reporter
+                    .info(&format!("found {full} in local cache, skipping build"));
+                self.recompress(&cache, &full)?;
+                result.skipped = Some("in the local cache".into());
             }
-            self.depends(&p)?;
-            self.in_progress.push(p.dir.clone());
-            let args = self.build_args(&p)?;
-            self.in_progress.pop();
-            let dockerfile = std::fs::read_to_string(p.dockerfile()).map_err(|source| {
-                PkgBuildError::Dockerfile {
-                    path: p.dockerfile(),
-                    source,
-                }
-            })?;
-            for image in lk_pkg::image::from_images(&dockerfile, &args) {
-                self.ensure_in_docker(&image, &tag)?;
+            Decision::InRegistry => {
+                self.reporter
+                    .info(&format!("{full} found on registry, skipping build"));
+                result.skipped = Some("in the registry".into());
             }
-            let mut descriptors = Vec::new();
-            for pl in &missing {
-                let arch_tag = format!("{tag}-{}", pl.architecture);
-                self.reporter.info(&format!(
-                    "Building for arch {} as {arch_tag}",
-                    pl.architecture
-                ));
-                let req =
-                    lk_pkg::image::build_request(&p, pl, &arch_tag, args.clone(), self.s.force);
-                let reporter = self.reporter;
-                self.docker
-                    .build(&req, &mut |l| reporter.info(&format!("  {l}")))
-                    .map_err(|source| PkgBuildError::Docker {
-                        tag: tag.clone(),
-                        source,
-                    })?;
-                let pulled = cache::pull_from_docker(
-                    &self.s.images,
-                    std::slice::from_ref(&arch_tag),
-                    &pl.architecture,
-                )?;
-                let name = &pulled[0].name;
-                if let Some(line) =
-                    compressed_summary(&pulled[0].layers, self.s.images.layer_compression)
-                {
-                    self.reporter.info(&line);
-                }
-                let mut d = cache
-                    .find(name)
-                    .map_err(cache_err)?
-                    .ok_or_else(|| ImageError::NotCached(name.clone()))?;
-                d.annotations.clear();
-                d.platform = Some(pl.clone());
-                descriptors.push(d);
-                if pl.architecture == crate::host_arch() {
-                    let _ = self.docker.tag(&arch_tag, &tag);
-                }
-                result.built.push(pl.architecture.clone());
+            Decision::Build(missing) => {
+                result.built = self.build_platforms(&p, &cache, &missing)?;
+                self.reporter.info("Build complete");
             }
-            let old = match cache.find(&full).map_err(cache_err)? {
-                Some(old) => match cache.document(&old) {
-                    Ok(Document::Index(old)) => Some(old),
-                    _ => None,
-                },
-                None => None,
-            };
-            let index = lk_pkg::image::package_index(old, descriptors);
-            let bytes = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
-                what: full.clone(),
-                reason: e.to_string(),
-            })?;
-            let digest = cache.put_bytes(&bytes).map_err(cache_err)?;
-            cache
-                .set_name(
-                    &full,
-                    &Descriptor::new(MEDIA_OCI_INDEX, digest, bytes.len() as u64),
-                )
-                .map_err(cache_err)?;
-            self.reporter.info("Build complete");
         }
         if self.s.push {
-            if p.dirty {
-                return Err(PkgBuildError::Dirty(tag));
+            result.pushed = self.push(&p)?;
+        }
+        Ok(result)
+    }
+
+    /// A package stored by an earlier version with Docker's plain layers gets them
+    /// compressed now (the tag, and so the skip, does not change).
+    fn recompress(&self, cache: &lk_cache::Cache, full: &str) -> Result<(), PkgBuildError> {
+        let report = cache
+            .compress_layers(full, self.s.images.layer_compression)
+            .map_err(|source| self.cache_err(source))?;
+        if let Some(line) = compressed_summary(&report.layers, self.s.images.layer_compression) {
+            self.reporter.info(&format!("{full}: {line}"));
+        }
+        Ok(())
+    }
+
+    fn cache_err(&self, source: lk_cache::CacheError) -> ImageError {
+        ImageError::Cache {
+            dir: self.s.images.cache_dir.clone(),
+            source,
+        }
+    }
+
+    /// Builds `missing` through the Docker engine into the cache and writes the package's
+    /// index (merged with the one already cached). Returns the architectures built.
+    fn build_platforms(
+        &mut self,
+        p: &Package,
+        cache: &lk_cache::Cache,
+        missing: &[Platform],
+    ) -> Result<Vec<String>, PkgBuildError> {
+        let tag = p.tag();
+        let full = p.full_tag();
+        if !self.docker.available() {
+            return Err(PkgBuildError::NoDocker(tag));
+        }
+        self.depends(p)?;
+        self.in_progress.push(p.dir.clone());
+        let args = self.build_args(p);
+        self.in_progress.pop();
+        let args = args?;
+        let dockerfile = std::fs::read_to_string(p.dockerfile()).map_err(|source| {
+            PkgBuildError::Dockerfile {
+                path: p.dockerfile(),
+                source,
             }
-            for pushed in cache::push(
+        })?;
+        for image in lk_pkg::image::from_images(&dockerfile, &args) {
+            self.ensure_in_docker(&image, &tag)?;
+        }
+        let mut descriptors = Vec::new();
+        let mut built = Vec::new();
+        for pl in missing {
+            descriptors.push(self.build_one(p, cache, pl, &args)?);
+            built.push(pl.architecture.clone());
+        }
+        let old = match cache.find(&full).map_err(|e| self.cache_err(e))? {
+            Some(old) => match cache.document(&old) {
+                Ok(Document::Index(old)) => Some(old),
+                _ => None,
+            },
+            None => None,
+        };
+        let index = lk_pkg::image::package_index(old, descriptors);
+        let bytes = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
+            what: full.clone(),
+            reason: e.to_string(),
+        })?;
+        let digest = cache.put_bytes(&bytes).map_err(|e| self.cache_err(e))?;
+        cache
+            .set_name(
+                &full,
+                &Descriptor::new(MEDIA_OCI_INDEX, digest, bytes.len() as u64),
+            )
+            .map_err(|e| self.cache_err(e))?;
+        Ok(built)
+    }
+
+    /// One platform: `docker build` as `<tag>-<arch>`, then into the cache. Returns the
+    /// platform's descriptor for the package's index.
+    fn build_one(
+        &self,
+        p: &Package,
+        cache: &lk_cache::Cache,
+        pl: &Platform,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Descriptor, PkgBuildError> {
+        let tag = p.tag();
+        let arch_tag = format!("{tag}-{}", pl.architecture);
+        self.reporter.info(&format!(
+            "Building for arch {} as {arch_tag}",
+            pl.architecture
+        ));
+        let req = lk_pkg::image::build_request(p, pl, &arch_tag, args.clone(), self.s.force);
+        let reporter = self.reporter;
+        self.docker
+            .build(&req, &mut |l| reporter.info(&format!("  {l}")))
+            .map_err(|source| PkgBuildError::Docker {
+                tag: tag.clone(),
+                source,
+            })?;
+        let pulled = cache::pull_from_docker(
+            &self.s.images,
+            std::slice::from_ref(&arch_tag),
+            &pl.architecture,
+        )?;
+        let name = &pulled[0].name;
+        if let Some(line) = compressed_summary(&pulled[0].layers, self.s.images.layer_compression) {
+            self.reporter.info(&line);
+        }
+        let mut d = cache
+            .find(name)
+            .map_err(|e| self.cache_err(e))?
+            .ok_or_else(|| ImageError::NotCached(name.clone()))?;
+        d.annotations.clear();
+        d.platform = Some(pl.clone());
+        if pl.architecture == crate::host_arch() {
+            let _ = self.docker.tag(&arch_tag, &tag);
+        }
+        Ok(d)
+    }
+
+    /// `--push`: the package's tag, then its releases (`--release`, else the git tags on
+    /// HEAD). Returns the names pushed.
+    fn push(&self, p: &Package) -> Result<Vec<String>, PkgBuildError> {
+        if p.dirty {
+            return Err(PkgBuildError::Dirty(p.tag()));
+        }
+        let full = p.full_tag();
+        let mut releases: Vec<Option<String>> = vec![None];
+        let mut named: Vec<String> = self.s.release.iter().cloned().collect();
+        if named.is_empty() && p.git {
+            named = lk_pkg::git::Git::new(&p.dir)
+                .tags_at_head()
+                .map_err(PkgError::Git)?;
+        }
+        releases.extend(
+            named
+                .into_iter()
+                .map(|r| Some(format!("{}/{}:{r}", p.org, p.info.image))),
+        );
+        let mut pushed = Vec::new();
+        for release in releases {
+            for x in cache::push(
                 &self.s.images,
                 std::slice::from_ref(&full),
-                None,
+                release.as_deref(),
                 true,
                 false,
             )? {
-                result.pushed.push(pushed.name);
-            }
-            let mut releases: Vec<String> = self.s.release.iter().cloned().collect();
-            if releases.is_empty() && p.git {
-                releases = lk_pkg::git::Git::new(&p.dir)
-                    .tags_at_head()
-                    .map_err(PkgError::Git)?;
-            }
-            for r in releases {
-                let release = format!("{}/{}:{r}", p.org, p.info.image);
-                for pushed in cache::push(
-                    &self.s.images,
-                    std::slice::from_ref(&full),
-                    Some(&release),
-                    true,
-                    false,
-                )? {
-                    result.pushed.push(pushed.name);
-                }
+                pushed.push(x.name);
             }
         }
-        Ok(result)
+        Ok(pushed)
     }
 
     /// `depends.docker-images`: pulls the listed `ref@digest` images into the Docker engine
@@ -395,16 +448,18 @@ impl Builder<'_> {
             if ok {
                 Ok(path)
             } else {
-                Err(PkgBuildError::Platform(format!(
-                    "depends target `{rel}` must be inside the package directory (and not the directory itself)"
-                )))
+                Err(PkgBuildError::DependsOutside {
+                    tag: tag.clone(),
+                    target: rel.to_owned(),
+                })
             }
         };
         for image in &list {
             if image.split_once('@').is_none() {
-                return Err(PkgBuildError::Platform(format!(
-                    "image {image:?} lacks a digest"
-                )));
+                return Err(PkgBuildError::DependsNoDigest {
+                    tag: tag.clone(),
+                    image: image.clone(),
+                });
             }
             if self.docker.image_arch(image).map_err(derr)?.is_none() {
                 self.reporter.info(&format!("pulling dependency {image}"));
@@ -440,43 +495,43 @@ impl Builder<'_> {
     }
 
     fn in_registry(&self, full: &str, platforms: &[Platform]) -> bool {
-        let Ok(r) = lk_spec::ImageRef::parse(full) else {
+        let (Ok(r), Ok(client)) = (lk_spec::ImageRef::parse(full), self.s.images.client()) else {
             return false;
         };
-        let Ok(client) = self.s.images.client() else {
-            return false;
-        };
-        let repo = lk_resolve::repository(&r);
-        let Ok(m) = client.get_manifest(&repo, r.tag().unwrap_or("latest")) else {
-            return false;
-        };
-        match Document::parse(&m.media_type, &m.bytes) {
-            Ok(Document::Index(i)) => platforms.iter().all(|p| {
-                i.manifests
-                    .iter()
-                    .any(|d| d.platform.as_ref().is_none_or(|dp| dp.satisfies(p)))
-            }),
-            Ok(Document::Manifest(_)) => true,
-            Err(_) => false,
-        }
+        lk_resolve::serves_platforms(&client, &r, platforms)
     }
 
-    /// build.yml `buildArgs` then `--build-arg`, with `@lkt:pkg:<dir>` built first and
-    /// replaced by its tag; LinuxKit's default args added when absent.
+    /// The build arguments in LinuxKit's order (build.yml, `--build-arg-file`,
+    /// `--build-arg`), each `@lkt:pkg:<dir>` built first and replaced by its tag; LinuxKit's
+    /// default args added when absent.
     fn build_args(&mut self, p: &Package) -> Result<BTreeMap<String, String>, PkgBuildError> {
+        let files = self
+            .s
+            .build_arg_files
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|text| plan::ArgFile {
+                        path: path.clone(),
+                        text,
+                    })
+                    .map_err(|source| PkgBuildError::ArgFile {
+                        path: path.clone(),
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut args = BTreeMap::new();
-        for a in p.info.build_args.iter().chain(&self.s.build_args) {
-            let (k, v) = a.split_once('=').unwrap_or((a, ""));
-            let v = match v.strip_prefix("@lkt:pkg:") {
-                Some(dep) => {
-                    let dep_dir = p.dir.join(dep);
+        for (k, v) in plan::build_args(&p.dir, &p.info.build_args, &files, &self.s.build_args) {
+            let v = match v {
+                ArgValue::Package(dep_dir) => {
                     let built = self.build(&dep_dir)?;
                     self.ensure_in_docker(&built.tag, &built.tag)?;
                     built.tag
                 }
-                None => v.to_owned(),
+                ArgValue::Literal(v) => v,
             };
-            args.insert(k.to_owned(), v);
+            args.insert(k, v);
         }
         args.entry("SOURCE".into()).or_insert_with(|| {
             p.info
@@ -515,7 +570,8 @@ pub fn build(
 }
 
 /// `pkg manifest`: builds the package's index in the registry from the per-arch tags
-/// (`<tag>-<arch>`) found there, merged with an index already under the tag.
+/// (`<tag>-<arch>`) found there, merged with an index already under the tag (and under
+/// `<org>/<image>:<release>` with a release).
 pub fn manifest(
     images: &ImageSettings,
     dir: &std::path::Path,
@@ -524,124 +580,21 @@ pub fn manifest(
 ) -> Result<Vec<String>, PkgBuildError> {
     let p = Package::load(dir, opts)?;
     let client = images.client()?;
-    let mut out = Vec::new();
-    let mut tags = vec![p.full_tag()];
+    let mut names = vec![lk_spec::ImageRef::parse(&p.full_tag())?];
     if let Some(r) = release {
-        tags.push(lk_spec::reference::reference_expand(&format!(
+        names.push(lk_spec::ImageRef::parse(&format!(
             "{}/{}:{r}",
             p.org, p.info.image
-        )));
+        ))?);
     }
-    let base = lk_spec::ImageRef::parse(&p.full_tag())?;
-    let repo = lk_resolve::repository(&base);
-    let mut index = Index {
-        media_type: MEDIA_OCI_INDEX.into(),
-        ..Index::default()
-    };
-    for arch in ["amd64", "arm64", "s390x", "riscv64", "ppc64le"] {
-        let arch_tag = format!("{}-{arch}", base.tag().unwrap_or("latest"));
-        if let Ok(Some(mut d)) = client.head_manifest(&repo, &arch_tag) {
-            d.platform = Some(Platform::linux(arch));
-            index.manifests.push(d);
-        }
-    }
-    if index.manifests.is_empty() {
-        return Err(PkgBuildError::Platform(format!(
-            "no per-architecture images ({}-<arch>) in the registry",
-            p.full_tag()
-        )));
-    }
-    let ours = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
-        what: p.full_tag(),
-        reason: e.to_string(),
-    })?;
-    for t in tags {
-        let r = lk_spec::ImageRef::parse(&t)?;
-        let tag = r.tag().unwrap_or("latest").to_owned();
-        let push_err = |source| {
-            ImageError::Push(lk_resolve::PushError::Registry {
-                image: t.clone(),
-                source,
-            })
-        };
-        let bytes = lk_resolve::merge_with_remote(&client, &repo, &tag, &ours)
-            .map_err(push_err)?
-            .unwrap_or_else(|| ours.clone());
-        let digest = lk_oci::Digest::of(&bytes);
-        if client
-            .head_manifest(&repo, &tag)
-            .ok()
-            .flatten()
-            .is_some_and(|d| d.digest == digest)
-        {
-            continue;
-        }
-        client
-            .put_manifest(&repo, &tag, MEDIA_OCI_INDEX, &bytes)
-            .map_err(push_err)?;
-        out.push(format!("{t} {digest}"));
-    }
-    Ok(out)
+    let index = lk_resolve::index_from_arch_tags(&client, &names[0])?;
+    Ok(lk_resolve::put_index(&client, &names, &index)?)
 }
 
-/// `pkg remote-tag FROM TO`: makes TO name what FROM names in the registry (a manifest PUT
-/// within one repository; blobs are mounted or copied across repositories).
+/// `pkg remote-tag FROM TO`: makes TO name what FROM names in the registry.
 pub fn remote_tag(images: &ImageSettings, from: &str, to: &str) -> Result<String, PkgBuildError> {
     let client = images.client()?;
-    let f = cache::image_name(from)?;
-    let t = cache::image_name(to)?;
-    let (frepo, trepo) = (lk_resolve::repository(&f), lk_resolve::repository(&t));
-    let perr = |source| {
-        ImageError::Push(lk_resolve::PushError::Registry {
-            image: t.canonical().to_owned(),
-            source,
-        })
-    };
-    let root = client
-        .get_manifest(&frepo, f.digest().or(f.tag()).unwrap_or("latest"))
-        .map_err(perr)?;
-    if frepo != trepo {
-        let mut manifests = vec![(root.media_type.clone(), root.bytes.clone())];
-        if let Ok(Document::Index(i)) = Document::parse(&root.media_type, &root.bytes) {
-            for d in i.manifests {
-                let m = client
-                    .get_manifest(&frepo, d.digest.as_str())
-                    .map_err(perr)?;
-                manifests.push((m.media_type, m.bytes));
-            }
-        }
-        for (mt, bytes) in manifests.iter().rev() {
-            if let Ok(Document::Manifest(m)) = Document::parse(mt, bytes) {
-                for b in std::iter::once(&m.config).chain(&m.layers) {
-                    if client.blob_exists(&trepo, &b.digest).map_err(perr)? {
-                        continue;
-                    }
-                    let mount = (frepo.registry == trepo.registry).then(|| frepo.path.clone());
-                    let mut data = Vec::new();
-                    if mount.is_none() {
-                        client
-                            .get_blob(&frepo, &b.digest, &mut data, &mut |_| {})
-                            .map_err(perr)?;
-                    }
-                    client
-                        .push_blob(&trepo, &b.digest, b.size, &mut &data[..], mount.as_deref())
-                        .map_err(perr)?;
-                }
-            }
-            if lk_oci::Digest::of(bytes) != root.digest {
-                client
-                    .put_manifest(&trepo, lk_oci::Digest::of(bytes).as_str(), mt, bytes)
-                    .map_err(perr)?;
-            }
-        }
-    }
-    client
-        .put_manifest(
-            &trepo,
-            t.tag().unwrap_or("latest"),
-            &root.media_type,
-            &root.bytes,
-        )
-        .map_err(perr)?;
-    Ok(format!("{} {}", t.canonical(), root.digest))
+    let (f, t) = (cache::image_name(from)?, cache::image_name(to)?);
+    let digest = lk_resolve::remote_tag(&client, &f, &t)?;
+    Ok(format!("{} {digest}", t.canonical()))
 }

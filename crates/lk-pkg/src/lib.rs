@@ -7,10 +7,12 @@
 //! | [`git`] | typed wrapper for the `git` commands the tag needs |
 //! | [`image`] | a package build as data: the build request, `FROM` images, the package's index |
 //! | [`package`] | loading a package and computing its tag; `@pkg:` resolution |
+//! | [`plan`] | a build as a plan: platforms, cache/registry decision, build arguments (pure) |
 
 pub mod docker;
 pub mod git;
 pub mod image;
 pub mod package;
+pub mod plan;
 
 pub use package::{Package, PkgError, PkgOptions, PkgResolver};

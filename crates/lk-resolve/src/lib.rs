@@ -12,9 +12,14 @@
 //! |---|---|
 //! | `pull` | one or many images into the cache; a configuration -> [`lk_image::Resolved`] |
 //! | `push` | cached images to a registry, indexes merged with the registry's |
+//! | `tags` | `pkg`'s names in a registry: served platforms, per-arch tags joined, remote tags |
 
 mod pull;
 mod push;
+mod tags;
 
 pub use pull::{Progress, PullError, PullOptions, Puller, Quiet, host_arch, repository};
 pub use push::{PushError, PushRequest, Pushed, merge_with_remote, push};
+pub use tags::{
+    MANIFEST_ARCHES, TagError, index_from_arch_tags, put_index, remote_tag, serves_platforms,
+};

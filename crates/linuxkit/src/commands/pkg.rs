@@ -31,8 +31,9 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
         },
         options: options(&args.common, env),
         force: args.force,
-        platforms: args.platforms.clone(),
+        platforms: lk_ops::pkg::PlatformFlags::parse(&args.platforms, &args.skip_platforms)?,
         build_args: args.build_args.clone(),
+        build_arg_files: args.build_arg_files.clone(),
         push,
         release: args.release.clone(),
     };
