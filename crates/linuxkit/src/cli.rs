@@ -342,8 +342,17 @@ pub struct PkgArgs {
     #[command(flatten)]
     pub common: PkgCommon,
     /// Rebuild even if the image exists.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "nobuild")]
     pub force: bool,
+    /// Build nothing: with --push, push what the cache has (LinuxKit's release flow:
+    /// `pkg push --nobuild --release vX.Y.Z`).
+    #[arg(long)]
+    pub nobuild: bool,
+    /// Dockerfile to build with, relative to the package directory (default: build.yml's
+    /// `dockerfile`, else `Dockerfile`); for the packages named here, not the `@lkt:pkg:`
+    /// packages their build arguments name.
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<String>,
     /// Push after building.
     #[arg(long)]
     pub push: bool,

@@ -343,3 +343,82 @@ fn platform_flags_need_no_engine() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cannot be used with"));
 }
+
+/// `--nobuild` builds nothing (and with `--push` and an empty cache, pushes nothing, as
+/// LinuxKit says); `--dockerfile` builds with another Dockerfile of the package.
+#[test]
+#[cfg_attr(
+    not(has_docker_engine),
+    ignore = "needs a Docker engine (scripts/dockerd.sh)"
+)]
+fn nobuild_builds_nothing_and_dockerfile_picks_another() {
+    let r = repo("example");
+    let dir = r.path();
+    let cache = dir.join("c");
+    let cache_s = cache.to_str().unwrap();
+    let tag = text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
+        .trim()
+        .to_owned();
+    let out = lk(
+        dir,
+        &[
+            "pkg",
+            "build",
+            "--nobuild",
+            "--push",
+            "--cache",
+            cache_s,
+            "pkg/hello",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{tag} skipped (--nobuild)\n"));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--nobuild: not building")
+            && err.contains("No new platforms to push, skipping."),
+        "{err}"
+    );
+    let out = lk(dir, &["pkg", "build", "--nobuild", "--force", "pkg/hello"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    std::fs::write(
+        dir.join("pkg/hello/Dockerfile.alt"),
+        "FROM scratch\nCOPY hello.txt /alt.txt\n",
+    )
+    .unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-qm", "alt"]);
+    let args = [
+        "--dockerfile",
+        "Dockerfile.alt",
+        "--cache",
+        cache_s,
+        "pkg/hello",
+    ];
+    let out = lk(dir, &[&["pkg", "build"][..], &args[..]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tag = text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
+        .trim()
+        .to_owned();
+    assert_eq!(text(&out.stdout), format!("{tag} built for amd64\n"));
+    std::fs::write(
+        dir.join("lk.yml"),
+        "onboot:\n  - name: hello\n    image: \"@pkg:pkg/hello\"\n",
+    )
+    .unwrap();
+    let out = lk(
+        dir,
+        &["build", "--cache", cache_s, "--format", "tar", "lk.yml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut a = tar::Archive::new(std::fs::File::open(dir.join("lk.tar")).unwrap());
+    let names: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let lower = "containers/onboot/000-hello/lower/";
+    assert!(names.contains(&format!("{lower}alt.txt")), "{names:?}");
+    assert!(!names.contains(&format!("{lower}hello.txt")), "{names:?}");
+}

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub use lk_pkg::plan::{PlatformError, PlatformFlags};
+pub use lk_pkg::plan::{BuildMode, PlatformError, PlatformFlags};
 pub use lk_pkg::{Package, PkgError, PkgOptions};
 
 /// `pkg show-tag`: `org/image:tag` (or the canonical form) of each package.
@@ -32,8 +32,12 @@ pub struct PkgBuildSettings {
     pub images: ImageSettings,
     /// The `pkg` persistent flags.
     pub options: PkgOptions,
-    /// `--force`.
-    pub force: bool,
+    /// `--force` / `--nobuild` (default: build what is missing).
+    pub mode: BuildMode,
+    /// `--dockerfile`: the Dockerfile of the packages named on the command line (relative
+    /// to each package's directory), instead of build.yml's. Not applied to the
+    /// `@lkt:pkg:` packages their arguments name.
+    pub dockerfile: Option<String>,
     /// `--platforms` / `--skip-platforms`; default: the host's, if build.yml lists it.
     pub platforms: PlatformFlags,
     /// `--build-arg` values.
@@ -205,8 +209,16 @@ impl Builder<'_> {
         self.docker.load(&mut &tar[..]).map_err(derr)
     }
 
-    fn build(&mut self, dir: &std::path::Path) -> Result<PkgResult, PkgBuildError> {
-        let p = Package::load(dir, &self.s.options)?;
+    /// Builds (or skips) the package in `dir`; `dockerfile` overrides build.yml's.
+    fn build(
+        &mut self,
+        dir: &std::path::Path,
+        dockerfile: Option<&str>,
+    ) -> Result<PkgResult, PkgBuildError> {
+        let mut p = Package::load(dir, &self.s.options)?;
+        if let Some(d) = dockerfile {
+            p.info.dockerfile = Some(d.to_owned());
+        }
         if self.in_progress.contains(&p.dir) {
             return Err(PkgBuildError::Cycle(p.dir.display().to_string()));
         }
@@ -229,7 +241,7 @@ impl Builder<'_> {
             .info(&format!("checking for {full} in local cache..."));
         let decision = plan::decide(
             &wanted,
-            self.s.force,
+            self.s.mode,
             |pl| cache.resolve(&full, pl).is_ok(),
             |missing| self.in_registry(&full, missing),
         );
@@ -250,13 +262,25 @@ impl Builder<'_> {
                     .info(&format!("{full} found on registry, skipping build"));
                 result.skipped = Some("in the registry".into());
             }
+            Decision::NotBuilt(missing) => {
+                let arches: Vec<&str> = missing.iter().map(|p| p.architecture.as_str()).collect();
+                self.reporter.info(&format!(
+                    "--nobuild: not building {full} for {}",
+                    arches.join(", ")
+                ));
+                result.skipped = Some("--nobuild".into());
+            }
             Decision::Build(missing) => {
                 result.built = self.build_platforms(&p, &cache, &missing)?;
                 self.reporter.info("Build complete");
             }
         }
         if self.s.push {
-            result.pushed = self.push(&p)?;
+            if cache.find(&full).map_err(|e| self.cache_err(e))?.is_some() {
+                result.pushed = self.push(&p)?;
+            } else {
+                self.reporter.info("No new platforms to push, skipping.");
+            }
         }
         Ok(result)
     }
@@ -350,7 +374,13 @@ impl Builder<'_> {
             "Building for arch {} as {arch_tag}",
             pl.architecture
         ));
-        let req = lk_pkg::image::build_request(p, pl, &arch_tag, args.clone(), self.s.force);
+        let req = lk_pkg::image::build_request(
+            p,
+            pl,
+            &arch_tag,
+            args.clone(),
+            self.s.mode == BuildMode::Force,
+        );
         let reporter = self.reporter;
         self.docker
             .build(&req, &mut |l| reporter.info(&format!("  {l}")))
@@ -525,7 +555,7 @@ impl Builder<'_> {
         for (k, v) in plan::build_args(&p.dir, &p.info.build_args, &files, &self.s.build_args) {
             let v = match v {
                 ArgValue::Package(dep_dir) => {
-                    let built = self.build(&dep_dir)?;
+                    let built = self.build(&dep_dir, None)?;
                     self.ensure_in_docker(&built.tag, &built.tag)?;
                     built.tag
                 }
@@ -564,7 +594,7 @@ pub fn build(
     };
     let mut out = Vec::new();
     for d in dirs {
-        out.push(b.build(d)?);
+        out.push(b.build(d, s.dockerfile.as_deref())?);
     }
     Ok(out)
 }

@@ -116,28 +116,45 @@ pub enum Decision {
     InCache,
     /// The registry serves every platform the cache lacks ("don't build what Hub has").
     InRegistry,
+    /// `--nobuild`: these platforms are missing and are not built.
+    NotBuilt(Vec<Platform>),
     /// Build these (the ones the cache lacks, or all with `--force`).
     Build(Vec<Platform>),
 }
 
-/// Decides from the wanted platforms: `force` builds them all; otherwise the ones the cache
+/// How `pkg build` may build: `--force` (always) or `--nobuild` (never); the CLI keeps
+/// them apart, as LinuxKit does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuildMode {
+    /// Build what the cache lacks and the registry does not serve.
+    #[default]
+    Missing,
+    /// `--force`: build every wanted platform.
+    Force,
+    /// `--nobuild`: build nothing (push what the cache has).
+    Never,
+}
+
+/// Decides from the wanted platforms: `Force` builds them all; otherwise the ones the cache
 /// lacks (`cached`), unless the registry serves all of those (`in_registry`, asked only
-/// then, and only once).
+/// then, and only once); `Never` builds none of them.
 pub fn decide(
     wanted: &[Platform],
-    force: bool,
+    mode: BuildMode,
     cached: impl Fn(&Platform) -> bool,
     in_registry: impl FnOnce(&[Platform]) -> bool,
 ) -> Decision {
     if wanted.is_empty() {
         return Decision::NoPlatforms;
     }
-    if force {
+    if mode == BuildMode::Force {
         return Decision::Build(wanted.to_vec());
     }
     let missing: Vec<Platform> = wanted.iter().filter(|p| !cached(p)).cloned().collect();
     if missing.is_empty() {
         Decision::InCache
+    } else if mode == BuildMode::Never {
+        Decision::NotBuilt(missing)
     } else if in_registry(&missing) {
         Decision::InRegistry
     } else {
@@ -273,11 +290,21 @@ mod tests {
         let both = [Platform::linux("amd64"), Platform::linux("arm64")];
         let amd = |p: &Platform| p.architecture == "amd64";
         let never = |_: &[Platform]| -> bool { panic!("the registry was asked") };
-        assert_eq!(decide(&[], false, amd, never), Decision::NoPlatforms);
-        assert_eq!(decide(&both[..1], false, amd, never), Decision::InCache);
+        let (missing, force) = (BuildMode::Missing, BuildMode::Force);
+        assert_eq!(decide(&[], missing, amd, never), Decision::NoPlatforms);
+        assert_eq!(decide(&both[..1], missing, amd, never), Decision::InCache);
         assert_eq!(
-            decide(&both, true, amd, never),
+            decide(&both, force, amd, never),
             Decision::Build(both.to_vec())
+        );
+        // --nobuild: nothing built, the registry not asked.
+        assert_eq!(
+            decide(&both, BuildMode::Never, amd, never),
+            Decision::NotBuilt(vec![Platform::linux("arm64")])
+        );
+        assert_eq!(
+            decide(&both[..1], BuildMode::Never, amd, never),
+            Decision::InCache
         );
         // Only the missing platform is built, after the registry said no for it alone.
         let asked = std::cell::RefCell::new(Vec::new());
@@ -286,11 +313,11 @@ mod tests {
             false
         };
         assert_eq!(
-            decide(&both, false, amd, no),
+            decide(&both, missing, amd, no),
             Decision::Build(vec![Platform::linux("arm64")])
         );
         assert_eq!(*asked.borrow(), vec![Platform::linux("arm64")]);
-        assert_eq!(decide(&both, false, amd, |_| true), Decision::InRegistry);
+        assert_eq!(decide(&both, missing, amd, |_| true), Decision::InRegistry);
     }
 
     #[test]

@@ -30,7 +30,12 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
             ..super::image_settings(global, env, args.cache.as_ref())
         },
         options: options(&args.common, env),
-        force: args.force,
+        mode: match (args.force, args.nobuild) {
+            (true, _) => lk_ops::pkg::BuildMode::Force,
+            (false, true) => lk_ops::pkg::BuildMode::Never,
+            (false, false) => lk_ops::pkg::BuildMode::Missing,
+        },
+        dockerfile: args.dockerfile.clone(),
         platforms: lk_ops::pkg::PlatformFlags::parse(&args.platforms, &args.skip_platforms)?,
         build_args: args.build_args.clone(),
         build_arg_files: args.build_arg_files.clone(),
