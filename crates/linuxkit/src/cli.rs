@@ -381,9 +381,61 @@ pub struct PkgArgs {
     /// Image cache directory.
     #[arg(long, env = "LINUXKIT_CACHE", value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub buildkit_only: BuildkitOnly,
     /// Package directories.
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+/// LinuxKit's `pkg build` flags that configure its BuildKit container; accepted so that a
+/// script using them gets a clear error naming the flag, not "unexpected argument".
+#[derive(Debug, Args)]
+pub struct BuildkitOnly {
+    /// LinuxKit's BuildKit container name: not supported (no BuildKit container here).
+    #[arg(long, value_name = "NAME")]
+    pub builder_name: Option<String>,
+    /// LinuxKit's BuildKit container image: not supported (no BuildKit container here).
+    #[arg(long, value_name = "IMAGE")]
+    pub builder_image: Option<String>,
+    /// LinuxKit's buildkitd.toml for its container: not supported (no BuildKit container here).
+    #[arg(long, value_name = "FILE")]
+    pub builder_config: Option<PathBuf>,
+    /// LinuxKit's restart of its BuildKit container: not supported (no BuildKit container here).
+    #[arg(long)]
+    pub builder_restart: bool,
+    /// LinuxKit's pull of FROM images into the cache for BuildKit: not supported (the cache's
+    /// images are loaded into the engine before every build already).
+    #[arg(long)]
+    pub precache_images: bool,
+    /// LinuxKit's BuildKit SBOM scanner image: not supported (BuildKit attestations).
+    #[arg(long, value_name = "IMAGE")]
+    pub sbom_scanner: Option<String>,
+}
+
+impl BuildkitOnly {
+    /// The first of these flags given, with why it is not supported.
+    pub fn first_given(&self) -> Option<(&'static str, &'static str)> {
+        const NO_CONTAINER: &str = "LinuxKit runs BuildKit in a container it manages; we build with the local Docker engine and run no BuildKit container";
+        [
+            (self.builder_name.is_some(), "--builder-name", NO_CONTAINER),
+            (self.builder_image.is_some(), "--builder-image", NO_CONTAINER),
+            (self.builder_config.is_some(), "--builder-config", NO_CONTAINER),
+            (self.builder_restart, "--builder-restart", NO_CONTAINER),
+            (
+                self.precache_images,
+                "--precache-images",
+                "the FROM images in the linuxkit cache are loaded into the engine before every build already",
+            ),
+            (
+                self.sbom_scanner.is_some(),
+                "--sbom-scanner",
+                "SBOM attestations are made by BuildKit's scanner, which we do not run",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(given, flag, why)| given.then_some((flag, why)))
+    }
 }
 
 #[derive(Debug, Args)]

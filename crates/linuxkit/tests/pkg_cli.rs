@@ -422,3 +422,23 @@ fn nobuild_builds_nothing_and_dockerfile_picks_another() {
     assert!(names.contains(&format!("{lower}alt.txt")), "{names:?}");
     assert!(!names.contains(&format!("{lower}hello.txt")), "{names:?}");
 }
+
+/// LinuxKit's BuildKit-container flags are refused before any work, naming the flag.
+#[test]
+fn buildkit_only_flags_are_refused_by_name() {
+    let r = repo("example");
+    let dir = r.path();
+    for (flag, value) in [
+        ("--builder-image", Some("moby/buildkit:v0.26.3")),
+        ("--builder-restart", None),
+        ("--sbom-scanner", Some("false")),
+    ] {
+        let mut args = vec!["pkg", "build", flag];
+        args.extend(value);
+        args.push("pkg/hello");
+        let out = lk(dir, &args);
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{flag} is not supported: ")), "{err}");
+    }
+}

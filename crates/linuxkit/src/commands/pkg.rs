@@ -24,6 +24,13 @@ pub fn options(c: &PkgCommon, env: &Env) -> PkgOptions {
 }
 
 fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
+    if let Some((flag, why)) = args.buildkit_only.first_given() {
+        output::error(&anyhow::anyhow!("{flag} is not supported: {why}"));
+        output::hint(&format!(
+            "drop {flag}; docs/compatibility.md lists every pkg build flag"
+        ));
+        return Ok(Exit::Failure);
+    }
     let s = PkgBuildSettings {
         images: lk_ops::cache::ImageSettings {
             layer_compression: args.layer_compression.parse()?,
