@@ -21,6 +21,39 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `pkg show-tag pkg/hello`.
+fn hello_tag(dir: &Path) -> String {
+    text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
+        .trim()
+        .to_owned()
+}
+
+/// Builds a `tar` image with `pkg/hello` (through `@pkg:`) as its onboot container, from
+/// the cache at `cache`; returns each entry's path and contents.
+fn hello_image_entries(dir: &Path, cache: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::write(
+        dir.join("lk.yml"),
+        "onboot:\n  - name: hello\n    image: \"@pkg:pkg/hello\"\n",
+    )
+    .unwrap();
+    let out = lk(
+        dir,
+        &["build", "--cache", cache, "--format", "tar", "lk.yml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut a = tar::Archive::new(std::fs::File::open(dir.join("lk.tar")).unwrap());
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (path, data)
+        })
+        .collect()
+}
+
 /// A git repository with `pkg/hello` (org = the registry, so pushes go there).
 fn repo(org: &str) -> TempDir {
     let t = TempDir::new("pkg-repo");
@@ -56,9 +89,7 @@ fn build_cache_use_skip_and_force() {
     let dir = r.path();
     let cache = dir.join("cache");
     let cache_s = cache.to_str().unwrap();
-    let tag = text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
-        .trim()
-        .to_owned();
+    let tag = hello_tag(dir);
     assert!(tag.starts_with(&format!("{}/lk/hello:", reg.host)), "{tag}");
     // Stored with Docker's plain layers first (as before layers were compressed)...
     let out = lk(
@@ -107,27 +138,12 @@ fn build_cache_use_skip_and_force() {
         layer_types()
     );
     // The package feeds `linuxkit build` through @pkg:, with its label applied.
-    std::fs::write(
-        dir.join("lk.yml"),
-        "onboot:\n  - name: hello\n    image: \"@pkg:pkg/hello\"\n",
-    )
-    .unwrap();
-    let out = lk(
-        dir,
-        &["build", "--cache", cache_s, "--format", "tar", "lk.yml"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut a = tar::Archive::new(std::fs::File::open(dir.join("lk.tar")).unwrap());
-    let mut config = String::new();
-    let mut has_file = false;
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e.path().unwrap().to_string_lossy().into_owned();
-        has_file |= p == "containers/onboot/000-hello/lower/hello.txt";
-        if p == "containers/onboot/000-hello/config.json" {
-            std::io::Read::read_to_string(&mut e, &mut config).unwrap();
-        }
-    }
+    let entries = hello_image_entries(dir, cache_s);
+    let has_file = entries.contains_key("containers/onboot/000-hello/lower/hello.txt");
+    let config = entries
+        .get("containers/onboot/000-hello/config.json")
+        .map(|c| text(c))
+        .unwrap_or_default();
     assert!(has_file);
     assert!(
         config.contains("CAP_NET_ADMIN") && config.contains("\"/hello\""),
@@ -356,9 +372,7 @@ fn nobuild_builds_nothing_and_dockerfile_picks_another() {
     let dir = r.path();
     let cache = dir.join("c");
     let cache_s = cache.to_str().unwrap();
-    let tag = text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
-        .trim()
-        .to_owned();
+    let tag = hello_tag(dir);
     let out = lk(
         dir,
         &[
@@ -398,26 +412,9 @@ fn nobuild_builds_nothing_and_dockerfile_picks_another() {
     ];
     let out = lk(dir, &[&["pkg", "build"][..], &args[..]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let tag = text(&lk(dir, &["pkg", "show-tag", "pkg/hello"]).stdout)
-        .trim()
-        .to_owned();
+    let tag = hello_tag(dir);
     assert_eq!(text(&out.stdout), format!("{tag} built for amd64\n"));
-    std::fs::write(
-        dir.join("lk.yml"),
-        "onboot:\n  - name: hello\n    image: \"@pkg:pkg/hello\"\n",
-    )
-    .unwrap();
-    let out = lk(
-        dir,
-        &["build", "--cache", cache_s, "--format", "tar", "lk.yml"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut a = tar::Archive::new(std::fs::File::open(dir.join("lk.tar")).unwrap());
-    let names: Vec<String> = a
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names: Vec<String> = hello_image_entries(dir, cache_s).into_keys().collect();
     let lower = "containers/onboot/000-hello/lower/";
     assert!(names.contains(&format!("{lower}alt.txt")), "{names:?}");
     assert!(!names.contains(&format!("{lower}hello.txt")), "{names:?}");
