@@ -92,6 +92,39 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#rust_missing[@]} -gt 0 ] || $fuzz_missing ||
     fi
 fi
 
+if [ ${#rust_missing[@]} -gt 0 ]; then
+    command -v rustup >/dev/null || die "cargo has no ${rust_missing[*]} and there is no rustup to add them"
+    log "adding rust components: ${rust_missing[*]}"
+    rustup component add "${rust_missing[@]}"
+fi
+
+# The crates.io tools compile in the background while apt downloads and unpacks (apt waits
+# on the network and the disk more than on the CPU; measured cold: about 60 CPU-seconds
+# of compiling that no longer adds to the set-up's time). cargo-fuzz is a thin command-line
+# front end, so its debug build (half the compile) is enough; vhost-device-vsock carries a
+# guest's vsock traffic, so it keeps the release build.
+install_log=$(mktemp /tmp/linuxkit-setup-cargo.XXXXXX)
+cargo_installs() {
+    if $fuzz_missing; then
+        log "installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install, in the background)"
+        cargo install --locked --quiet --debug cargo-fuzz --version "$CARGO_FUZZ_VERSION" || return
+    fi
+    if $vsock_missing; then
+        log "installing vhost-device-vsock $VSOCK_VERSION (cargo install, in the background)"
+        cargo install --locked --quiet vhost-device-vsock --version "$VSOCK_VERSION" || return
+    fi
+}
+cargo_installs > "$install_log" 2>&1 &
+install_pid=$!
+# cargo_installs_wait: waits for the background installs; on failure prints cargo's messages.
+cargo_installs_wait() {
+    local st=0
+    wait "$install_pid" || st=$?
+    cat "$install_log"
+    rm -f "$install_log"
+    [ "$st" = 0 ] || die "cargo install failed (exit $st; its messages are above)"
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || die "no apt-get: this script sets up Debian 12; install by hand: ${missing[*]}"
     [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; installing needs root: sudo $0"
@@ -138,20 +171,9 @@ EOF
     qemu_ok || die "qemu-system-x86 $(version_of qemu-system-x86) and qemu-utils $(version_of qemu-utils) do not match after the install"
 fi
 
-if [ ${#rust_missing[@]} -gt 0 ]; then
-    command -v rustup >/dev/null || die "cargo has no ${rust_missing[*]} and there is no rustup to add them"
-    log "adding rust components: ${rust_missing[*]}"
-    rustup component add "${rust_missing[@]}"
-fi
 
-if $fuzz_missing; then
-    log "installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install)"
-    cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
-fi
-if $vsock_missing; then
-    log "installing vhost-device-vsock $VSOCK_VERSION (cargo install)"
-    cargo install --locked --quiet vhost-device-vsock --version "$VSOCK_VERSION"
-fi
+# The cargo installs finish here (they ran beside apt).
+cargo_installs_wait
 
 first_line() { "$@" 2>&1 | head -1; }
 log "qemu-system-x86_64: $(first_line qemu-system-x86_64 --version)"

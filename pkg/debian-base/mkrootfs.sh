@@ -1,7 +1,9 @@
 #!/bin/sh
 # Writes rootfs.tar (git-ignored) for this package: Debian 12 "minbase" from the Debian
 # mirror, reproducible for a given mirror state (SOURCE_DATE_EPOCH = the package's last
-# commit time). Needs root or fakeroot-capable mmdebstrap modes; run by scripts/packages.sh.
+# commit time). The package lists (and apt's cache of them) stay in the image: a package's
+# build installs from them with lk-apt-install instead of fetching its own (15 MB each).
+# Needs root or fakeroot-capable mmdebstrap modes; run by scripts/packages.sh.
 set -eu
 cd "$(dirname "$0")"
 : "${DEBIAN_MIRROR:=http://deb.debian.org/debian}"
@@ -10,6 +12,7 @@ SOURCE_DATE_EPOCH=$(git log -1 --format=%ct -- . 2>/dev/null || true)
 export SOURCE_DATE_EPOCH
 mmdebstrap --quiet --format=tar --variant=minbase --include=ca-certificates \
     --aptopt='Acquire::Check-Valid-Until "false"' \
-    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+    --skip=cleanup/apt/lists --skip=cleanup/apt/cache \
+    --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/archives/partial/*' \
     bookworm rootfs.tar.partial "$DEBIAN_MIRROR"
 mv rootfs.tar.partial rootfs.tar

@@ -59,6 +59,7 @@ pub fn token_from_response(body: &[u8]) -> Result<String, String> {
 }
 
 /// Percent-encodes a query value.
+#[cfg(feature = "client")]
 pub(crate) fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -92,6 +93,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "client")]
     fn encodes_queries() {
         assert_eq!(
             encode("repository:a/b:pull,push"),

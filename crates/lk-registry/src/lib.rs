@@ -14,10 +14,12 @@
 //! | `mirror` | registry endpoints and mirror rewriting |
 
 mod challenge;
+#[cfg(feature = "client")]
 mod client;
 mod mirror;
 
 pub use challenge::{Challenge, parse_challenge, token_from_response};
+#[cfg(feature = "client")]
 pub use client::{
     BlobSink, Client, ClientOptions, Credentials, Manifest as FetchedManifest, RegistryError,
 };

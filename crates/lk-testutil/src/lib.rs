@@ -7,7 +7,9 @@
 //! | [`faulty`] | a registry that cuts, stalls, corrupts, answers 5xx or ignores ranges on purpose |
 
 pub mod cpio;
+#[cfg(feature = "registry")]
 pub mod faulty;
+#[cfg(feature = "registry")]
 pub mod image;
 pub mod registry;
 
