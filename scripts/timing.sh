@@ -6,6 +6,10 @@
 #   timing_record NAME START_EPOCH END_EPOCH STATUS
 #                         appends a line for a span measured elsewhere (rtf's groups).
 #   timing_table          prints the recorded steps as a table, and the wall time so far.
+#   cpu_sampler FILE      (in the background) appends the machine's busy and idle CPU
+#                         time of every minute to FILE, from /proc/stat.
+#   cpu_summary FILE      prints the run's busy and idle CPU-seconds and the idle share of
+#                         each minute: where a run waits instead of computing.
 #
 # Steps that overlap (the background package build) show their own start, so the table
 # says what ran beside what.
@@ -38,4 +42,31 @@ timing_table() {
         printf '| %-44s | %6s | %6s | %-6s |\n' "$name" "$start" "$secs" "$res"
     done < "$LK_TIMINGS"
     printf '| %-44s | %6s | %6s | %-6s |\n' "whole run (wall clock)" 0 $((now - t0)) ""
+}
+
+# cpu_jiffies: "busy idle" CPU time of the whole machine so far, in clock ticks.
+cpu_jiffies() {
+    awk '$1 == "cpu" { idle = $5 + $6; busy = 0; for (i = 2; i <= 9; i++) busy += $i; print busy - idle, idle }' /proc/stat
+}
+
+cpu_sampler() {
+    local busy idle b0 i0
+    read -r b0 i0 < <(cpu_jiffies)
+    while sleep 60; do
+        read -r busy idle < <(cpu_jiffies)
+        printf '%s\t%s\n' $((busy - b0)) $((idle - i0)) >> "$1"
+        b0=$busy i0=$idle
+    done
+}
+
+cpu_summary() {
+    [ -s "$1" ] || return 0
+    local hz
+    hz=$(getconf CLK_TCK)
+    awk -v hz="$hz" -v cores="$(nproc)" '
+        { busy += $1; idle += $2; pct = ($1 + $2) ? int(100 * $2 / ($1 + $2) + 0.5) : 0; shares = shares " " pct }
+        END {
+            printf "== CPU over the run (%d cores): %d CPU-s busy, %d CPU-s idle\n", cores, busy / hz, idle / hz
+            print "idle % of each minute:" shares
+        }' "$1"
 }
