@@ -3,6 +3,7 @@
 # install what is needed, build linuxkit and this repository's packages (Debian base, kernel,
 # init), build examples/minimal.yml and boot it in QEMU with the console attached.
 # Log in on the console: you get a root shell; `poweroff` ends the VM (Ctrl-A x quits QEMU).
+# LK_BUILDER=buildah builds the packages with buildah: no Docker engine is started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Installs what is missing (as root) or, as another user, checks that it is there.

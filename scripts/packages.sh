@@ -6,6 +6,8 @@
 #   scripts/packages.sh [LINUXKIT_BINARY]
 #   LK_PACKAGES_SKIP="kernel ..." scripts/packages.sh ...   all but the named packages
 #   LK_PACKAGES_ONLY="kernel ..." scripts/packages.sh ...   only the named packages
+#   LK_BUILDER=buildah scripts/packages.sh ...   with buildah: no Docker engine is started
+#                                                 (default: docker, started when needed)
 #
 # Several calls may run at once (.ci/run's build in the background, the test suite's, a test
 # case's): each package is built under its own lock (target/.pkg-<name>.lock), so a call
@@ -38,7 +40,8 @@ locked() {
     return "$st"
 }
 
-./scripts/dockerd.sh
+builder=${LK_BUILDER:-docker}
+[ "$builder" = buildah ] || ./scripts/dockerd.sh
 # Which are not in the cache yet (by each package's tag, its git tree hash), in build order:
 # the base (the others are built FROM it, so it is always asked for), the source kernel
 # (the longest build, and it needs nothing else), the packages without guest binaries, then
@@ -98,7 +101,7 @@ guest_binaries() {
 # build DIR: one package, with the time it took (a cached one says so and takes no time).
 build() {
     local t0=$SECONDS
-    locked "${1#pkg/}" "$lk" pkg build "$1"
+    locked "${1#pkg/}" "$lk" pkg build --builder "$builder" "$1"
     echo "packages: $1: $((SECONDS - t0)) s"
 }
 for p in "${dirs[@]}"; do
@@ -112,5 +115,5 @@ done
 # of the step it is between.
 flock -u 9
 if [ "${LK_PRUNE_BUILD_STAGES:-}" = 1 ] && flock -n -x 9; then
-    docker image prune -f > /dev/null
+    if [ "$builder" = buildah ]; then buildah rmi --prune > /dev/null; else docker image prune -f > /dev/null; fi
 fi

@@ -21,6 +21,7 @@ PKGS=(
     git ca-certificates curl                # build.rs records the commit; downloads
     docker.io runc                          # the Docker engine for `pkg build` and docker-source tests
     docker-registry                         # the loopback registry of the push/pull tests
+    buildah                                 # `pkg build --builder buildah` (no daemon) and its case
     mmdebstrap                              # pkg/debian-base's root filesystem
     cpio squashfs-tools xorriso erofs-utils # outputs read back by the tests; kernel+iso/erofs
     busybox-static linux-image-amd64        # the init package's busybox, the kernel package's kernel
@@ -183,6 +184,7 @@ log "docker-registry: $(first_line docker-registry --version)"
 log "mmdebstrap: $(first_line mmdebstrap --version)"
 log "skopeo: $(first_line skopeo --version)"
 log "umoci: $(first_line umoci --version)"
+log "buildah: $(first_line buildah --version)"
 log "cargo: $(first_line cargo --version)"
 log "cargo-fuzz: $(first_line cargo fuzz --version)"
 log "vhost-device-vsock: $(first_line vhost-device-vsock --version)"

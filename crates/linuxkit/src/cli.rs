@@ -40,6 +40,8 @@ pub struct Global {
     pub verbose: Option<u8>,
 }
 
+// One value, parsed once at start-up: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build images from one or more YAML files (merged in order).
@@ -373,6 +375,17 @@ pub struct PkgArgs {
     /// file. Repeatable; wins over build.yml's buildArgs.
     #[arg(long = "build-arg-file", value_name = "FILE")]
     pub build_arg_files: Vec<PathBuf>,
+    /// What builds the images: docker (a Docker engine: DOCKER_HOST, a Docker context, or
+    /// the local socket), buildah (no daemon; as root, or rootless with subuids), or auto
+    /// (a Docker engine that answers, else buildah). Same tags and cache layout either way.
+    #[arg(long, default_value = "auto", value_name = "docker|buildah|auto")]
+    pub builder: lk_ops::pkg::BuilderChoice,
+    /// A Docker engine per platform, comma separated: linux/arm64=CONTEXT, or a
+    /// DOCKER_HOST URL (unix://, tcp://, ssh://). Default: LINUXKIT_BUILDERS; a platform
+    /// named in neither builds on a Docker context called linuxkit-<os>-<arch> if one
+    /// exists, else with --builder's.
+    #[arg(long, value_name = "PLATFORM=TARGET,...")]
+    pub builders: Option<String>,
     /// How the image's layers are stored in the cache (and pushed): gzip (default, as
     /// docker and buildkit write them, readable by LinuxKit), zstd (OCI tar+zstd; smaller
     /// and faster, but LinuxKit cannot read it) or none.
@@ -416,7 +429,7 @@ pub struct BuildkitOnly {
 impl BuildkitOnly {
     /// The first of these flags given, with why it is not supported.
     pub fn first_given(&self) -> Option<(&'static str, &'static str)> {
-        const NO_CONTAINER: &str = "LinuxKit runs BuildKit in a container it manages; we build with the local Docker engine and run no BuildKit container";
+        const NO_CONTAINER: &str = "LinuxKit runs BuildKit in a container it manages; we build with a Docker engine or buildah (--builder) and run no BuildKit container";
         [
             (self.builder_name.is_some(), "--builder-name", NO_CONTAINER),
             (self.builder_image.is_some(), "--builder-image", NO_CONTAINER),

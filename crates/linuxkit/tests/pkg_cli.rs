@@ -249,7 +249,7 @@ fn push_refuses_dirty_and_pushes_release_tags() {
 }
 
 #[test]
-fn without_docker_the_error_says_how_to_start_it() {
+fn without_docker_or_buildah_the_error_names_both_and_how_to_get_either() {
     let r = repo("example");
     let dir = r.path();
     let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
@@ -263,14 +263,22 @@ fn without_docker_the_error_says_how_to_start_it() {
             "pkg/hello",
         ])
         .env("LINUXKIT_DOCKER", "/nonexistent/docker")
+        .env("LINUXKIT_BUILDAH", "/nonexistent/buildah")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("no Docker engine is running") && err.contains("hint: start a Docker engine"),
+        err.contains("no package builder: no Docker engine answers")
+            && err.contains("apt-get install buildah")
+            && err.contains("hint: start a Docker engine"),
         "{err}"
     );
+    let ls = lk(
+        dir,
+        &["cache", "--cache", dir.join("c").to_str().unwrap(), "ls"],
+    );
+    assert!(!text(&ls.stdout).contains("hello"), "{}", text(&ls.stdout));
 }
 
 #[test]
@@ -438,4 +446,74 @@ fn buildkit_only_flags_are_refused_by_name() {
         let err = text(&out.stderr);
         assert!(err.contains(&format!("{flag} is not supported: ")), "{err}");
     }
+}
+
+/// Bad `--builder` / `--builders` input fails with the reason before anything is built,
+/// and leaves nothing in the cache; no engine is needed to say so.
+#[test]
+fn bad_builders_are_refused_naming_the_entry() {
+    let r = repo("example");
+    let dir = r.path();
+    let cache = dir.join("c");
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "pkg",
+            "build",
+            "--force",
+            "--cache",
+            cache.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push("pkg/hello");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_linuxkit"));
+        cmd.current_dir(dir).args(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["--builder", "podman"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown builder \"podman\": use docker, buildah or auto"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["--builders", "arm64=somewhere"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--builders entry \"arm64=somewhere\" is not PLATFORM=TARGET"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[], &[("LINUXKIT_BUILDERS", "linux/amd64")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is not PLATFORM=TARGET"));
+    let dead = "unix:///nonexistent/lk-remote.sock";
+    let out = run(&["--builders", &format!("linux/amd64={dead}")], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "the builder {dead} for linux/amd64 does not answer"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        &[
+            "--builder",
+            "buildah",
+            "--builders",
+            &format!("linux/amd64={dead}"),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot be used with --builder buildah"),
+        "{}",
+        text(&out.stderr)
+    );
+    let ls = lk(dir, &["cache", "--cache", cache.to_str().unwrap(), "ls"]);
+    assert!(!text(&ls.stdout).contains("hello"), "{}", text(&ls.stdout));
 }

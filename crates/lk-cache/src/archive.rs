@@ -154,9 +154,11 @@ impl Cache {
                 } else {
                     docker_manifest = Some(serde_json::from_slice(&data).map_err(bad)?);
                 }
-            } else if path.ends_with("/layer.tar")
+            } else if path.ends_with(".tar")
                 || (path.ends_with(".json") && !path.contains('/') && path != "repositories")
             {
+                // Docker names layers `<id>/layer.tar`; containers/image (buildah, skopeo,
+                // podman) `<hex>.tar` at the top.
                 let (d, size) = self.put_stream(&mut e)?;
                 report.blobs += 1;
                 legacy.insert(path, (d, size));
@@ -177,13 +179,18 @@ impl Cache {
                     .flatten()
                     .filter_map(|l| l.as_str())
                 {
-                    if let Some((d, size)) = legacy.get(l) {
-                        layers.push(Descriptor::new(
-                            "application/vnd.docker.image.rootfs.diff.tar",
-                            d.clone(),
-                            *size,
-                        ));
-                    }
+                    let Some((d, size)) = legacy.get(l) else {
+                        return Err(CacheError::BadDocument {
+                            path: PathBuf::from("manifest.json"),
+                            source: format!("layer {l} of {config_path} is not in the archive")
+                                .into(),
+                        });
+                    };
+                    layers.push(Descriptor::new(
+                        "application/vnd.docker.image.rootfs.diff.tar",
+                        d.clone(),
+                        *size,
+                    ));
                 }
                 let config_bytes = self.read_bytes(&config)?;
                 let cfg: lk_oci::ImageConfig =

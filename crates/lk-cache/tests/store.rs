@@ -257,6 +257,43 @@ fn imports_a_legacy_docker_save_archive() {
     assert_eq!(r.config.config.unwrap().cmd.unwrap(), ["/x"]);
 }
 
+/// containers/image's `docker-archive:` (buildah push, skopeo copy): layers as `<hex>.tar`
+/// at the top; and a manifest naming a layer the archive lacks is an error, not an image
+/// without it.
+#[test]
+fn imports_a_containers_image_docker_archive_and_refuses_a_missing_layer() {
+    let archive = |with_layer: bool| {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, data: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, path, data).unwrap();
+        };
+        add("c0ffee.json", br#"{"architecture":"amd64","os":"linux"}"#);
+        if with_layer {
+            add("beef.tar", b"a layer");
+        }
+        add(
+            "manifest.json",
+            br#"[{"Config":"c0ffee.json","RepoTags":["docker.io/lk/x:1"],"Layers":["beef.tar"]}]"#,
+        );
+        tar.into_inner().unwrap()
+    };
+    let c = Cache::open(&tempdir("cimage")).unwrap();
+    let report = c.import(&mut &archive(true)[..]).unwrap();
+    assert_eq!(report.names, ["docker.io/lk/x:1"]);
+    let r = c
+        .resolve("docker.io/lk/x:1", &Platform::linux("amd64"))
+        .unwrap();
+    assert_eq!(r.manifest.layers[0].digest, Digest::of(b"a layer"));
+    let c = Cache::open(&tempdir("cimage-missing")).unwrap();
+    let e = c.import(&mut &archive(false)[..]).unwrap_err().to_string();
+    assert!(e.contains("manifest.json"), "{e}");
+    assert!(c.find("docker.io/lk/x:1").unwrap().is_none());
+}
+
 #[test]
 fn a_tampered_archive_is_rejected() {
     let a = Cache::open(&tempdir("tamper-a")).unwrap();

@@ -58,20 +58,24 @@ pub enum ImageError {
     /// Pushing failed.
     #[error(transparent)]
     Push(#[from] PushError),
-    /// The local Docker engine failed.
-    #[error("reading {image} from the local Docker engine")]
+    /// The engine (the local Docker engine, or the package builder) failed.
+    #[error("reading {image} from the {engine}")]
     Docker {
         /// The image.
         image: String,
+        /// Which engine: `local Docker engine`, `buildah image store`.
+        engine: &'static str,
         /// The cause.
         #[source]
-        source: lk_pkg::docker::DockerError,
+        source: Box<lk_pkg::docker::DockerError>,
     },
     /// The engine does not have the image (for the architecture).
-    #[error("the local Docker engine has no image {image}{}", arch.as_ref().map(|a| format!(" for {a}")).unwrap_or_default())]
+    #[error("the {engine} has no image {image}{}", arch.as_ref().map(|a| format!(" for {a}")).unwrap_or_default())]
     NotInDocker {
         /// The image.
         image: String,
+        /// Which engine (as in [`ImageError::Docker`]).
+        engine: &'static str,
         /// The architecture asked for, when the engine has another one.
         arch: Option<String>,
     },
@@ -413,25 +417,42 @@ pub fn pull_from_docker(
     names: &[String],
     arch: &str,
 ) -> Result<Vec<FromDocker>, ImageError> {
-    let docker = s.docker();
+    pull_from_engine(s, &s.docker(), names, arch)
+}
+
+/// As [`pull_from_docker`], from any package builder's image store (`pkg build` takes
+/// what docker or buildah built this way).
+pub fn pull_from_engine(
+    s: &ImageSettings,
+    docker: &impl lk_pkg::builder::ImageBuilder,
+    names: &[String],
+    arch: &str,
+) -> Result<Vec<FromDocker>, ImageError> {
     let cache = s.cache()?;
     let mut out = Vec::new();
     for n in names {
         let r = image_name(n)?;
+        let engine = match docker.kind() {
+            lk_pkg::builder::BuilderKind::Docker => "local Docker engine",
+            lk_pkg::builder::BuilderKind::Buildah => "buildah image store",
+        };
         let err = |source| ImageError::Docker {
             image: n.clone(),
-            source,
+            engine,
+            source: Box::new(source),
         };
         match docker.image_arch(n).map_err(err)? {
             None => {
                 return Err(ImageError::NotInDocker {
                     image: n.clone(),
+                    engine,
                     arch: None,
                 });
             }
             Some(a) if !a.is_empty() && a != arch => {
                 return Err(ImageError::NotInDocker {
                     image: n.clone(),
+                    engine,
                     arch: Some(arch.to_owned()),
                 });
             }

@@ -14,6 +14,10 @@ pub struct Env {
     pub mirrors: Vec<String>,
     /// `LINUXKIT_DOCKER`: the docker CLI to run.
     pub docker: Option<String>,
+    /// `LINUXKIT_BUILDAH`: the buildah program `pkg build` runs.
+    pub buildah: Option<String>,
+    /// `LINUXKIT_BUILDERS`: `pkg build`'s remote builders when `--builders` is not given.
+    pub builders: Option<String>,
     /// `LINUXKIT_XORRISO`, `LINUXKIT_MKFS_EROFS`, `LINUXKIT_MKFS_EXT4`, `LINUXKIT_DEBUGFS`,
     /// `LINUXKIT_QEMU_IMG`: the image makers of the tree and bootable formats.
     pub tools: lk_formats::Tools,
@@ -80,6 +84,8 @@ impl Env {
                 .map(str::to_owned)
                 .collect(),
             docker: get("LINUXKIT_DOCKER").filter(|d| !d.is_empty()),
+            buildah: get("LINUXKIT_BUILDAH").filter(|d| !d.is_empty()),
+            builders: get("LINUXKIT_BUILDERS").filter(|d| !d.trim().is_empty()),
             tools: {
                 let default = lk_formats::Tools::default();
                 lk_formats::Tools {

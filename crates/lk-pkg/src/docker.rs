@@ -13,10 +13,12 @@ use lk_util::tool::output;
 /// A `docker` invocation failed.
 pub type DockerError = ToolError;
 
-/// The `docker` client.
+/// The `docker` client, for the local engine or a remote builder.
 #[derive(Clone, Debug)]
 pub struct Docker {
     program: String,
+    /// `-H URL` or `--context NAME` before every command (`--builders`).
+    target: Vec<String>,
 }
 
 impl Default for Docker {
@@ -80,12 +82,38 @@ impl Docker {
     pub fn new(program: &str) -> Docker {
         Docker {
             program: program.to_owned(),
+            target: Vec::new(),
         }
+    }
+
+    /// The same client talking to another engine: `target` is a `DOCKER_HOST`-style URL
+    /// (`unix://`, `tcp://`, `ssh://`) or the name of a Docker context.
+    pub fn at(&self, target: &str) -> Docker {
+        let flag = if target.contains("://") {
+            "--host"
+        } else {
+            "--context"
+        };
+        Docker {
+            program: self.program.clone(),
+            target: vec![flag.to_owned(), target.to_owned()],
+        }
+    }
+
+    /// The engine it talks to when not the default one: the URL or context name.
+    pub fn target(&self) -> Option<&str> {
+        self.target.get(1).map(String::as_str)
+    }
+
+    /// Whether a Docker context of this name exists (`docker context inspect`).
+    pub fn has_context(&self, name: &str) -> bool {
+        self.output(&["context", "inspect", "--format", "{{.Name}}", name])
+            .is_ok()
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.program);
-        cmd.args(args);
+        cmd.args(&self.target).args(args);
         cmd
     }
 
@@ -200,6 +228,40 @@ impl Docker {
     }
 }
 
+impl crate::builder::ImageBuilder for Docker {
+    fn kind(&self) -> crate::builder::BuilderKind {
+        crate::builder::BuilderKind::Docker
+    }
+    fn available(&self) -> bool {
+        Docker::available(self)
+    }
+    fn image_arch(&self, image: &str) -> Result<Option<String>, ToolError> {
+        Docker::image_arch(self, image)
+    }
+    fn load(&self, archive: &mut dyn Read) -> Result<(), ToolError> {
+        Docker::load(self, archive)
+    }
+    fn pull(&self, image: &str) -> Result<(), ToolError> {
+        Docker::pull(self, image)
+    }
+    fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), ToolError> {
+        Docker::build(self, req, log)
+    }
+    fn save<T>(
+        &self,
+        image: &str,
+        consume: impl FnOnce(&mut dyn Read) -> T,
+    ) -> Result<T, ToolError> {
+        Docker::save(self, image, consume)
+    }
+    fn save_to(&self, file: &Path, images: &[String]) -> Result<(), ToolError> {
+        Docker::save_to(self, file, images)
+    }
+    fn tag(&self, src: &str, dst: &str) -> Result<(), ToolError> {
+        Docker::tag(self, src, dst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +299,17 @@ mod tests {
         assert!(
             a.contains(&"--network=default".to_owned()) && a.contains(&"--no-cache".to_owned())
         );
+    }
+
+    #[test]
+    fn a_remote_builder_is_a_host_url_or_a_context() {
+        let d = Docker::default();
+        let cmd = d.at("unix:///run/lk-remote.sock").command(&["info"]);
+        let args: Vec<_> = cmd.get_args().collect();
+        assert_eq!(args, ["--host", "unix:///run/lk-remote.sock", "info"]);
+        let cmd = d.at("linuxkit-linux-arm64").command(&["info"]);
+        let args: Vec<_> = cmd.get_args().collect();
+        assert_eq!(args, ["--context", "linuxkit-linux-arm64", "info"]);
     }
 
     #[test]

@@ -46,6 +46,12 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
         platforms: lk_ops::pkg::PlatformFlags::parse(&args.platforms, &args.skip_platforms)?,
         build_args: args.build_args.clone(),
         build_arg_files: args.build_arg_files.clone(),
+        builder: args.builder,
+        builders: lk_ops::pkg::RemoteBuilders::from_flag_or_env(
+            args.builders.as_deref(),
+            env.builders.as_deref(),
+        )?,
+        buildah: env.buildah.clone(),
         push,
         release: args.release.clone(),
     };
@@ -57,10 +63,10 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
         },
     ) {
         Ok(r) => r,
-        Err(e @ lk_ops::pkg::PkgBuildError::NoDocker(_)) => {
+        Err(e @ lk_ops::pkg::PkgBuildError::NoBuilder { .. }) => {
             output::error(&anyhow::Error::new(e));
             output::hint(
-                "start a Docker engine: `sudo scripts/dockerd.sh` (after `sudo scripts/setup.sh`, which installs docker.io), or `sudo dockerd &`",
+                "start a Docker engine: `sudo scripts/dockerd.sh` (after `sudo scripts/setup.sh`, which installs docker.io and buildah), or build without one: --builder buildah",
             );
             return Ok(Exit::Failure);
         }

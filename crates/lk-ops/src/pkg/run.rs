@@ -1,0 +1,473 @@
+//! One `pkg build` run: for each package, the plan's decision (lk-pkg), then the chosen
+//! back end's build of each missing platform into the cache, the package's index, and the
+//! push (lk-resolve through the cache module).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lk_oci::{Descriptor, Document, MEDIA_OCI_INDEX, Platform};
+use lk_pkg::buildah::Buildah;
+use lk_pkg::builder::{BuilderChoice, BuilderKind, Engine, ImageBuilder, ToolError};
+use lk_pkg::docker::Docker;
+use lk_pkg::plan::{self, ArgValue, BuildMode, Decision};
+use lk_pkg::{Package, PkgError};
+
+use super::{PkgBuildError, PkgBuildSettings, PkgResult};
+use crate::Reporter;
+use crate::cache::{self, ImageError};
+
+/// `stored 3 layers gzip: 120.4 MB -> 38.2 MB`, or nothing when no layer was rewritten.
+fn compressed_summary(
+    layers: &[lk_cache::CompressedLayer],
+    kind: lk_cache::Compression,
+) -> Option<String> {
+    if layers.is_empty() {
+        return None;
+    }
+    let mb = |n: u64| n as f64 / 1e6;
+    let plain: u64 = layers.iter().map(|l| l.plain_size).sum();
+    let stored: u64 = layers.iter().map(|l| l.compressed_size).sum();
+    Some(format!(
+        "stored {} layer{} {kind}: {:.1} MB -> {:.1} MB",
+        layers.len(),
+        if layers.len() == 1 { "" } else { "s" },
+        mb(plain),
+        mb(stored)
+    ))
+}
+
+pub(super) struct Run<'a> {
+    pub(super) s: &'a PkgBuildSettings,
+    pub(super) reporter: &'a dyn Reporter,
+    pub(super) docker: Docker,
+    pub(super) buildah: Buildah,
+    /// The default back end, chosen at the first build (a run of cached packages needs none).
+    pub(super) engine: Option<Engine>,
+    pub(super) in_progress: Vec<PathBuf>,
+}
+
+impl Run<'_> {
+    fn cache_err(&self, source: lk_cache::CacheError) -> ImageError {
+        ImageError::Cache {
+            dir: self.s.images.cache_dir.clone(),
+            source,
+        }
+    }
+
+    /// The back end that builds `platform`: its `--builders` Docker engine (or LinuxKit's
+    /// `linuxkit-<os>-<arch>` context), else the one `--builder` chooses.
+    fn engine_for(&mut self, tag: &str, platform: &Platform) -> Result<Engine, PkgBuildError> {
+        let pl = format!("{}/{}", platform.os, platform.architecture);
+        let buildah_only = self.s.builder == BuilderChoice::Only(BuilderKind::Buildah);
+        if let Some(target) = self.s.builders.target(&pl) {
+            if buildah_only {
+                return Err(PkgBuildError::BuildersNeedDocker);
+            }
+            let remote = self.docker.at(target);
+            if !remote.available() {
+                return Err(PkgBuildError::Unreachable {
+                    tag: tag.to_owned(),
+                    platform: pl,
+                    target: target.to_owned(),
+                });
+            }
+            return Ok(Engine::Docker(remote));
+        }
+        if !buildah_only {
+            let context = format!("linuxkit-{}", pl.replace('/', "-"));
+            if self.docker.has_context(&context) {
+                return Ok(Engine::Docker(self.docker.at(&context)));
+            }
+        }
+        if self.engine.is_none() {
+            let e = Engine::choose(self.s.builder, self.docker.clone(), self.buildah.clone())
+                .map_err(|source| PkgBuildError::NoBuilder {
+                    tag: tag.to_owned(),
+                    source,
+                })?;
+            self.reporter.info(&format!("building with {}", e.kind()));
+            self.engine = Some(e);
+        }
+        Ok(self.engine.clone().expect("chosen above"))
+    }
+
+    /// Makes sure `image` is in `engine`, loading it from our cache if needed (an image
+    /// the cache lacks is left to the engine's own pull, which reports).
+    fn ensure_in(
+        &self,
+        engine: &Engine,
+        image: &str,
+        tag: &str,
+        arch: &str,
+    ) -> Result<(), PkgBuildError> {
+        let err = builder_err(engine, tag);
+        if engine.image_arch(image).map_err(&err)?.is_some() {
+            return Ok(());
+        }
+        let cache = self.s.images.cache()?;
+        let full = lk_spec::reference::reference_expand(image);
+        if cache.find(&full).map_err(|e| self.cache_err(e))?.is_none() {
+            return Ok(());
+        }
+        let mut tar = Vec::new();
+        cache::export(
+            &self.s.images,
+            image,
+            &Platform::linux(arch),
+            cache::ExportFormat::Docker,
+            Some(image),
+            &mut tar,
+        )?;
+        self.reporter.info(&format!(
+            "loading {image} from the linuxkit cache into {}",
+            engine.kind()
+        ));
+        engine.load(&mut &tar[..]).map_err(err)
+    }
+
+    /// Builds (or skips) the package in `dir`; `dockerfile` overrides build.yml's.
+    pub(super) fn build(
+        &mut self,
+        dir: &Path,
+        dockerfile: Option<&str>,
+    ) -> Result<PkgResult, PkgBuildError> {
+        let mut p = Package::load(dir, &self.s.options)?;
+        if let Some(d) = dockerfile {
+            p.info.dockerfile = Some(d.to_owned());
+        }
+        if self.in_progress.contains(&p.dir) {
+            return Err(PkgBuildError::Cycle(p.dir.display().to_string()));
+        }
+        let (tag, full) = (p.tag(), p.full_tag());
+        let wanted = plan::select_platforms(
+            &tag,
+            p.info.arches.as_deref(),
+            crate::host_arch(),
+            &self.s.platforms,
+        )?;
+        let cache = self.s.images.cache()?;
+        self.reporter
+            .info(&format!("checking for {full} in local cache..."));
+        let decision = plan::decide(
+            &wanted,
+            self.s.mode,
+            |pl| cache.resolve(&full, pl).is_ok(),
+            |missing| self.in_registry(&full, missing),
+        );
+        let mut result = PkgResult {
+            tag: tag.clone(),
+            built: Vec::new(),
+            skipped: None,
+            pushed: Vec::new(),
+        };
+        let (line, skipped) = match decision {
+            Decision::NoPlatforms => (
+                format!("Skipping {tag} with no architectures to build"),
+                "no architectures to build",
+            ),
+            Decision::InCache => {
+                self.reporter
+                    .info(&format!("found {full} in local cache, skipping build"));
+                self.recompress(&cache, &full)?;
+                (String::new(), "in the local cache")
+            }
+            Decision::InRegistry => (
+                format!("{full} found on registry, skipping build"),
+                "in the registry",
+            ),
+            Decision::NotBuilt(missing) => {
+                let arches: Vec<&str> = missing.iter().map(|p| p.architecture.as_str()).collect();
+                (
+                    format!("--nobuild: not building {full} for {}", arches.join(", ")),
+                    "--nobuild",
+                )
+            }
+            Decision::Build(missing) => {
+                result.built = self.build_platforms(&p, &cache, &missing)?;
+                ("Build complete".to_owned(), "")
+            }
+        };
+        if !line.is_empty() {
+            self.reporter.info(&line);
+        }
+        result.skipped = (!skipped.is_empty()).then(|| skipped.to_owned());
+        if self.s.push {
+            if cache.find(&full).map_err(|e| self.cache_err(e))?.is_some() {
+                result.pushed = self.push(&p)?;
+            } else {
+                self.reporter.info("No new platforms to push, skipping.");
+            }
+        }
+        Ok(result)
+    }
+
+    /// A package stored by an earlier version with Docker's plain layers gets them
+    /// compressed now (the tag, and so the skip, does not change).
+    fn recompress(&self, cache: &lk_cache::Cache, full: &str) -> Result<(), PkgBuildError> {
+        let report = cache
+            .compress_layers(full, self.s.images.layer_compression)
+            .map_err(|source| self.cache_err(source))?;
+        if let Some(line) = compressed_summary(&report.layers, self.s.images.layer_compression) {
+            self.reporter.info(&format!("{full}: {line}"));
+        }
+        Ok(())
+    }
+
+    /// Builds `missing` into the cache, each platform on its own back end, and writes the
+    /// package's index (merged with the one already cached). Returns the architectures built.
+    fn build_platforms(
+        &mut self,
+        p: &Package,
+        cache: &lk_cache::Cache,
+        missing: &[Platform],
+    ) -> Result<Vec<String>, PkgBuildError> {
+        let full = p.full_tag();
+        self.in_progress.push(p.dir.clone());
+        let args = self.build_args(p);
+        self.in_progress.pop();
+        let (args, deps) = args?;
+        let dockerfile = std::fs::read_to_string(p.dockerfile()).map_err(|source| {
+            PkgBuildError::Dockerfile {
+                path: p.dockerfile(),
+                source,
+            }
+        })?;
+        let mut from = lk_pkg::image::from_images(&dockerfile, &args);
+        from.extend(deps);
+        let mut descriptors = Vec::new();
+        let mut built = Vec::new();
+        for pl in missing {
+            let engine = self.engine_for(&p.tag(), pl)?;
+            self.depends(p, &engine)?;
+            for image in &from {
+                self.ensure_in(&engine, image, &p.tag(), &pl.architecture)?;
+            }
+            descriptors.push(self.build_one(p, cache, pl, &args, &engine)?);
+            built.push(pl.architecture.clone());
+        }
+        let old = match cache.find(&full).map_err(|e| self.cache_err(e))? {
+            Some(old) => match cache.document(&old) {
+                Ok(Document::Index(old)) => Some(old),
+                _ => None,
+            },
+            None => None,
+        };
+        let index = lk_pkg::image::package_index(old, descriptors);
+        let bytes = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
+            what: full.clone(),
+            reason: e.to_string(),
+        })?;
+        let digest = cache.put_bytes(&bytes).map_err(|e| self.cache_err(e))?;
+        cache
+            .set_name(
+                &full,
+                &Descriptor::new(MEDIA_OCI_INDEX, digest, bytes.len() as u64),
+            )
+            .map_err(|e| self.cache_err(e))?;
+        Ok(built)
+    }
+
+    /// One platform: the back end's build as `<tag>-<arch>`, then into the cache. Returns
+    /// the platform's descriptor for the package's index.
+    fn build_one(
+        &self,
+        p: &Package,
+        cache: &lk_cache::Cache,
+        pl: &Platform,
+        args: &BTreeMap<String, String>,
+        engine: &Engine,
+    ) -> Result<Descriptor, PkgBuildError> {
+        let tag = p.tag();
+        let arch_tag = format!("{tag}-{}", pl.architecture);
+        let at = match engine {
+            Engine::Docker(d) => d.target().map(|t| format!(" at {t}")),
+            Engine::Buildah(_) => None,
+        };
+        self.reporter.info(&format!(
+            "Building for arch {} as {arch_tag} ({}{})",
+            pl.architecture,
+            engine.kind(),
+            at.unwrap_or_default()
+        ));
+        let req = lk_pkg::image::build_request(
+            p,
+            pl,
+            &arch_tag,
+            args.clone(),
+            self.s.mode == BuildMode::Force,
+        );
+        let reporter = self.reporter;
+        engine
+            .build(&req, &mut |l| reporter.info(&format!("  {l}")))
+            .map_err(builder_err(engine, &tag))?;
+        let pulled = cache::pull_from_engine(
+            &self.s.images,
+            engine,
+            std::slice::from_ref(&arch_tag),
+            &pl.architecture,
+        )?;
+        let name = &pulled[0].name;
+        if let Some(line) = compressed_summary(&pulled[0].layers, self.s.images.layer_compression) {
+            self.reporter.info(&line);
+        }
+        let mut d = cache
+            .find(name)
+            .map_err(|e| self.cache_err(e))?
+            .ok_or_else(|| ImageError::NotCached(name.clone()))?;
+        d.annotations.clear();
+        d.platform = Some(pl.clone());
+        if pl.architecture == crate::host_arch() {
+            let _ = engine.tag(&arch_tag, &tag);
+        }
+        Ok(d)
+    }
+
+    /// `--push`: the package's tag, then its releases (`--release`, else the git tags on
+    /// HEAD). Returns the names pushed.
+    fn push(&self, p: &Package) -> Result<Vec<String>, PkgBuildError> {
+        if p.dirty {
+            return Err(PkgBuildError::Dirty(p.tag()));
+        }
+        let full = p.full_tag();
+        let mut releases: Vec<Option<String>> = vec![None];
+        let mut named: Vec<String> = self.s.release.iter().cloned().collect();
+        if named.is_empty() && p.git {
+            named = lk_pkg::git::Git::new(&p.dir)
+                .tags_at_head()
+                .map_err(PkgError::Git)?;
+        }
+        releases.extend(
+            named
+                .into_iter()
+                .map(|r| Some(format!("{}/{}:{r}", p.org, p.info.image))),
+        );
+        let mut pushed = Vec::new();
+        for release in releases {
+            let names = std::slice::from_ref(&full);
+            for x in cache::push(&self.s.images, names, release.as_deref(), true, false)? {
+                pushed.push(x.name);
+            }
+        }
+        Ok(pushed)
+    }
+
+    /// `depends.docker-images`: pulls the listed `ref@digest` images into `engine` and
+    /// saves them into the package (`target`: one archive; `target-dir`: one each).
+    fn depends(&self, p: &Package, engine: &Engine) -> Result<(), PkgBuildError> {
+        let d = &p.info.depends;
+        let from_file =
+            match &d.from_file {
+                Some(f) => Some(std::fs::read_to_string(p.dir.join(f)).map_err(|source| {
+                    PkgError::Read {
+                        path: p.dir.join(f).display().to_string(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
+        let tag = p.tag();
+        let plan = lk_pkg::depends::plan(&p.dir, d, from_file.as_deref()).map_err(|source| {
+            PkgBuildError::Depends {
+                tag: tag.clone(),
+                source,
+            }
+        })?;
+        let err = builder_err(engine, &tag);
+        for image in &plan.images {
+            if engine.image_arch(image).map_err(&err)?.is_none() {
+                self.reporter.info(&format!("pulling dependency {image}"));
+                engine.pull(image).map_err(&err)?;
+            }
+        }
+        if let Some(file) = &plan.target {
+            if let Some(parent) = file.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            engine.save_to(file, &plan.images).map_err(&err)?;
+        }
+        if let Some((dir, files)) = &plan.target_dir {
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir).map_err(|source| PkgError::Read {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            for (image, file) in files {
+                engine
+                    .save_to(file, std::slice::from_ref(image))
+                    .map_err(&err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn in_registry(&self, full: &str, platforms: &[Platform]) -> bool {
+        let (Ok(r), Ok(client)) = (lk_spec::ImageRef::parse(full), self.s.images.client()) else {
+            return false;
+        };
+        lk_resolve::serves_platforms(&client, &r, platforms)
+    }
+
+    /// The build arguments in LinuxKit's order (build.yml, `--build-arg-file`,
+    /// `--build-arg`), each `@lkt:pkg:<dir>` built first and replaced by its tag; LinuxKit's
+    /// default args added when absent. Also returns the tags of the packages built for them
+    /// (the engine must hold them).
+    #[allow(clippy::type_complexity)]
+    fn build_args(
+        &mut self,
+        p: &Package,
+    ) -> Result<(BTreeMap<String, String>, Vec<String>), PkgBuildError> {
+        let files = self
+            .s
+            .build_arg_files
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|text| plan::ArgFile {
+                        path: path.clone(),
+                        text,
+                    })
+                    .map_err(|source| PkgBuildError::ArgFile {
+                        path: path.clone(),
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut args = BTreeMap::new();
+        let mut deps = Vec::new();
+        for (k, v) in plan::build_args(&p.dir, &p.info.build_args, &files, &self.s.build_args) {
+            let v = match v {
+                ArgValue::Package(dep_dir) => {
+                    let built = self.build(&dep_dir, None)?;
+                    deps.push(built.tag.clone());
+                    built.tag
+                }
+                ArgValue::Literal(v) => v,
+            };
+            args.insert(k, v);
+        }
+        args.entry("SOURCE".into()).or_insert_with(|| {
+            p.info
+                .gitrepo
+                .clone()
+                .unwrap_or_else(|| "https://github.com/linuxkit/linuxkit".into())
+        });
+        if let (false, Some(c)) = (p.dirty, &p.commit) {
+            args.entry("REVISION".into()).or_insert_with(|| c.clone());
+        }
+        args.entry("PKG_HASH".into())
+            .or_insert_with(|| p.hash.clone());
+        args.entry("PKG_IMAGE".into())
+            .or_insert_with(|| format!("{}/{}", p.org, p.info.image));
+        Ok((args, deps))
+    }
+}
+
+/// Maps a back end's failure to the package's error.
+fn builder_err(engine: &Engine, tag: &str) -> impl Fn(ToolError) -> PkgBuildError {
+    let (builder, tag) = (engine.kind(), tag.to_owned());
+    move |source| PkgBuildError::Builder {
+        tag: tag.clone(),
+        builder,
+        source,
+    }
+}

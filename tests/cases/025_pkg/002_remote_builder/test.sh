@@ -1,0 +1,52 @@
+#!/bin/sh
+# SUMMARY: pkg build --builders linux/amd64=unix://SOCKET (and LINUXKIT_BUILDERS): a second Docker engine on its own socket stands in for a remote builder; the build runs there (its image list shows it) and the image lands in our cache, checked by check_oci.py
+# LABELS: amd64
+# TIMEOUT: 600
+set -e
+. "${RT_LIB}"
+. "${RT_PROJECT_ROOT}/_lib/lib.sh"
+rt_require_cmd dockerd docker python3
+[ "$(id -u)" = 0 ] || rt_skip "starting a second Docker engine needs root"
+
+build_packages
+make_scratch
+cache=$SCRATCH/cache
+sock=$SCRATCH/remote.sock
+# The remote engine: its own socket, state and containers; no bridge, no iptables rules
+# (the package builds here need no network).
+dockerd --host "unix://$sock" --data-root "$SCRATCH/data" --exec-root "$SCRATCH/exec" \
+    --pidfile "$SCRATCH/dockerd.pid" --bridge none --iptables=false --ip-masq=false \
+    > "$SCRATCH/dockerd.log" 2>&1 &
+remote=$!
+kill_on_exit "$remote"
+up=
+for _ in $(seq 1 120); do
+    if docker --host "unix://$sock" info > /dev/null 2>&1; then up=1; break; fi
+    sleep 0.5
+done
+[ -n "$up" ] || { tail -20 "$SCRATCH/dockerd.log"; _rt_fail "the second dockerd did not come up"; }
+
+full=$(linuxkit pkg show-tag --canonical "$REPO_ROOT/pkg/kmsg")
+tag=$(linuxkit pkg show-tag "$REPO_ROOT/pkg/kmsg")
+linuxkit pkg build --cache "$cache" --builders "linux/amd64=unix://$sock" "$REPO_ROOT/pkg/kmsg" 2> "$SCRATCH/build.log" || {
+    tail -30 "$SCRATCH/build.log"
+    exit 1
+}
+assert_contains "Building for arch amd64 as $tag-amd64 \(docker at unix://$sock\)" < "$SCRATCH/build.log"
+# The build ran on the remote engine: its image list has the package's per-arch tag.
+docker --host "unix://$sock" image ls --format '{{.Repository}}:{{.Tag}}' | assert_contains "^$tag-amd64$"
+linuxkit cache --cache "$cache" ls | awk '{print $1}' | assert_contains "^$full$"
+python3 "$REPO_ROOT/tests/cases/_lib/check_oci.py" "$cache" "$full"
+
+# LINUXKIT_BUILDERS does the same when the flag is not given.
+docker --host "unix://$sock" image rm -f "$tag-amd64" "$tag" > /dev/null
+LINUXKIT_BUILDERS="linux/amd64=unix://$sock" linuxkit pkg build --force --cache "$cache" "$REPO_ROOT/pkg/kmsg" 2> "$SCRATCH/env.log" || {
+    tail -30 "$SCRATCH/env.log"
+    exit 1
+}
+assert_contains "\(docker at unix://$sock\)" < "$SCRATCH/env.log"
+docker --host "unix://$sock" image ls --format '{{.Repository}}:{{.Tag}}' | assert_contains "^$tag-amd64$"
+
+kill "$remote"
+for _ in $(seq 1 40); do kill -0 "$remote" 2> /dev/null || break; sleep 0.5; done
+exit 0
