@@ -5,16 +5,19 @@
 set -e
 . "${RT_LIB}"
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
-rt_require_cmd dockerd docker python3
+rt_require_cmd dockerd docker unshare python3
 [ "$(id -u)" = 0 ] || rt_skip "starting a second Docker engine needs root"
 
 build_packages
 make_scratch
 cache=$SCRATCH/cache
 sock=$SCRATCH/remote.sock
-# The remote engine: its own socket, state and containers; no bridge, no iptables rules
-# (the package builds here need no network).
-dockerd --host "unix://$sock" --data-root "$SCRATCH/data" --exec-root "$SCRATCH/exec" \
+had_docker0=
+ip link show docker0 > /dev/null 2>&1 && had_docker0=1
+# The remote engine: its own socket, state and containers, in a network namespace of its
+# own (a dockerd started with --bridge none deletes the host's docker0, which the local
+# engine's builds need); no bridge, no iptables rules (the builds here need no network).
+unshare --net dockerd --host "unix://$sock" --data-root "$SCRATCH/data" --exec-root "$SCRATCH/exec" \
     --pidfile "$SCRATCH/dockerd.pid" --bridge none --iptables=false --ip-masq=false \
     > "$SCRATCH/dockerd.log" 2>&1 &
 remote=$!
@@ -49,4 +52,8 @@ docker --host "unix://$sock" image ls --format '{{.Repository}}:{{.Tag}}' | asse
 
 kill "$remote"
 for _ in $(seq 1 40); do kill -0 "$remote" 2> /dev/null || break; sleep 0.5; done
+# The local engine's bridge is untouched.
+if [ -n "$had_docker0" ]; then
+    ip link show docker0 > /dev/null 2>&1 || _rt_fail "docker0 is gone after the second dockerd"
+fi
 exit 0
