@@ -2,8 +2,9 @@
 # `pkg build` with each back end, side by side in one run on the same packages: kmsg (FROM
 # scratch, static files), debian-base (FROM scratch, a 300 MB root filesystem) and chronyd
 # (FROM debian-base, a RUN step that installs Debian packages; build arguments). For each
-# round and back end: cold (the back end's images of them removed, a fresh linuxkit cache)
-# then warm (the same cache: nothing to build). Prints the median wall and CPU seconds
+# round and back end: cold (the back end's images of them removed, a fresh linuxkit cache,
+# and --force, so no build step comes from the back end's layer cache) then warm (the same
+# cache: nothing to build). Prints the median wall and CPU seconds
 # (user+sys of linuxkit and the back end's processes; dockerd's own CPU from its cgroup).
 #   scripts/bench-pkg.sh [LINUXKIT_BINARY] [ROUNDS]
 # Needs root, a running Docker engine (scripts/dockerd.sh), buildah, the guest binaries and
@@ -43,17 +44,19 @@ declare -A wall cpu
 for r in $(seq "$rounds"); do
     for b in docker buildah; do
         for phase in cold warm; do
+            force=()
             if [ "$phase" = cold ]; then
                 forget "$b"
                 rm -rf "$out/cache-$b"
+                force=(--force)
             fi
             d0=$(docker_cpu)
             t0=$(now)
-            /usr/bin/time -f '%U %S' -o "$out/time" "$lk" -q pkg build --builder "$b" --cache "$out/cache-$b" "${pkgs[@]}" > "$out/log-$b-$r-$phase" 2>&1
+            /usr/bin/time -f '%U %S' -o "$out/time" "$lk" -q pkg build "${force[@]}" --builder "$b" --cache "$out/cache-$b" "${pkgs[@]}" > "$out/log-$b-$r-$phase" 2>&1
             t1=$(now)
             d1=$(docker_cpu)
-            w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-            c=$(awk -v d0="$d0" -v d1="$d1" '{ printf "%.1f", $1 + $2 + (d1 - d0) }' "$out/time")
+            w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+            c=$(awk -v d0="$d0" -v d1="$d1" '{ printf "%.2f", $1 + $2 + (d1 - d0) }' "$out/time")
             wall[$b-$phase]="${wall[$b-$phase]:-} $w"
             cpu[$b-$phase]="${cpu[$b-$phase]:-} $c"
             echo "round $r $b $phase: ${w} s wall, ${c} CPU-s"
