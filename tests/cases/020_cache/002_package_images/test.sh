@@ -7,7 +7,9 @@ set -e
 . "${RT_PROJECT_ROOT}/_lib/lib.sh"
 rt_require_cmd docker mmdebstrap skopeo umoci python3
 
-build_packages --all
+# Every package but the two kernels first: the source kernel's build is the longest of the
+# run, so the kernels are checked last and waited for only then.
+build_packages --skip "kernel kernel-debian"
 make_scratch
 cache=${LINUXKIT_CACHE:-$HOME/.linuxkit/cache}
 
@@ -76,9 +78,10 @@ print(json.dumps({"diff_ids": c["rootfs"]["diff_ids"], "run": keep}, sort_keys=T
 }
 
 names=""
-for dir in "$REPO_ROOT"/pkg/*/; do
+for dir in $(ls -d "$REPO_ROOT"/pkg/*/ | grep -v '/pkg/kernel') "$REPO_ROOT/pkg/kernel-debian/" "$REPO_ROOT/pkg/kernel/"; do
     [ -f "$dir/build.yml" ] || continue
     pkg=$(basename "$dir")
+    [ "$pkg" = kernel-debian ] && build_packages --all
     full=$(linuxkit pkg show-tag --canonical "$dir")
     names="$names $full"
     echo "== $pkg ($full)"
