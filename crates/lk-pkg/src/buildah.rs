@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lk_util::ToolError;
-use lk_util::tool::{output, output_any};
+use lk_util::tool::output;
 
 use crate::builder::{BuilderKind, ImageBuilder};
 use crate::docker::BuildRequest;
@@ -70,27 +70,11 @@ impl Buildah {
     /// fields as the docker back end's images), one layer per image, and the host's network
     /// for `network: true` (no container network to configure; `none` otherwise).
     pub fn build_args(req: &BuildRequest) -> Vec<String> {
-        let mut a = vec![
-            "build".to_owned(),
-            "--format=docker".to_owned(),
-            "--platform".to_owned(),
-            req.platform.clone(),
-            "-t".to_owned(),
-            qualified(&req.tag),
-            "-f".to_owned(),
-            req.dockerfile.display().to_string(),
-            format!("--network={}", if req.network { "host" } else { "none" }),
-        ];
-        if req.no_cache {
-            a.push("--no-cache".into());
-        }
-        a.extend(
-            req.build_args
-                .iter()
-                .map(|(k, v)| format!("--build-arg={k}={v}")),
-        );
-        a.extend(req.labels.iter().map(|(k, v)| format!("--label={k}={v}")));
-        a.push(req.context.display().to_string());
+        let mut a = vec!["build".to_owned(), "--format=docker".to_owned()];
+        a.extend(req.flags(
+            &qualified(&req.tag),
+            if req.network { "host" } else { "none" },
+        ));
         a
     }
 }
@@ -139,17 +123,7 @@ impl ImageBuilder for Buildah {
     fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), ToolError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(Buildah::build_args(req));
-        let out = output_any(&mut cmd)?;
-        for line in String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .chain(String::from_utf8_lossy(&out.stdout).lines())
-        {
-            log(line);
-        }
-        if !out.status.success() {
-            return Err(ToolError::failed(&cmd, out.status, &out.stderr));
-        }
-        Ok(())
+        crate::docker::run_logged(&mut cmd, log)
     }
 
     /// `buildah push` to a temporary `docker-archive:` file, read back by `consume`.

@@ -51,17 +51,21 @@ pub struct BuildRequest {
 impl BuildRequest {
     /// The arguments after `docker build`.
     pub fn args(&self) -> Vec<String> {
+        self.flags(&self.tag, if self.network { "default" } else { "none" })
+    }
+
+    /// The flags both back ends take, in this order: platform, tag, Dockerfile, network
+    /// (`network` is the back end's name for build.yml's `network: true`, or `none`),
+    /// `--no-cache`, build arguments, labels, then the context.
+    pub(crate) fn flags(&self, tag: &str, network: &str) -> Vec<String> {
         let mut a = vec![
             "--platform".to_owned(),
             self.platform.clone(),
             "-t".to_owned(),
-            self.tag.clone(),
+            tag.to_owned(),
             "-f".to_owned(),
             self.dockerfile.display().to_string(),
-            format!(
-                "--network={}",
-                if self.network { "default" } else { "none" }
-            ),
+            format!("--network={network}"),
         ];
         if self.no_cache {
             a.push("--no-cache".into());
@@ -75,6 +79,21 @@ impl BuildRequest {
         a.push(self.context.display().to_string());
         a
     }
+}
+
+/// Runs a build command, handing its output (stderr, then stdout) to `log` line by line.
+pub(crate) fn run_logged(cmd: &mut Command, log: &mut dyn FnMut(&str)) -> Result<(), DockerError> {
+    let out = lk_util::tool::output_any(cmd)?;
+    for line in String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stdout).lines())
+    {
+        log(line);
+    }
+    if !out.status.success() {
+        return Err(ToolError::failed(cmd, out.status, &out.stderr));
+    }
+    Ok(())
 }
 
 impl Docker {
@@ -176,17 +195,7 @@ impl Docker {
                 if self.has_buildkit() { "1" } else { "0" },
             )
             .env("BUILDKIT_PROGRESS", "plain");
-        let out = lk_util::tool::output_any(&mut cmd)?;
-        for line in String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .chain(String::from_utf8_lossy(&out.stdout).lines())
-        {
-            log(line);
-        }
-        if !out.status.success() {
-            return Err(ToolError::failed(&cmd, out.status, &out.stderr));
-        }
-        Ok(())
+        run_logged(&mut cmd, log)
     }
 
     /// `docker image load` from `tar`.

@@ -40,6 +40,20 @@ build_packages() {
     }
 }
 
+# guest_binaries: the static guest binaries in their package directories
+# (scripts/build-guest.sh, under scripts/packages.sh's lock; packages.sh itself compiles
+# them only when a package that carries them is not cached yet). Fails the test with the
+# log's end.
+guest_binaries() {
+    [ -x "$REPO_ROOT/pkg/kmsg/usr/bin/kmsg" ] && return 0
+    mkdir -p "$REPO_ROOT/target"
+    flock -o "$REPO_ROOT/target/.pkg-guest-binaries.lock" "$REPO_ROOT/scripts/build-guest.sh" \
+        > "$RT_RESULTS/guest-binaries.log" 2>&1 || {
+        tail -20 "$RT_RESULTS/guest-binaries.log"
+        exit 1
+    }
+}
+
 # minimal_with_script FILE: writes examples/minimal.yml with absolute @pkg: paths to FILE,
 # plus an init.d script etc/init.d/999-test whose body is read from stdin (it usually
 # prints a marker and powers off).

@@ -11,12 +11,8 @@ rt_require_cmd buildah skopeo umoci python3
 # end's builds are skipped when cached). The scratch cache starts with debian-base only:
 # chronyd's build finds it there and loads it into buildah.
 build_packages --only "debian-base kmsg chronyd"
-# kmsg's static binary (scripts/packages.sh compiles it only when kmsg is not cached yet).
-[ -x "$REPO_ROOT/pkg/kmsg/usr/bin/kmsg" ] || flock -o "$REPO_ROOT/target/.pkg-guest-binaries.lock" \
-    "$REPO_ROOT/scripts/build-guest.sh" > "$RT_RESULTS/guest-binaries.log" 2>&1 || {
-    tail -20 "$RT_RESULTS/guest-binaries.log"
-    exit 1
-}
+# kmsg carries a static guest binary, which its build copies from the package directory.
+guest_binaries
 make_scratch
 cache=$SCRATCH/cache
 base=$(linuxkit pkg show-tag --canonical "$REPO_ROOT/pkg/debian-base")

@@ -9,12 +9,8 @@ rt_require_cmd dockerd docker unshare python3
 [ "$(id -u)" = 0 ] || rt_skip "starting a second Docker engine needs root"
 
 build_packages --only "kmsg"
-# kmsg's static binary (scripts/packages.sh compiles it only when kmsg is not cached yet).
-[ -x "$REPO_ROOT/pkg/kmsg/usr/bin/kmsg" ] || flock -o "$REPO_ROOT/target/.pkg-guest-binaries.lock" \
-    "$REPO_ROOT/scripts/build-guest.sh" > "$RT_RESULTS/guest-binaries.log" 2>&1 || {
-    tail -20 "$RT_RESULTS/guest-binaries.log"
-    exit 1
-}
+# kmsg carries a static guest binary, which its build copies from the package directory.
+guest_binaries
 make_scratch
 cache=$SCRATCH/cache
 sock=$SCRATCH/remote.sock
