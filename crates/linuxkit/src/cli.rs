@@ -299,6 +299,8 @@ pub enum PkgCommand {
     },
     /// Tag an image in a registry under another name.
     RemoteTag {
+        #[command(flatten)]
+        common: PkgCommon,
         /// Source reference.
         from: String,
         /// Destination reference.
@@ -337,6 +339,32 @@ pub struct PkgCommon {
     /// Development mode: org $USER, hash `dev`.
     #[arg(long)]
     pub dev: bool,
+    /// Give builds the network (wins over build.yml's `network: false`).
+    #[arg(long, conflicts_with = "nonetwork")]
+    pub network: bool,
+    /// Build without network (wins over build.yml's `network: true`).
+    #[arg(long)]
+    pub nonetwork: bool,
+    /// Build every step afresh, no layer cache (wins over build.yml's `disable-cache`).
+    #[arg(long, conflicts_with = "enable_cache")]
+    pub disable_cache: bool,
+    /// Use the engine's layer cache even where build.yml says `disable-cache: true`.
+    #[arg(long)]
+    pub enable_cache: bool,
+    /// Registry credentials, REGISTRY=USER:PASSWORD or REGISTRY=TOKEN (Docker's base64
+    /// `auth`, or an identity token); repeatable. Win over ~/.docker/config.json for pulls
+    /// and pushes; the build engines keep their own logins.
+    #[arg(long = "registry-creds", value_name = "REGISTRY=CREDS")]
+    pub registry_creds: Vec<String>,
+}
+
+/// A pair of flags as the setting they override: `on` given, `off` given, or neither.
+pub fn flag_pair(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (false, true) => Some(false),
+        (false, false) => None,
+    }
 }
 
 #[derive(Debug, Args)]
@@ -344,8 +372,38 @@ pub struct PkgArgs {
     #[command(flatten)]
     pub common: PkgCommon,
     /// Rebuild even if the image exists.
-    #[arg(long, conflicts_with = "nobuild")]
+    #[arg(long, conflicts_with_all = ["nobuild", "pull"])]
     pub force: bool,
+    /// Pull the platforms the cache lacks from the registry where it has them; build only
+    /// the rest.
+    #[arg(long)]
+    pub pull: bool,
+    /// Also load each platform's image into the local Docker engine (`<tag>-<arch>`, and
+    /// `<tag>` for this host's). Implies --pull.
+    #[arg(long)]
+    pub docker: bool,
+    /// With --push, also tag each platform `<tag>-<arch>` in the registry (default true;
+    /// --manifest=false pushes the index alone).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub manifest: bool,
+    /// Do not hand the Dockerfile's FROM images from the linuxkit cache to the engine: it
+    /// uses its own store or pulls them (packages built for @lkt:pkg: arguments are still
+    /// handed over).
+    #[arg(long)]
+    pub ignore_cached: bool,
+    /// How the build's own output is shown: plain (its lines among ours, as they come), tty
+    /// (the engine's display on the terminal) or auto (tty on a terminal, else plain).
+    #[arg(long, default_value = "auto", value_name = "auto|plain|tty")]
+    pub progress: lk_ops::pkg::Progress,
+    /// SSH agent sockets or keys for the build (`default`, or ID=SOCKET|KEY[,...]: the
+    /// Dockerfile's `RUN --mount=type=ssh`); repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub ssh: Vec<String>,
+    /// Print the build command of each platform (the back end's own command line) instead
+    /// of building; nothing is written or pushed.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Build nothing: with --push, push what the cache has (LinuxKit's release flow:
     /// `pkg push --nobuild --release vX.Y.Z`).
     #[arg(long)]

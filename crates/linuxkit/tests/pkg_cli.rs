@@ -517,3 +517,190 @@ fn bad_builders_are_refused_naming_the_entry() {
     let ls = lk(dir, &["cache", "--cache", cache.to_str().unwrap(), "ls"]);
     assert!(!text(&ls.stdout).contains("hello"), "{}", text(&ls.stdout));
 }
+
+/// `--dry-run` prints the back end's command for each platform (with `--network`,
+/// `--disable-cache` and `--ssh` in it) and needs no engine that runs; nothing is cached.
+#[test]
+fn dry_run_prints_the_build_command_and_builds_nothing() {
+    let r = repo("example");
+    let dir = r.path();
+    let cache = dir.join("c");
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args([
+            "pkg",
+            "build",
+            "--dry-run",
+            "--force",
+            "--builder",
+            "buildah",
+        ])
+        .args(["--network", "--disable-cache", "--ssh", "default"])
+        .args(["--cache", cache.to_str().unwrap(), "pkg/hello"])
+        .env("LINUXKIT_BUILDAH", "/nonexistent/buildah")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tag = hello_tag(dir);
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let line = lines[0];
+    assert!(
+        line.starts_with(&format!(
+            "/nonexistent/buildah build '--format=docker' --platform linux/amd64 -t docker.io/{tag}-amd64 -f "
+        )),
+        "{line}"
+    );
+    for part in [
+        "'--network=host'",
+        " --no-cache ",
+        "'--ssh=default'",
+        "'--label=org.mobyproject.config={\"capabilities\":[\"CAP_NET_ADMIN\"]}'",
+    ] {
+        assert!(line.contains(part), "{part} missing: {line}");
+    }
+    let ls = lk(dir, &["cache", "--cache", cache.to_str().unwrap(), "ls"]);
+    assert!(!text(&ls.stdout).contains("hello"), "{}", text(&ls.stdout));
+    // --nonetwork wins over build.yml's network: true.
+    let yml = dir.join("pkg/hello/build.yml");
+    let with_net = std::fs::read_to_string(&yml).unwrap() + "network: true\n";
+    std::fs::write(&yml, with_net).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args([
+            "pkg",
+            "build",
+            "--dry-run",
+            "--force",
+            "--builder",
+            "buildah",
+        ])
+        .args([
+            "--nonetwork",
+            "--cache",
+            cache.to_str().unwrap(),
+            "pkg/hello",
+        ])
+        .env("LINUXKIT_BUILDAH", "/nonexistent/buildah")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("--network=none"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// LinuxKit's flag rules: `--force` excludes `--pull`; the pairs exclude each other; a bad
+/// `--registry-creds` or `--progress` is named.
+#[test]
+fn pkg_flag_conflicts_and_bad_values_are_named() {
+    let r = repo("example");
+    let dir = r.path();
+    let run = |args: &[&str]| {
+        let mut all = vec!["pkg", "build", "--dry-run"];
+        all.extend_from_slice(args);
+        all.push("pkg/hello");
+        lk(dir, &all)
+    };
+    for (args, says) in [
+        (&["--force", "--pull"][..], "--pull"),
+        (&["--network", "--nonetwork"][..], "--nonetwork"),
+        (&["--disable-cache", "--enable-cache"][..], "--enable-cache"),
+        (&["--progress", "fancy"][..], "use auto, plain or tty"),
+        (
+            &["--registry-creds", "ghcr.io"][..],
+            "is not REGISTRY=USER:PASSWORD",
+        ),
+    ] {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// `--pull` takes what the registry has instead of building (no engine is asked), and
+/// `--docker` (which implies it) loads the result into the Docker engine under LinuxKit's
+/// names; `--registry-creds` for a registry that needs none changes nothing.
+#[test]
+#[cfg_attr(
+    not(all(has_docker_engine, has_docker_registry)),
+    ignore = "needs a Docker engine (scripts/dockerd.sh) and docker-registry"
+)]
+fn pull_and_docker_take_the_registry_image() {
+    let reg = Registry::start();
+    let r = repo(&format!("{}/lk", reg.host));
+    let dir = r.path();
+    let tag = hello_tag(dir);
+    let client = lk_registry::Client::new(lk_registry::ClientOptions::default());
+    let img = lk_testutil::image::TestImage::new(
+        "amd64",
+        vec![lk_testutil::image::layer(&[(
+            "pulled.txt",
+            b"from the registry",
+        )])],
+        &[],
+        &["/hello"],
+    );
+    let (_, hash) = tag.rsplit_once(':').unwrap();
+    let repo_ref = lk_registry::Repository {
+        registry: reg.host.clone(),
+        path: "lk/hello".into(),
+    };
+    lk_testutil::image::push_index(&client, &repo_ref, hash, &[img]);
+    let cache = dir.join("cache");
+    let creds = format!("{}=nobody:nothing", reg.host);
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args(["pkg", "build", "--pull", "--registry-creds", &creds])
+        .args(["--cache", cache.to_str().unwrap(), "pkg/hello"])
+        .env("LINUXKIT_DOCKER", "/nonexistent/docker")
+        .env("LINUXKIT_BUILDAH", "/nonexistent/buildah")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{tag} skipped (pulled from the registry)\n")
+    );
+    let entries = hello_image_entries(dir, cache.to_str().unwrap());
+    assert!(
+        entries.keys().any(|k| k.ends_with("pulled.txt")),
+        "{:?}",
+        entries.keys()
+    );
+    // --docker: from the cache into the engine, as <tag>-amd64 and <tag>.
+    let out = lk(
+        dir,
+        &[
+            "pkg",
+            "build",
+            "--docker",
+            "--cache",
+            cache.to_str().unwrap(),
+            "pkg/hello",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in [format!("{tag}-amd64"), tag.clone()] {
+        let inspect = Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Architecture}}", &name])
+            .output()
+            .unwrap();
+        assert_eq!(
+            text(&inspect.stdout).trim(),
+            "amd64",
+            "{name}: {}",
+            text(&inspect.stderr)
+        );
+    }
+    let _ = Command::new("docker")
+        .args(["image", "rm", &format!("{tag}-amd64"), &tag])
+        .output();
+}

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 pub use lk_cache::ExportFormat;
 use lk_cache::{Cache, CacheError, RemoveReport};
 use lk_oci::{Digest, Document, Platform};
-use lk_registry::{Client, ClientOptions, Credentials, Mirrors};
+pub use lk_registry::{BadCredentials, Credentials};
+use lk_registry::{Client, ClientOptions, Mirrors};
 pub use lk_resolve::Pushed;
 use lk_resolve::{Progress, PullError, PullOptions, Puller, PushError, PushRequest, repository};
 use lk_spec::ImageRef;
@@ -323,14 +324,22 @@ fn published(
     Ok(out)
 }
 
+/// How `cache push` and `pkg build --push` push.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushFlags {
+    /// Also tag each platform manifest `<tag>-<arch>` (`--with-arch-tags`, pkg's `--manifest`).
+    pub arch_tags: bool,
+    /// Push even when the registry already has the same root digest (`--override`).
+    pub override_existing: bool,
+}
+
 /// `cache push`: uploads cached images (blobs the registry lacks, then manifests, then the
-/// index), skipping images the registry already has unless `override_existing`.
+/// index), skipping images the registry already has unless `flags.override_existing`.
 pub fn push(
     s: &ImageSettings,
     names: &[String],
     remote_name: Option<&str>,
-    with_arch_tags: bool,
-    override_existing: bool,
+    flags: PushFlags,
 ) -> Result<Vec<Pushed>, ImageError> {
     let cache = s.cache()?;
     let client = s.client()?;
@@ -339,8 +348,8 @@ pub fn push(
         let request = PushRequest {
             local: image_name(n)?,
             target: image_name(remote_name.unwrap_or(n))?,
-            with_arch_tags,
-            override_existing,
+            with_arch_tags: flags.arch_tags,
+            override_existing: flags.override_existing,
         };
         out.push(lk_resolve::push(&client, &cache, &request)?);
     }

@@ -5,11 +5,12 @@
 
 mod error;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 
 pub use error::PkgBuildError;
-pub use lk_pkg::builder::{BuilderChoice, RemoteBuilders};
+pub use lk_pkg::builder::{BuilderChoice, Progress, RemoteBuilders};
 pub use lk_pkg::plan::{BuildMode, PlatformError, PlatformFlags};
 pub use lk_pkg::{Package, PkgError, PkgOptions};
 
@@ -56,6 +57,26 @@ pub struct PkgBuildSettings {
     pub push: bool,
     /// `--release`.
     pub release: Option<String>,
+    /// `--pull` (and `--docker`, which implies it): the platforms the cache lacks are pulled
+    /// from the registry where it has them, and only the rest are built.
+    pub pull: bool,
+    /// `--docker`: each platform's image is also loaded into the local Docker engine as
+    /// `<tag>-<arch>`, this host's also as `<tag>`.
+    pub docker_load: bool,
+    /// `--manifest` (on by default): a push also tags each platform `<tag>-<arch>`.
+    pub arch_tags: bool,
+    /// `--ignore-cached`: the engine gets the Dockerfile's `FROM` images itself (its store
+    /// or its registry), not from the linuxkit cache; the packages built for `@lkt:pkg:`
+    /// arguments are still handed over.
+    pub ignore_cached: bool,
+    /// `--ssh` specs, passed to every build.
+    pub ssh: Vec<String>,
+    /// `--progress`, resolved: the engine draws its own progress on the terminal (`tty`)
+    /// instead of its lines coming through ours (`plain`).
+    pub build_on_terminal: bool,
+    /// `--dry-run`: the command of each build is returned; nothing is built, written or
+    /// pushed.
+    pub dry_run: bool,
 }
 
 /// What happened to one package.
@@ -69,6 +90,9 @@ pub struct PkgResult {
     pub skipped: Option<String>,
     /// Names pushed.
     pub pushed: Vec<String>,
+    /// `--dry-run`: the builds that would run, one command line each (the packages its
+    /// build arguments name first).
+    pub commands: Vec<String>,
 }
 
 /// `pkg build` (and `pkg push` with `push` set) for each directory, in order.
@@ -88,6 +112,7 @@ pub fn build(
         buildah,
         engine: None,
         in_progress: Vec::new(),
+        commands: Vec::new(),
     };
     dirs.iter()
         .map(|d| r.build(d, s.dockerfile.as_deref()))

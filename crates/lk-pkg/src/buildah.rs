@@ -13,7 +13,7 @@ use lk_util::ToolError;
 use lk_util::tool::output;
 
 use crate::builder::{BuilderKind, ImageBuilder};
-use crate::docker::BuildRequest;
+use crate::docker::{BuildLog, BuildRequest};
 
 /// The `buildah` program.
 #[derive(Clone, Debug)]
@@ -120,10 +120,15 @@ impl ImageBuilder for Buildah {
         self.output(&["pull", "--quiet", image]).map(|_| ())
     }
 
-    fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), ToolError> {
+    fn build(&self, req: &BuildRequest, log: BuildLog<'_>) -> Result<(), ToolError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(Buildah::build_args(req));
         crate::docker::run_logged(&mut cmd, log)
+    }
+    fn build_command(&self, req: &BuildRequest) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(Buildah::build_args(req))
+            .collect()
     }
 
     /// `buildah push` to a temporary `docker-archive:` file, read back by `consume`.

@@ -18,7 +18,7 @@ use std::str::FromStr;
 pub use lk_util::ToolError;
 
 use crate::buildah::Buildah;
-use crate::docker::{BuildRequest, Docker};
+use crate::docker::{BuildLog, BuildRequest, Docker};
 
 /// A back end that builds package images.
 pub trait ImageBuilder {
@@ -32,8 +32,10 @@ pub trait ImageBuilder {
     fn load(&self, archive: &mut dyn Read) -> Result<(), ToolError>;
     /// Pulls `image` from its registry.
     fn pull(&self, image: &str) -> Result<(), ToolError>;
-    /// Builds `req`; the build's output goes to `log` line by line.
-    fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), ToolError>;
+    /// Builds `req`; the build's output is shown as `log` says.
+    fn build(&self, req: &BuildRequest, log: BuildLog<'_>) -> Result<(), ToolError>;
+    /// The command line [`ImageBuilder::build`] runs for `req` (`pkg build --dry-run`).
+    fn build_command(&self, req: &BuildRequest) -> Vec<String>;
     /// Streams `image` as a `docker save` archive to `consume`.
     fn save<T>(
         &self,
@@ -97,6 +99,47 @@ impl fmt::Display for BuilderChoice {
         match self {
             BuilderChoice::Auto => f.write_str("auto"),
             BuilderChoice::Only(k) => k.fmt(f),
+        }
+    }
+}
+
+/// `--progress`: how a build's own output is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// `tty` when stderr is a terminal, else `plain`.
+    #[default]
+    Auto,
+    /// Every line of the build's output as it comes, among our own lines.
+    Plain,
+    /// The engine's own display, straight on the terminal.
+    Tty,
+}
+
+/// `--progress` was not one of auto, plain, tty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown progress {0:?}: use auto, plain or tty")]
+pub struct UnknownProgress(pub String);
+
+impl FromStr for Progress {
+    type Err = UnknownProgress;
+
+    fn from_str(s: &str) -> Result<Progress, UnknownProgress> {
+        match s {
+            "auto" => Ok(Progress::Auto),
+            "plain" => Ok(Progress::Plain),
+            "tty" => Ok(Progress::Tty),
+            other => Err(UnknownProgress(other.to_owned())),
+        }
+    }
+}
+
+impl Progress {
+    /// Whether the engine draws on the terminal (`tty`, or `auto` on a terminal).
+    pub fn on_terminal(self, stderr_is_terminal: bool) -> bool {
+        match self {
+            Progress::Auto => stderr_is_terminal,
+            Progress::Plain => false,
+            Progress::Tty => true,
         }
     }
 }
@@ -180,8 +223,11 @@ impl ImageBuilder for Engine {
     fn pull(&self, image: &str) -> Result<(), ToolError> {
         delegate!(self, b => b.pull(image))
     }
-    fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), ToolError> {
+    fn build(&self, req: &BuildRequest, log: BuildLog<'_>) -> Result<(), ToolError> {
         delegate!(self, b => b.build(req, log))
+    }
+    fn build_command(&self, req: &BuildRequest) -> Vec<String> {
+        delegate!(self, b => b.build_command(req))
     }
     fn save<T>(
         &self,
@@ -290,6 +336,18 @@ mod tests {
             let e = RemoteBuilders::parse(bad).unwrap_err();
             assert_eq!(e, BadBuilders(bad.into()));
         }
+    }
+
+    #[test]
+    fn progress_modes() {
+        let p = |s: &str| s.parse::<Progress>().unwrap();
+        assert!(p("auto").on_terminal(true) && !p("auto").on_terminal(false));
+        assert!(p("tty").on_terminal(false) && !p("plain").on_terminal(true));
+        let e = "fancy".parse::<Progress>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown progress \"fancy\": use auto, plain or tty"
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct BuildRequest {
     pub network: bool,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// `--ssh` specs (buildx syntax: `default`, `ID=SOCKET|KEY,...`), in order.
+    pub ssh: Vec<String>,
     /// `--build-arg`s, in order.
     pub build_args: BTreeMap<String, String>,
     /// `--label`s, in order.
@@ -56,7 +58,7 @@ impl BuildRequest {
 
     /// The flags both back ends take, in this order: platform, tag, Dockerfile, network
     /// (`network` is the back end's name for build.yml's `network: true`, or `none`),
-    /// `--no-cache`, build arguments, labels, then the context.
+    /// `--no-cache`, `--ssh`, build arguments, labels, then the context.
     pub(crate) fn flags(&self, tag: &str, network: &str) -> Vec<String> {
         let mut a = vec![
             "--platform".to_owned(),
@@ -70,6 +72,7 @@ impl BuildRequest {
         if self.no_cache {
             a.push("--no-cache".into());
         }
+        a.extend(self.ssh.iter().map(|s| format!("--ssh={s}")));
         a.extend(
             self.build_args
                 .iter()
@@ -81,19 +84,36 @@ impl BuildRequest {
     }
 }
 
-/// Runs a build command, handing its output (stderr, then stdout) to `log` line by line.
-pub(crate) fn run_logged(cmd: &mut Command, log: &mut dyn FnMut(&str)) -> Result<(), DockerError> {
-    let out = lk_util::tool::output_any(cmd)?;
-    for line in String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .chain(String::from_utf8_lossy(&out.stdout).lines())
-    {
-        log(line);
+/// Where a build's own output goes (`pkg build --progress`).
+pub enum BuildLog<'a> {
+    /// Line by line as it comes, to this function (`plain`).
+    Lines(&'a mut dyn FnMut(&str)),
+    /// Straight to the terminal, where the engine draws its own progress (`tty`).
+    Terminal,
+}
+
+impl std::fmt::Debug for BuildLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.progress_name())
     }
-    if !out.status.success() {
-        return Err(ToolError::failed(cmd, out.status, &out.stderr));
+}
+
+impl BuildLog<'_> {
+    /// The engine's name for this display (`BUILDKIT_PROGRESS`).
+    pub fn progress_name(&self) -> &'static str {
+        match self {
+            BuildLog::Lines(_) => "plain",
+            BuildLog::Terminal => "tty",
+        }
     }
-    Ok(())
+}
+
+/// Runs a build command, its output shown as `log` says.
+pub(crate) fn run_logged(cmd: &mut Command, log: BuildLog<'_>) -> Result<(), DockerError> {
+    match log {
+        BuildLog::Lines(f) => lk_util::tool::stream_lines(cmd, f),
+        BuildLog::Terminal => lk_util::tool::run_on_terminal(cmd),
+    }
 }
 
 impl Docker {
@@ -185,17 +205,25 @@ impl Docker {
     }
 
     /// `docker build`, with BuildKit where the buildx plugin exists and the classic builder
-    /// otherwise; its output goes to `log` line by line.
-    pub fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), DockerError> {
-        let args = req.args();
+    /// otherwise; its output shown as `log` says.
+    pub fn build(&self, req: &BuildRequest, log: BuildLog<'_>) -> Result<(), DockerError> {
         let mut cmd = self.command(&["build"]);
-        cmd.args(&args)
+        cmd.args(req.args())
             .env(
                 "DOCKER_BUILDKIT",
                 if self.has_buildkit() { "1" } else { "0" },
             )
-            .env("BUILDKIT_PROGRESS", "plain");
+            .env("BUILDKIT_PROGRESS", log.progress_name());
         run_logged(&mut cmd, log)
+    }
+
+    /// The build as a command line (`pkg build --dry-run`).
+    pub fn build_command(&self, req: &BuildRequest) -> Vec<String> {
+        let cmd = self.command(&["build"]);
+        std::iter::once(self.program.clone())
+            .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+            .chain(req.args())
+            .collect()
     }
 
     /// `docker image load` from `tar`.
@@ -253,8 +281,11 @@ impl crate::builder::ImageBuilder for Docker {
     fn pull(&self, image: &str) -> Result<(), ToolError> {
         Docker::pull(self, image)
     }
-    fn build(&self, req: &BuildRequest, log: &mut dyn FnMut(&str)) -> Result<(), ToolError> {
+    fn build(&self, req: &BuildRequest, log: BuildLog<'_>) -> Result<(), ToolError> {
         Docker::build(self, req, log)
+    }
+    fn build_command(&self, req: &BuildRequest) -> Vec<String> {
+        Docker::build_command(self, req)
     }
     fn save<T>(
         &self,
@@ -304,10 +335,15 @@ mod tests {
         );
         req.network = true;
         req.no_cache = true;
+        req.ssh = vec!["default".into()];
         let a = req.args();
         assert!(
             a.contains(&"--network=default".to_owned()) && a.contains(&"--no-cache".to_owned())
         );
+        assert!(a.contains(&"--ssh=default".to_owned()), "{a:?}");
+        let line = Docker::default().at("arm-ctx").build_command(&req);
+        assert_eq!(line[..4], ["docker", "--context", "arm-ctx", "build"]);
+        assert_eq!(line.last().map(String::as_str), Some("pkg/p"));
     }
 
     #[test]

@@ -54,13 +54,22 @@ pub fn from_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<Str
     out
 }
 
+/// What every build of a `pkg build` run shares, from its flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFlags {
+    /// `--force`: no step from the engine's layer cache either.
+    pub force: bool,
+    /// `--ssh` specs.
+    pub ssh: Vec<String>,
+}
+
 /// The `docker build` of `p` for `platform`, tagged `tag`.
 pub fn build_request(
     p: &Package,
     platform: &Platform,
     tag: &str,
     build_args: BTreeMap<String, String>,
-    force: bool,
+    flags: &RunFlags,
 ) -> BuildRequest {
     let mut labels = vec![(
         "org.opencontainers.image.source".to_owned(),
@@ -80,7 +89,8 @@ pub fn build_request(
         tag: tag.to_owned(),
         dockerfile: p.dockerfile(),
         network: p.info.network.unwrap_or(false),
-        no_cache: p.info.disable_cache.unwrap_or(false) || force,
+        no_cache: p.info.disable_cache.unwrap_or(false) || flags.force,
+        ssh: flags.ssh.clone(),
         build_args,
         labels,
         context: p.dir.clone(),

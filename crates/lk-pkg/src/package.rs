@@ -29,6 +29,11 @@ pub struct PkgOptions {
     pub dev: bool,
     /// `$USER`: the org of `--dev` builds (`dev` when unset).
     pub user: Option<String>,
+    /// `--network` (true) / `--nonetwork` (false): wins over build.yml's `network`.
+    pub network: Option<bool>,
+    /// `--disable-cache` (true) / `--enable-cache` (false): wins over build.yml's
+    /// `disable-cache`.
+    pub disable_cache: Option<bool>,
 }
 
 impl Default for PkgOptions {
@@ -43,6 +48,8 @@ impl Default for PkgOptions {
             force_dirty: false,
             dev: false,
             user: None,
+            network: None,
+            disable_cache: None,
         }
     }
 }
@@ -124,12 +131,14 @@ impl Package {
             path: yml.display().to_string(),
             source,
         })?;
-        let info = parse_build_yml(&Source::named(&yml.display().to_string()), &text).map_err(
+        let mut info = parse_build_yml(&Source::named(&yml.display().to_string()), &text).map_err(
             |problems| PkgError::Invalid {
                 path: yml.display().to_string(),
                 problems,
             },
         )?;
+        info.network = opts.network.or(info.network);
+        info.disable_cache = opts.disable_cache.or(info.disable_cache);
         let dockerfile = dir.join(info.dockerfile.as_deref().unwrap_or("Dockerfile"));
         if !dockerfile.is_file() {
             return Err(PkgError::Dockerfile {

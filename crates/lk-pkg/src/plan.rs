@@ -114,6 +114,8 @@ pub enum Decision {
     NoPlatforms,
     /// Every wanted platform is in the local cache.
     InCache,
+    /// `--pull` brought every platform the cache lacked.
+    Pulled,
     /// The registry serves every platform the cache lacks ("don't build what Hub has").
     InRegistry,
     /// `--nobuild`: these platforms are missing and are not built.
@@ -135,14 +137,25 @@ pub enum BuildMode {
     Never,
 }
 
+/// Where a package's platforms may be already: the caller's answers, asked in LinuxKit's
+/// order (the cache, then with `--pull` a pull, then the registry).
+pub trait Sources {
+    /// Whether the local cache has `platform`.
+    fn cached(&self, platform: &Platform) -> bool;
+    /// `--pull`: pulls `platforms` into the cache; returns the ones that came.
+    fn pull(&mut self, platforms: &[Platform]) -> Vec<Platform>;
+    /// Whether the registry serves every one of `platforms` (asked once, without pulling).
+    fn in_registry(&mut self, platforms: &[Platform]) -> bool;
+}
+
 /// Decides from the wanted platforms: `Force` builds them all; otherwise the ones the cache
-/// lacks (`cached`), unless the registry serves all of those (`in_registry`, asked only
-/// then, and only once); `Never` builds none of them.
+/// lacks, after `pull` (LinuxKit's `--pull`) brought what the registry has, unless the
+/// registry serves all of them; `Never` builds none of them.
 pub fn decide(
     wanted: &[Platform],
     mode: BuildMode,
-    cached: impl Fn(&Platform) -> bool,
-    in_registry: impl FnOnce(&[Platform]) -> bool,
+    pull: bool,
+    sources: &mut dyn Sources,
 ) -> Decision {
     if wanted.is_empty() {
         return Decision::NoPlatforms;
@@ -150,12 +163,24 @@ pub fn decide(
     if mode == BuildMode::Force {
         return Decision::Build(wanted.to_vec());
     }
-    let missing: Vec<Platform> = wanted.iter().filter(|p| !cached(p)).cloned().collect();
+    let mut missing: Vec<Platform> = wanted
+        .iter()
+        .filter(|p| !sources.cached(p))
+        .cloned()
+        .collect();
     if missing.is_empty() {
-        Decision::InCache
-    } else if mode == BuildMode::Never {
+        return Decision::InCache;
+    }
+    if pull {
+        let got = sources.pull(&missing);
+        missing.retain(|p| !got.contains(p));
+        if missing.is_empty() {
+            return Decision::Pulled;
+        }
+    }
+    if mode == BuildMode::Never {
         Decision::NotBuilt(missing)
-    } else if in_registry(&missing) {
+    } else if sources.in_registry(&missing) {
         Decision::InRegistry
     } else {
         Decision::Build(missing)
@@ -285,39 +310,104 @@ mod tests {
         );
     }
 
+    /// Answers from fixed sets, recording what was asked.
+    #[derive(Default)]
+    struct Fake {
+        cached: Vec<&'static str>,
+        pullable: Vec<&'static str>,
+        registry: bool,
+        pulled: Vec<Platform>,
+        asked: Vec<Platform>,
+    }
+
+    impl Sources for Fake {
+        fn cached(&self, p: &Platform) -> bool {
+            self.cached.contains(&p.architecture.as_str())
+        }
+        fn pull(&mut self, ps: &[Platform]) -> Vec<Platform> {
+            let got: Vec<Platform> = ps
+                .iter()
+                .filter(|p| self.pullable.contains(&p.architecture.as_str()))
+                .cloned()
+                .collect();
+            self.pulled.extend(got.iter().cloned());
+            got
+        }
+        fn in_registry(&mut self, ps: &[Platform]) -> bool {
+            self.asked.extend_from_slice(ps);
+            self.registry
+        }
+    }
+
     #[test]
     fn decisions() {
         let both = [Platform::linux("amd64"), Platform::linux("arm64")];
-        let amd = |p: &Platform| p.architecture == "amd64";
-        let never = |_: &[Platform]| -> bool { panic!("the registry was asked") };
+        let arm = || vec![Platform::linux("arm64")];
+        let amd_cached = || Fake {
+            cached: vec!["amd64"],
+            ..Fake::default()
+        };
         let (missing, force) = (BuildMode::Missing, BuildMode::Force);
-        assert_eq!(decide(&[], missing, amd, never), Decision::NoPlatforms);
-        assert_eq!(decide(&both[..1], missing, amd, never), Decision::InCache);
+        let mut f = amd_cached();
+        assert_eq!(decide(&[], missing, false, &mut f), Decision::NoPlatforms);
         assert_eq!(
-            decide(&both, force, amd, never),
+            decide(&both[..1], missing, false, &mut f),
+            Decision::InCache
+        );
+        assert_eq!(
+            decide(&both, force, true, &mut f),
             Decision::Build(both.to_vec())
         );
         // --nobuild: nothing built, the registry not asked.
         assert_eq!(
-            decide(&both, BuildMode::Never, amd, never),
-            Decision::NotBuilt(vec![Platform::linux("arm64")])
+            decide(&both, BuildMode::Never, false, &mut f),
+            Decision::NotBuilt(arm())
         );
-        assert_eq!(
-            decide(&both[..1], BuildMode::Never, amd, never),
-            Decision::InCache
-        );
+        assert!(f.asked.is_empty() && f.pulled.is_empty());
         // Only the missing platform is built, after the registry said no for it alone.
-        let asked = std::cell::RefCell::new(Vec::new());
-        let no = |m: &[Platform]| {
-            asked.borrow_mut().extend_from_slice(m);
-            false
+        assert_eq!(
+            decide(&both, missing, false, &mut f),
+            Decision::Build(arm())
+        );
+        assert_eq!(f.asked, arm());
+        let mut f = Fake {
+            registry: true,
+            ..amd_cached()
+        };
+        assert_eq!(decide(&both, missing, false, &mut f), Decision::InRegistry);
+        assert!(f.pulled.is_empty(), "without --pull nothing is pulled");
+    }
+
+    #[test]
+    fn pull_brings_what_it_can_and_the_rest_is_built() {
+        let both = [Platform::linux("amd64"), Platform::linux("arm64")];
+        let mut f = Fake {
+            pullable: vec!["amd64", "arm64"],
+            ..Fake::default()
         };
         assert_eq!(
-            decide(&both, missing, amd, no),
-            Decision::Build(vec![Platform::linux("arm64")])
+            decide(&both, BuildMode::Missing, true, &mut f),
+            Decision::Pulled
         );
-        assert_eq!(*asked.borrow(), vec![Platform::linux("arm64")]);
-        assert_eq!(decide(&both, missing, amd, |_| true), Decision::InRegistry);
+        assert!(f.asked.is_empty(), "the registry is not asked again");
+        let mut f = Fake {
+            pullable: vec!["arm64"],
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&both, BuildMode::Missing, true, &mut f),
+            Decision::Build(vec![Platform::linux("amd64")])
+        );
+        assert_eq!(f.pulled, vec![Platform::linux("arm64")]);
+        // --nobuild with --pull: pulls, builds nothing.
+        let mut f = Fake {
+            pullable: vec!["arm64"],
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&both, BuildMode::Never, true, &mut f),
+            Decision::NotBuilt(vec![Platform::linux("amd64")])
+        );
     }
 
     #[test]

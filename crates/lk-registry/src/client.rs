@@ -12,26 +12,13 @@ use lk_oci::{Descriptor, Digest, Hasher};
 use ureq::http::Response;
 
 use crate::Repository;
+use crate::credentials::Credentials;
 use crate::mirror::{Endpoint, Mirrors};
 
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// Largest manifest accepted (they are JSON documents of a few KiB).
 const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
-
-/// Registry credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Credentials {
-    /// User name and password (or a token as password).
-    Basic {
-        /// User.
-        user: String,
-        /// Password.
-        password: String,
-    },
-    /// An identity token for the token endpoint.
-    IdentityToken(String),
-}
 
 impl RegistryError {
     /// Whether trying again may succeed: the connection failed, was cut or timed out, or the

@@ -10,19 +10,22 @@
 //! | module | role |
 //! |---|---|
 //! | `client` | requests, auth, retries, timeouts |
+//! | `credentials` | credentials from `--registry-creds` (`REGISTRY=USER:PASSWORD` or a token) |
 //! | `challenge` | `WWW-Authenticate` challenges, query encoding |
 //! | `mirror` | registry endpoints and mirror rewriting |
 
 mod challenge;
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+mod credentials;
 mod mirror;
 
 pub use challenge::{Challenge, parse_challenge, token_from_response};
 #[cfg(feature = "client")]
-pub use client::{
-    BlobSink, Client, ClientOptions, Credentials, Manifest as FetchedManifest, RegistryError,
-};
+pub use client::{BlobSink, Client, ClientOptions, Manifest as FetchedManifest, RegistryError};
+#[cfg(feature = "client")]
+pub use credentials::{BadCredentials, Credentials};
 pub use mirror::{Endpoint, Mirrors, parse_mirror};
 
 /// Where an image lives: registry host and repository path.

@@ -139,18 +139,6 @@ struct Prepared {
     platform: Platform,
 }
 
-/// An error with its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// Pulls images into a cache.
 #[derive(Debug)]
 pub struct Puller<'a> {
@@ -526,7 +514,7 @@ impl<'a> Puller<'a> {
                             }
                             Err(e) => {
                                 if let Some(a) = arrivals {
-                                    a.failed(error_chain(&e));
+                                    a.failed(lk_util::error_chain(&e));
                                 }
                                 if let Ok(mut f) = failure.lock() {
                                     f.get_or_insert(e);

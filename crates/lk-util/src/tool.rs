@@ -118,9 +118,105 @@ pub fn output_any(cmd: &mut Command) -> Result<Output, ToolError> {
         .map_err(|e| ToolError::not_started(cmd, &e))
 }
 
+/// How much of a streamed program's stderr is kept for its error (the end says why).
+const KEPT_STDERR: usize = 64 * 1024;
+
+/// Runs `cmd` with stdin closed, handing each line it prints (stdout and stderr, as they
+/// come) to `line`; any status but 0 is an error naming the last of its stderr. For long
+/// builds whose output is their progress.
+pub fn stream_lines(cmd: &mut Command, line: &mut dyn FnMut(&str)) -> Result<(), ToolError> {
+    use std::io::BufRead;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| ToolError::not_started(cmd, &e))?;
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+    let stdout = child
+        .stdout
+        .take()
+        .map(|o| (false, Box::new(o) as Box<dyn io::Read + Send>));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|e| (true, Box::new(e) as Box<dyn io::Read + Send>));
+    let readers: Vec<_> = [stdout, stderr]
+        .into_iter()
+        .flatten()
+        .map(|(is_err, r)| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in io::BufReader::new(r).lines() {
+                    let Ok(l) = l else { break };
+                    if tx.send((is_err, l)).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut kept = Vec::new();
+    for (is_err, l) in rx {
+        line(&l);
+        if is_err {
+            kept.extend_from_slice(l.as_bytes());
+            kept.push(b'\n');
+            if kept.len() > 2 * KEPT_STDERR {
+                kept.drain(..kept.len() - KEPT_STDERR);
+            }
+        }
+    }
+    for r in readers {
+        let _ = r.join();
+    }
+    let status = child.wait().map_err(|e| ToolError::not_started(cmd, &e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ToolError::failed(cmd, status, &kept))
+    }
+}
+
+/// Runs `cmd` with its output on this process's stderr (a program that draws its own
+/// progress on the terminal); any status but 0 is an error (what it printed was seen).
+pub fn run_on_terminal(cmd: &mut Command) -> Result<(), ToolError> {
+    cmd.stdin(Stdio::null())
+        .stdout(io::stderr())
+        .stderr(Stdio::inherit());
+    let status = cmd.status().map_err(|e| ToolError::not_started(cmd, &e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ToolError::failed(cmd, status, b""))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_lines_arrive_from_both_outputs_and_a_failure_keeps_stderr() {
+        let mut got = Vec::new();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2; echo out2"]);
+        stream_lines(&mut cmd, &mut |l| got.push(l.to_owned())).unwrap();
+        got.sort();
+        assert_eq!(got, ["err", "out", "out2"]);
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo step; echo why it failed >&2; exit 4"]);
+        let mut n = 0;
+        let e = stream_lines(&mut cmd, &mut |_| n += 1).unwrap_err();
+        assert_eq!(n, 2);
+        assert_eq!(e.status, ToolStatus::Exited(4));
+        assert_eq!(e.stderr, "why it failed");
+        let mut cmd = Command::new("/nonexistent/tool");
+        assert!(
+            stream_lines(&mut cmd, &mut |_| ())
+                .unwrap_err()
+                .not_installed()
+        );
+    }
 
     #[test]
     fn a_failure_names_program_arguments_status_and_stderr() {

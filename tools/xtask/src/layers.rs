@@ -56,7 +56,14 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
     ("lk-serve", &[], true, false),
     (
         "lk-resolve",
-        &["lk-oci", "lk-cache", "lk-image", "lk-registry", "lk-spec"],
+        &[
+            "lk-oci",
+            "lk-cache",
+            "lk-image",
+            "lk-registry",
+            "lk-spec",
+            "lk-util",
+        ],
         false,
         false,
     ),
@@ -74,6 +81,7 @@ const RULES: &[(&str, &[&str], bool, bool)] = &[
             "lk-pkg",
             "lk-run",
             "lk-serve",
+            "lk-util",
         ],
         false,
         false,

@@ -106,8 +106,10 @@ pub fn run(global: &Global, env: &Env, args: &CacheArgs) -> anyhow::Result<Exit>
                 &s,
                 names,
                 remote_name.as_deref(),
-                *with_arch_tags,
-                *override_existing,
+                cache::PushFlags {
+                    arch_tags: *with_arch_tags,
+                    override_existing: *override_existing,
+                },
             )? {
                 let what = if p.uploaded {
                     "pushed"

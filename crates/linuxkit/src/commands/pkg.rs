@@ -20,7 +20,24 @@ pub fn options(c: &PkgCommon, env: &Env) -> PkgOptions {
         force_dirty: c.force_dirty,
         dev: c.dev,
         user: env.user.clone(),
+        network: crate::cli::flag_pair(c.network, c.nonetwork),
+        disable_cache: crate::cli::flag_pair(c.disable_cache, c.enable_cache),
     }
+}
+
+/// The registry settings with the `pkg` flags' `--registry-creds`.
+fn pkg_image_settings(
+    global: &Global,
+    env: &Env,
+    c: &PkgCommon,
+    cache: Option<&std::path::PathBuf>,
+) -> anyhow::Result<ImageSettings> {
+    let mut s = super::image_settings(global, env, cache);
+    for v in &c.registry_creds {
+        let (registry, creds) = lk_ops::cache::Credentials::parse_flag(v)?;
+        s.credentials.insert(registry, creds);
+    }
+    Ok(s)
 }
 
 fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::Result<Exit> {
@@ -34,7 +51,7 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
     let s = PkgBuildSettings {
         images: lk_ops::cache::ImageSettings {
             layer_compression: args.layer_compression.parse()?,
-            ..super::image_settings(global, env, args.cache.as_ref())
+            ..pkg_image_settings(global, env, &args.common, args.cache.as_ref())?
         },
         options: options(&args.common, env),
         mode: match (args.force, args.nobuild) {
@@ -54,6 +71,15 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
         buildah: env.buildah.clone(),
         push,
         release: args.release.clone(),
+        pull: args.pull,
+        docker_load: args.docker,
+        arch_tags: args.manifest,
+        ignore_cached: args.ignore_cached,
+        ssh: args.ssh.clone(),
+        build_on_terminal: args
+            .progress
+            .on_terminal(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        dry_run: args.dry_run,
     };
     let results = match build(
         &s,
@@ -73,6 +99,12 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
         Err(e) => return Err(e.into()),
     };
     for r in results {
+        if args.dry_run {
+            for c in &r.commands {
+                output::data(c);
+            }
+            continue;
+        }
         let what = match &r.skipped {
             Some(why) => format!("skipped ({why})"),
             None => format!("built for {}", r.built.join(", ")),
@@ -83,10 +115,6 @@ fn build_cmd(global: &Global, env: &Env, args: &PkgArgs, push: bool) -> anyhow::
         }
     }
     Ok(Exit::Success)
-}
-
-fn image_settings(global: &Global, env: &Env) -> ImageSettings {
-    super::image_settings(global, env, None)
 }
 
 pub fn run(global: &Global, env: &Env, cmd: &PkgCommand) -> anyhow::Result<Exit> {
@@ -109,7 +137,7 @@ pub fn run(global: &Global, env: &Env, cmd: &PkgCommand) -> anyhow::Result<Exit>
             dir,
         } => {
             for line in lk_ops::pkg::manifest(
-                &image_settings(global, env),
+                &pkg_image_settings(global, env, common, None)?,
                 dir,
                 &options(common, env),
                 release.as_deref(),
@@ -118,9 +146,9 @@ pub fn run(global: &Global, env: &Env, cmd: &PkgCommand) -> anyhow::Result<Exit>
             }
             Ok(Exit::Success)
         }
-        PkgCommand::RemoteTag { from, to } => {
+        PkgCommand::RemoteTag { common, from, to } => {
             output::data(&lk_ops::pkg::remote_tag(
-                &image_settings(global, env),
+                &pkg_image_settings(global, env, common, None)?,
                 from,
                 to,
             )?);

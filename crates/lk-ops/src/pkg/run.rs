@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use lk_oci::{Descriptor, Document, MEDIA_OCI_INDEX, Platform};
 use lk_pkg::buildah::Buildah;
 use lk_pkg::builder::{BuilderChoice, BuilderKind, Engine, ImageBuilder, ToolError};
+use lk_pkg::docker::BuildLog;
 use lk_pkg::docker::Docker;
 use lk_pkg::plan::{self, ArgValue, BuildMode, Decision};
 use lk_pkg::{Package, PkgError};
@@ -44,10 +45,12 @@ pub(super) struct Run<'a> {
     /// The default back end, chosen at the first build (a run of cached packages needs none).
     pub(super) engine: Option<Engine>,
     pub(super) in_progress: Vec<PathBuf>,
+    /// `--dry-run`: the build commands not run yet reported.
+    pub(super) commands: Vec<String>,
 }
 
 impl Run<'_> {
-    fn cache_err(&self, source: lk_cache::CacheError) -> ImageError {
+    pub(super) fn cache_err(&self, source: lk_cache::CacheError) -> ImageError {
         ImageError::Cache {
             dir: self.s.images.cache_dir.clone(),
             source,
@@ -80,11 +83,21 @@ impl Run<'_> {
             }
         }
         if self.engine.is_none() {
-            let e = Engine::choose(self.s.builder, self.docker.clone(), self.buildah.clone())
-                .map_err(|source| PkgBuildError::NoBuilder {
+            let chosen = Engine::choose(self.s.builder, self.docker.clone(), self.buildah.clone());
+            let e = match chosen {
+                // A dry run shows the command of the back end asked for (auto: docker)
+                // whether or not it runs here.
+                Err(_) if self.s.dry_run => match self.s.builder {
+                    BuilderChoice::Only(BuilderKind::Buildah) => {
+                        Engine::Buildah(self.buildah.clone())
+                    }
+                    _ => Engine::Docker(self.docker.clone()),
+                },
+                other => other.map_err(|source| PkgBuildError::NoBuilder {
                     tag: tag.to_owned(),
                     source,
-                })?;
+                })?,
+            };
             self.reporter.info(&format!("building with {}", e.kind()));
             self.engine = Some(e);
         }
@@ -151,14 +164,19 @@ impl Run<'_> {
         let decision = plan::decide(
             &wanted,
             self.s.mode,
-            |pl| cache.resolve(&full, pl).is_ok(),
-            |missing| self.in_registry(&full, missing),
+            self.s.pull || self.s.docker_load,
+            &mut super::sources::RunSources {
+                run: self,
+                cache: &cache,
+                full: &full,
+            },
         );
         let mut result = PkgResult {
             tag: tag.clone(),
             built: Vec::new(),
             skipped: None,
             pushed: Vec::new(),
+            commands: Vec::new(),
         };
         let (line, skipped) = match decision {
             Decision::NoPlatforms => (
@@ -168,9 +186,15 @@ impl Run<'_> {
             Decision::InCache => {
                 self.reporter
                     .info(&format!("found {full} in local cache, skipping build"));
-                self.recompress(&cache, &full)?;
+                if !self.s.dry_run {
+                    self.recompress(&cache, &full)?;
+                }
                 (String::new(), "in the local cache")
             }
+            Decision::Pulled => (
+                format!("pulled {full} from the registry, skipping build"),
+                "pulled from the registry",
+            ),
             Decision::InRegistry => (
                 format!("{full} found on registry, skipping build"),
                 "in the registry",
@@ -184,13 +208,25 @@ impl Run<'_> {
             }
             Decision::Build(missing) => {
                 result.built = self.build_platforms(&p, &cache, &missing)?;
-                ("Build complete".to_owned(), "")
+                let done = if self.s.dry_run {
+                    "Dry run complete"
+                } else {
+                    "Build complete"
+                };
+                (done.to_owned(), "")
             }
         };
         if !line.is_empty() {
             self.reporter.info(&line);
         }
         result.skipped = (!skipped.is_empty()).then(|| skipped.to_owned());
+        result.commands = std::mem::take(&mut self.commands);
+        if self.s.dry_run {
+            return Ok(result);
+        }
+        if self.s.docker_load {
+            self.load_into_docker(&p, &cache, &wanted)?;
+        }
         if self.s.push {
             if cache.find(&full).map_err(|e| self.cache_err(e))?.is_some() {
                 result.pushed = self.push(&p)?;
@@ -233,17 +269,33 @@ impl Run<'_> {
             }
         })?;
         let mut from = lk_pkg::image::from_images(&dockerfile, &args);
+        if self.s.ignore_cached {
+            from.retain(|image| deps.contains(image));
+        }
         from.extend(deps);
         let mut descriptors = Vec::new();
         let mut built = Vec::new();
         for pl in missing {
             let engine = self.engine_for(&p.tag(), pl)?;
+            if self.s.dry_run {
+                let req = self.request(p, pl, &args);
+                let line = engine.build_command(&req);
+                self.commands.push(
+                    shlex::try_join(line.iter().map(String::as_str))
+                        .unwrap_or_else(|_| line.join(" ")),
+                );
+                built.push(pl.architecture.clone());
+                continue;
+            }
             self.depends(p, &engine)?;
             for image in &from {
                 self.ensure_in(&engine, image, &p.tag(), &pl.architecture)?;
             }
             descriptors.push(self.build_one(p, cache, pl, &args, &engine)?);
             built.push(pl.architecture.clone());
+        }
+        if self.s.dry_run {
+            return Ok(built);
         }
         let old = match cache.find(&full).map_err(|e| self.cache_err(e))? {
             Some(old) => match cache.document(&old) {
@@ -289,17 +341,15 @@ impl Run<'_> {
             engine.kind(),
             at.unwrap_or_default()
         ));
-        let req = lk_pkg::image::build_request(
-            p,
-            pl,
-            &arch_tag,
-            args.clone(),
-            self.s.mode == BuildMode::Force,
-        );
+        let req = self.request(p, pl, args);
         let reporter = self.reporter;
-        engine
-            .build(&req, &mut |l| reporter.info(&format!("  {l}")))
-            .map_err(builder_err(engine, &tag))?;
+        let mut line = |l: &str| reporter.info(&format!("  {l}"));
+        let log = if self.s.build_on_terminal {
+            BuildLog::Terminal
+        } else {
+            BuildLog::Lines(&mut line)
+        };
+        engine.build(&req, log).map_err(builder_err(engine, &tag))?;
         let pulled = cache::pull_from_engine(
             &self.s.images,
             engine,
@@ -320,6 +370,21 @@ impl Run<'_> {
             let _ = engine.tag(&arch_tag, &tag);
         }
         Ok(d)
+    }
+
+    /// The build of `p` for `pl`, as `<tag>-<arch>`.
+    fn request(
+        &self,
+        p: &Package,
+        pl: &Platform,
+        args: &BTreeMap<String, String>,
+    ) -> lk_pkg::docker::BuildRequest {
+        let flags = lk_pkg::image::RunFlags {
+            force: self.s.mode == BuildMode::Force,
+            ssh: self.s.ssh.clone(),
+        };
+        let arch_tag = format!("{}-{}", p.tag(), pl.architecture);
+        lk_pkg::image::build_request(p, pl, &arch_tag, args.clone(), &flags)
     }
 
     /// `--push`: the package's tag, then its releases (`--release`, else the git tags on
@@ -344,7 +409,11 @@ impl Run<'_> {
         let mut pushed = Vec::new();
         for release in releases {
             let names = std::slice::from_ref(&full);
-            for x in cache::push(&self.s.images, names, release.as_deref(), true, false)? {
+            let flags = cache::PushFlags {
+                arch_tags: self.s.arch_tags,
+                override_existing: false,
+            };
+            for x in cache::push(&self.s.images, names, release.as_deref(), flags)? {
                 pushed.push(x.name);
             }
         }
@@ -398,13 +467,6 @@ impl Run<'_> {
             }
         }
         Ok(())
-    }
-
-    fn in_registry(&self, full: &str, platforms: &[Platform]) -> bool {
-        let (Ok(r), Ok(client)) = (lk_spec::ImageRef::parse(full), self.s.images.client()) else {
-            return false;
-        };
-        lk_resolve::serves_platforms(&client, &r, platforms)
     }
 
     /// The build arguments in LinuxKit's order (build.yml, `--build-arg-file`,
@@ -463,7 +525,7 @@ impl Run<'_> {
 }
 
 /// Maps a back end's failure to the package's error.
-fn builder_err(engine: &Engine, tag: &str) -> impl Fn(ToolError) -> PkgBuildError {
+pub(super) fn builder_err(engine: &Engine, tag: &str) -> impl Fn(ToolError) -> PkgBuildError {
     let (builder, tag) = (engine.kind(), tag.to_owned());
     move |source| PkgBuildError::Builder {
         tag: tag.clone(),

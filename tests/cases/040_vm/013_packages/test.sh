@@ -9,14 +9,15 @@ rt_require_cmd qemu-system-x86_64 docker mmdebstrap /usr/bin/python3 sfdisk mkfs
 
 build_packages
 make_scratch
-# The cases name the disks by /dev/sdX: scsi_mod.scan=sync on the command line keeps them in
-# the order they are attached (Debian's kernel scans SCSI asynchronously, and under load its
-# sdb and sdc once came up swapped).
-# Disks: sda for dm-crypt, sdb for the logs (format + mount), sdc with a 64 MiB ext4
-# partition on 256 MiB for extend.
+# Three SCSI disks, told apart by size, never by name: the sd driver probes asynchronously, so
+# under load Debian's kernel once named them out of the order QEMU attaches them (even with
+# scsi_mod.scan=sync). dm-crypt finds its 64 MiB disk by size; format takes the first disk with
+# neither a partition table nor a file system (the 256 MiB one, once dm-crypt has made the
+# other LUKS); extend grows every disk's last partition (the 320 MiB disk's 64 MiB ext4
+# partition; the log disk's partition already fills it).
 truncate -s 64M "$SCRATCH/crypt.img"
 truncate -s 256M "$SCRATCH/logs.img"
-truncate -s 256M "$SCRATCH/grow.img"
+truncate -s 320M "$SCRATCH/grow.img"
 printf 'start=2048, size=131072, type=83\n' | sfdisk -q "$SCRATCH/grow.img"
 mkfs.ext4 -q -F -E offset=1048576 "$SCRATCH/grow.img" 64M
 
@@ -24,7 +25,7 @@ pkg="@pkg:$REPO_ROOT/pkg"
 cat > "$SCRATCH/p.yml" <<YML
 kernel:
   image: "$pkg/$KERNEL_PKG"
-  cmdline: "console=ttyS0 linuxkit.runtime=runc scsi_mod.scan=sync"
+  cmdline: "console=ttyS0 linuxkit.runtime=runc"
 init:
   - "$pkg/init"
   - "$pkg/memlogd"
@@ -52,16 +53,16 @@ onboot:
     command: ["/usr/bin/loopy", "--create", "--size", "16", "/var/lk/loop.img"]
   - name: dm-crypt
     image: "$pkg/dm-crypt"
-    command: ["/usr/bin/crypto", "--luks", "lkcrypt", "/dev/sda"]
+    command: ["/bin/sh", "-c", "for d in /sys/block/sd*; do [ \$(cat \$d/size) = 131072 ] && exec /usr/bin/crypto --luks lkcrypt /dev/\${d##*/}; done; echo crypto: no 64 MiB disk; exit 1"]
   - name: format
     image: "$pkg/format"
-    command: ["/usr/bin/format", "-type", "ext4", "-label", "LKLOGS", "/dev/sdb"]
+    command: ["/usr/bin/format", "-type", "ext4", "-label", "LKLOGS"]
   - name: mount
     image: "$pkg/mount"
     command: ["/usr/bin/mountie", "-label", "LKLOGS", "/var/log"]
   - name: extend
     image: "$pkg/extend"
-    command: ["/usr/bin/extend", "/dev/sdc"]
+    command: ["/usr/bin/extend"]
   - name: swap
     image: "$pkg/swap"
     command: ["/swap.sh", "--path", "/var/log/swapfile", "--size", "32M"]
@@ -114,6 +115,10 @@ files:
     contents: |
       #!/bin/sh
       sleep 5
+      for d in /sys/block/sd*; do
+        case \$(cat \$d/size) in 131072) crypt=\${d##*/} ;; 524288) logs=\${d##*/} ;; 655360) grow=\${d##*/} ;; esac
+      done
+      echo "R disks crypt=\$crypt logs=\$logs grow=\$grow"
       echo "R runtime \$(grep -o 'linuxkit.runtime=[a-z]*' /proc/cmdline) \$(runc --version | head -1)"
       echo "R ctr \$(ctr --address /run/containerd/containerd.sock version 2>&1 | grep -A1 '^Server' | tail -1 | tr -s ' ')"
       echo "R thp \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
@@ -121,9 +126,9 @@ files:
       b=/proc/sys/fs/binfmt_misc/qemu-aarch64
       echo "R binfmt \$(head -1 \$b 2>&1) \$(grep interpreter \$b 2>&1) \$(grep flags \$b 2>&1)"
       echo "R loop \$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | tr '\n' ' ')"
-      echo "R crypt name=\$(cat /sys/block/dm-0/dm/name) luks=\$(head -c 4 /dev/sda) ext4=\$(dd if=/dev/dm-0 bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')"
-      echo "R logs \$(grep ' /var/log ' /proc/mounts | cut -d' ' -f1,3)"
-      echo "R extend sectors=\$(cat /sys/class/block/sdc1/size) "
+      echo "R crypt name=\$(cat /sys/block/dm-0/dm/name) luks=\$(head -c 4 /dev/\$crypt) ext4=\$(dd if=/dev/dm-0 bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+      echo "R logs \$(grep ' /var/log ' /proc/mounts | cut -d' ' -f1,3 | sed "s|^/dev/\${logs}1 |LOGDISK1 |")"
+      echo "R extend sectors=\$(cat /sys/class/block/\${grow}1/size) "
       echo "R swap \$(tail -n +2 /proc/swaps | awk '{print \$1, \$2}')"
       echo hello > /var/log/lk-watched
       sleep 3
@@ -176,8 +181,9 @@ echo "$c" | assert_contains "R binfmt enabled interpreter /usr/bin/qemu-aarch64-
 echo "$c" | assert_contains "DUMMY-INFILE This is a silly input file for testing."
 echo "$c" | assert_contains "R loop [/a-z]*/lk/loop.img"
 echo "$c" | assert_contains "R crypt name=lkcrypt luks=LUKS ext4=53ef"
-echo "$c" | assert_contains "R logs /dev/sdb1 ext4"
-echo "$c" | assert_contains "R extend sectors=5222[0-9][0-9] "
+echo "$c" | assert_contains "R disks crypt=sd[a-c] logs=sd[a-c] grow=sd[a-c]$"
+echo "$c" | assert_contains "R logs LOGDISK1 ext4"
+echo "$c" | assert_contains "R extend sectors=653[0-9][0-9][0-9] "
 echo "$c" | assert_contains "R swap [/a-z]*swapfile file"
 echo "$c" | assert_contains "R audit 1"
 echo "$c" | assert_not_contains "R kmsg 0"
