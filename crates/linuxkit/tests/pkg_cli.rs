@@ -704,3 +704,57 @@ fn pull_and_docker_take_the_registry_image() {
         .args(["image", "rm", &format!("{tag}-amd64"), &tag])
         .output();
 }
+
+/// Two platforms on two engines (`--builders` names the same engine by its socket URL, a
+/// second engine as far as the run can tell) build at the same time, each line of their
+/// output marked with its arch, and are joined into one index.
+#[test]
+#[cfg_attr(
+    not(has_docker_engine),
+    ignore = "needs a Docker engine (scripts/dockerd.sh)"
+)]
+fn platforms_on_their_own_builders_build_at_once_into_one_index() {
+    let r = repo("example");
+    let dir = r.path();
+    let cache = dir.join("cache");
+    let out = lk(
+        dir,
+        &[
+            "pkg",
+            "build",
+            "--force",
+            "--platforms",
+            "linux/amd64,linux/arm64",
+            "--builders",
+            "linux/arm64=unix:///var/run/docker.sock",
+            "--cache",
+            cache.to_str().unwrap(),
+            "pkg/hello",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let tag = hello_tag(dir);
+    assert_eq!(text(&out.stdout), format!("{tag} built for amd64, arm64\n"));
+    let at = |needle: &str| {
+        stderr
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {stderr}"))
+    };
+    // Both builds started before either's output came back.
+    let started = at("Building for arch amd64").max(at("Building for arch arm64"));
+    let first_output = at("  [amd64] ").min(at("  [arm64] "));
+    assert!(started < first_output, "{stderr}");
+    assert!(
+        stderr.contains("(docker at unix:///var/run/docker.sock)"),
+        "{stderr}"
+    );
+    let c = lk_cache::Cache::open(&cache).unwrap();
+    for arch in ["amd64", "arm64"] {
+        let img = c
+            .resolve(&format!("docker.io/{tag}"), &lk_oci::Platform::linux(arch))
+            .unwrap();
+        assert_eq!(img.config.architecture, arch);
+    }
+}

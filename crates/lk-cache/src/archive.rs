@@ -150,7 +150,11 @@ impl Cache {
                     source: Box::new(source),
                 };
                 if path == "index.json" {
-                    index = Some(serde_json::from_slice(&data).map_err(bad)?);
+                    let mut v: serde_json::Value = serde_json::from_slice(&data).map_err(bad)?;
+                    if v.get("manifests").is_some_and(serde_json::Value::is_null) {
+                        v["manifests"] = serde_json::Value::Array(Vec::new());
+                    }
+                    index = Some(serde_json::from_value(v).map_err(bad)?);
                 } else {
                     docker_manifest = Some(serde_json::from_slice(&data).map_err(bad)?);
                 }
@@ -164,62 +168,82 @@ impl Cache {
                 legacy.insert(path, (d, size));
             }
         }
+        // Docker >= 25 writes both files: index.json names its own OCI manifests, and
+        // manifest.json names every image by RepoTags. Images the index leaves out (25.0's
+        // `manifests: null` for `IMAGE@DIGEST`, moby#47210; entries dropped for several
+        // images saved by digest, moby#51389) are taken from manifest.json.
         if let Some(index) = index {
             self.name_entries(index, &mut report)?;
-        } else if let Some(serde_json::Value::Array(images)) = docker_manifest {
+        }
+        if let Some(serde_json::Value::Array(images)) = docker_manifest {
             for img in images {
-                let config_path = img["Config"].as_str().unwrap_or_default();
-                let Some((config, config_size)) = legacy.get(config_path).cloned() else {
-                    continue;
-                };
-                let mut layers = Vec::new();
-                for l in img["Layers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|l| l.as_str())
-                {
-                    let Some((d, size)) = legacy.get(l) else {
-                        return Err(CacheError::BadDocument {
-                            path: PathBuf::from("manifest.json"),
-                            source: format!("layer {l} of {config_path} is not in the archive")
-                                .into(),
-                        });
-                    };
-                    layers.push(Descriptor::new(
-                        "application/vnd.docker.image.rootfs.diff.tar",
-                        d.clone(),
-                        *size,
-                    ));
-                }
-                let config_bytes = self.read_bytes(&config)?;
-                let cfg: lk_oci::ImageConfig =
-                    serde_json::from_slice(&config_bytes).unwrap_or_default();
-                let manifest = Manifest {
-                    schema_version: 2,
-                    media_type: MEDIA_OCI_MANIFEST.to_owned(),
-                    config: Descriptor::new(MEDIA_DOCKER_CONFIG, config, config_size),
-                    layers,
-                    annotations: BTreeMap::new(),
-                    extra: BTreeMap::new(),
-                };
-                let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
-                let md = self.put_bytes(&bytes)?;
-                let mut desc = Descriptor::new(MEDIA_OCI_MANIFEST, md, bytes.len() as u64);
-                desc.platform = Some(Platform::linux(&cfg.architecture));
-                for tag in img["RepoTags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str())
-                {
-                    let name = expand(tag);
-                    self.set_name(&name, &desc)?;
-                    report.names.push(name);
-                }
+                self.import_docker_entry(&img, &legacy, &mut report)?;
             }
         }
         Ok(report)
+    }
+
+    /// One entry of a `docker save` manifest.json: a manifest made from its config and
+    /// layers (the archive's own paths), named by each RepoTag not named yet.
+    fn import_docker_entry(
+        &self,
+        img: &serde_json::Value,
+        legacy: &BTreeMap<String, (Digest, u64)>,
+        report: &mut ImportReport,
+    ) -> Result<(), CacheError> {
+        let tags: Vec<String> = img["RepoTags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str())
+            .map(expand)
+            .filter(|t| !report.names.contains(t))
+            .collect();
+        let config_path = img["Config"].as_str().unwrap_or_default();
+        let Some((config, config_size)) = legacy.get(config_path).cloned() else {
+            return Ok(());
+        };
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let mut layers = Vec::new();
+        for l in img["Layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str())
+        {
+            let Some((d, size)) = legacy.get(l) else {
+                return Err(CacheError::BadDocument {
+                    path: PathBuf::from("manifest.json"),
+                    source: format!("layer {l} of {config_path} is not in the archive").into(),
+                });
+            };
+            layers.push(Descriptor::new(
+                "application/vnd.docker.image.rootfs.diff.tar",
+                d.clone(),
+                *size,
+            ));
+        }
+        let config_bytes = self.read_bytes(&config)?;
+        let cfg: lk_oci::ImageConfig = serde_json::from_slice(&config_bytes).unwrap_or_default();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: MEDIA_OCI_MANIFEST.to_owned(),
+            config: Descriptor::new(MEDIA_DOCKER_CONFIG, config, config_size),
+            layers,
+            annotations: BTreeMap::new(),
+            extra: BTreeMap::new(),
+        };
+        let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+        let md = self.put_bytes(&bytes)?;
+        let mut desc = Descriptor::new(MEDIA_OCI_MANIFEST, md, bytes.len() as u64);
+        desc.platform = Some(Platform::linux(&cfg.architecture));
+        for name in tags {
+            self.set_name(&name, &desc)?;
+            report.names.push(name);
+        }
+        Ok(())
     }
 
     /// Names the entries of an imported `index.json` (`io.containerd.image.name`, or a full

@@ -372,3 +372,179 @@ fn leftovers_of_killed_writers_are_swept_and_live_writers_kept() {
     assert_eq!(live_temps(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The archives of Docker >= 25's `docker save` (both `index.json` and `manifest.json`,
+/// every file under `blobs/sha256/`). No engine that new installs here (Debian 12 has
+/// 20.10), so these are stand-ins written by this test after the layouts moby's own
+/// reports show (moby#47065: 25.0 with the graph-driver store; moby#47210: 25.0's
+/// `"manifests": null` for `docker save IMAGE@DIGEST`; moby#49141 and #51389: the
+/// containerd image store, whose index entry is the image's own index with an attestation
+/// and platforms whose blobs were never pulled) and the OCI image-layout specification.
+mod docker_25_save {
+    use super::*;
+
+    struct Archive(tar::Builder<Vec<u8>>);
+
+    impl Archive {
+        fn new() -> Archive {
+            Archive(tar::Builder::new(Vec::new()))
+        }
+        fn add(&mut self, path: &str, data: &[u8]) {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o444);
+            h.set_cksum();
+            self.0.append_data(&mut h, path, data).unwrap();
+        }
+        /// Adds `data` as a blob; returns its descriptor.
+        fn blob(&mut self, media_type: &str, data: &[u8]) -> Descriptor {
+            let d = Digest::of(data);
+            self.add(&format!("blobs/sha256/{}", d.hex()), data);
+            Descriptor::new(media_type, d, data.len() as u64)
+        }
+        fn json(&mut self, media_type: &str, v: &serde_json::Value) -> Descriptor {
+            self.blob(media_type, &serde_json::to_vec(v).unwrap())
+        }
+        fn finish(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    /// An amd64 image's config, layer and OCI manifest in `a`; returns the manifest.
+    fn image(a: &mut Archive, layer_type: &str, layer: &[u8]) -> (Descriptor, Descriptor) {
+        let config = a.json(
+            MEDIA_OCI_CONFIG,
+            &serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello"]}}),
+        );
+        let layer = a.blob(layer_type, layer);
+        let m = a.json(
+            MEDIA_OCI_MANIFEST,
+            &serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_MANIFEST,
+                "config": config, "layers": [layer]}),
+        );
+        (m, config)
+    }
+
+    fn docker_manifest(a: &mut Archive, config: &Descriptor, tags: &[&str], layer: &Descriptor) {
+        let m = serde_json::json!([{
+            "Config": format!("blobs/sha256/{}", config.digest.hex()),
+            "RepoTags": tags,
+            "Layers": [format!("blobs/sha256/{}", layer.digest.hex())],
+        }]);
+        a.add("manifest.json", &serde_json::to_vec(&m).unwrap());
+        a.add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+        a.add("repositories", b"{}");
+    }
+
+    fn named(m: &Descriptor, name: &str) -> serde_json::Value {
+        let mut d = serde_json::to_value(m).unwrap();
+        d["annotations"] = serde_json::json!({
+            "io.containerd.image.name": name,
+            "org.opencontainers.image.ref.name": name.rsplit(':').next().unwrap(),
+        });
+        d
+    }
+
+    fn layer_of(c: &Cache, name: &str) -> Descriptor {
+        let r = c.resolve(name, &Platform::linux("amd64")).unwrap();
+        r.manifest.layers[0].clone()
+    }
+
+    #[test]
+    fn graph_driver_store_keeps_dockers_own_manifest() {
+        let mut a = Archive::new();
+        let (m, config) = image(
+            &mut a,
+            "application/vnd.oci.image.layer.v1.tar",
+            b"plain tar",
+        );
+        let layer = Descriptor::new(MEDIA_OCI_LAYER, Digest::of(b"plain tar"), 9);
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX,
+            "manifests": [named(&m, "docker.io/lk/hello:1")]});
+        a.add("index.json", &serde_json::to_vec(&index).unwrap());
+        docker_manifest(&mut a, &config, &["lk/hello:1"], &layer);
+        let c = Cache::open(&tempdir("docker25")).unwrap();
+        let report = c.import(&mut &a.finish()[..]).unwrap();
+        assert_eq!(report.names, ["docker.io/lk/hello:1"], "named once");
+        assert_eq!(
+            c.find("docker.io/lk/hello:1").unwrap().unwrap().digest,
+            m.digest
+        );
+        assert_eq!(
+            layer_of(&c, "docker.io/lk/hello:1").digest,
+            Digest::of(b"plain tar")
+        );
+    }
+
+    #[test]
+    fn a_null_index_falls_back_to_manifest_json() {
+        let mut a = Archive::new();
+        let (_, config) = image(
+            &mut a,
+            "application/vnd.oci.image.layer.v1.tar",
+            b"by digest",
+        );
+        let layer = Descriptor::new(MEDIA_OCI_LAYER, Digest::of(b"by digest"), 9);
+        a.add(
+            "index.json",
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}"#,
+        );
+        docker_manifest(&mut a, &config, &["lk/hello:2"], &layer);
+        let c = Cache::open(&tempdir("docker25-null")).unwrap();
+        let report = c.import(&mut &a.finish()[..]).unwrap();
+        assert_eq!(report.names, ["docker.io/lk/hello:2"]);
+        assert_eq!(
+            layer_of(&c, "docker.io/lk/hello:2").digest,
+            Digest::of(b"by digest")
+        );
+    }
+
+    #[test]
+    fn containerd_store_index_with_attestation_and_absent_platforms() {
+        let mut a = Archive::new();
+        let gz = "application/vnd.oci.image.layer.v1.tar+gzip";
+        let (mut m, config) = image(&mut a, gz, b"gzipped layer");
+        m.platform = Some(Platform::linux("amd64"));
+        let mut att = a.json(
+            MEDIA_OCI_MANIFEST,
+            &serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_MANIFEST,
+                "config": config, "layers": []}),
+        );
+        att.platform = Platform::parse("unknown/unknown");
+        att.annotations.insert(
+            "vnd.docker.reference.type".into(),
+            "attestation-manifest".into(),
+        );
+        att.annotations
+            .insert("vnd.docker.reference.digest".into(), m.digest.to_string());
+        // arm64's manifest is named but its blobs were never pulled.
+        let mut arm = Descriptor::new(MEDIA_OCI_MANIFEST, Digest::of(b"not here"), 8);
+        arm.platform = Some(Platform::linux("arm64"));
+        let inner = a.json(
+            MEDIA_OCI_INDEX,
+            &serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX,
+                "manifests": [m, arm, att]}),
+        );
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX,
+            "manifests": [named(&inner, "docker.io/lk/hello:3")]});
+        a.add("index.json", &serde_json::to_vec(&index).unwrap());
+        let layer = Descriptor::new(gz, Digest::of(b"gzipped layer"), 13);
+        docker_manifest(&mut a, &config, &["lk/hello:3"], &layer);
+        let c = Cache::open(&tempdir("docker29")).unwrap();
+        let report = c.import(&mut &a.finish()[..]).unwrap();
+        assert_eq!(report.names, ["docker.io/lk/hello:3"], "named once");
+        assert_eq!(
+            c.find("docker.io/lk/hello:3").unwrap().unwrap().digest,
+            inner.digest
+        );
+        let l = layer_of(&c, "docker.io/lk/hello:3");
+        assert_eq!(
+            (l.media_type.as_str(), l.digest),
+            (gz, Digest::of(b"gzipped layer"))
+        );
+        assert!(
+            c.resolve("docker.io/lk/hello:3", &Platform::linux("arm64"))
+                .is_err()
+        );
+    }
+}

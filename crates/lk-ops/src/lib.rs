@@ -29,7 +29,7 @@ pub use lk_resolve::{Progress, Quiet, host_arch};
 use lk_spec::Diagnostic;
 
 /// Where use cases send progress and warnings; the CLI renders them.
-pub trait Reporter {
+pub trait Reporter: Sync {
     /// A non-fatal problem in the input.
     fn warning(&self, diagnostic: &Diagnostic);
     /// A progress line (LinuxKit's info-level log lines).

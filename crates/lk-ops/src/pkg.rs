@@ -113,6 +113,7 @@ pub fn build(
         engine: None,
         in_progress: Vec::new(),
         commands: Vec::new(),
+        importing: std::sync::Mutex::new(()),
     };
     dirs.iter()
         .map(|d| r.build(d, s.dockerfile.as_deref()))

@@ -97,7 +97,8 @@ impl ImageBuilder for Buildah {
 
     fn image_arch(&self, image: &str) -> Result<Option<String>, ToolError> {
         let format = "{{.OCIv1.Architecture}}";
-        match self.output(&["inspect", "--type", "image", "--format", format, image]) {
+        let image = qualified(image);
+        match self.output(&["inspect", "--type", "image", "--format", format, &image]) {
             Ok(arch) => Ok(Some(arch)),
             Err(e) if !e.not_installed() && e.stderr.contains("not known") => Ok(None),
             Err(e) => Err(e),

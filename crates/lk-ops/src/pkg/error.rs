@@ -36,6 +36,16 @@ pub enum PkgBuildError {
         #[source]
         source: ToolError,
     },
+    /// The engine built an image for another platform than asked, even without its cache.
+    #[error("{tag} was built for {got}, not {wanted}: the engine cannot build for {wanted}")]
+    WrongPlatform {
+        /// The image built.
+        tag: String,
+        /// The platform's architecture asked for.
+        wanted: String,
+        /// The architecture of the image the engine made.
+        got: String,
+    },
     /// A `--builders` target does not answer.
     #[error(
         "the builder {target} for {platform} does not answer (building {tag}); check it with `docker --host/--context {target} info`"

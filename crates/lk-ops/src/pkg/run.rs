@@ -47,6 +47,8 @@ pub(super) struct Run<'a> {
     pub(super) in_progress: Vec<PathBuf>,
     /// `--dry-run`: the build commands not run yet reported.
     pub(super) commands: Vec<String>,
+    /// Held while a built image goes into the cache.
+    pub(super) importing: std::sync::Mutex<()>,
 }
 
 impl Run<'_> {
@@ -114,7 +116,8 @@ impl Run<'_> {
         arch: &str,
     ) -> Result<(), PkgBuildError> {
         let err = builder_err(engine, tag);
-        if engine.image_arch(image).map_err(&err)?.is_some() {
+        // One name holds one platform in an engine: another platform's image is replaced.
+        if engine.image_arch(image).map_err(&err)?.as_deref() == Some(arch) {
             return Ok(());
         }
         let cache = self.s.images.cache()?;
@@ -249,15 +252,16 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Builds `missing` into the cache, each platform on its own back end, and writes the
-    /// package's index (merged with the one already cached). Returns the architectures built.
+    /// Builds `missing` into the cache, each platform on its own back end (at the same time
+    /// when every platform has an engine of its own), and writes the package's index
+    /// (merged with the one already cached). Returns the architectures built.
     fn build_platforms(
         &mut self,
         p: &Package,
         cache: &lk_cache::Cache,
         missing: &[Platform],
     ) -> Result<Vec<String>, PkgBuildError> {
-        let full = p.full_tag();
+        let arches: Vec<String> = missing.iter().map(|pl| pl.architecture.clone()).collect();
         self.in_progress.push(p.dir.clone());
         let args = self.build_args(p);
         self.in_progress.pop();
@@ -273,50 +277,98 @@ impl Run<'_> {
             from.retain(|image| deps.contains(image));
         }
         from.extend(deps);
-        let mut descriptors = Vec::new();
-        let mut built = Vec::new();
-        for pl in missing {
-            let engine = self.engine_for(&p.tag(), pl)?;
-            if self.s.dry_run {
-                let req = self.request(p, pl, &args);
-                let line = engine.build_command(&req);
+        let engines = missing
+            .iter()
+            .map(|pl| self.engine_for(&p.tag(), pl))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.s.dry_run {
+            for (pl, engine) in missing.iter().zip(&engines) {
+                let line = engine.build_command(&self.request(p, pl, &args));
                 self.commands.push(
                     shlex::try_join(line.iter().map(String::as_str))
                         .unwrap_or_else(|_| line.join(" ")),
                 );
-                built.push(pl.architecture.clone());
-                continue;
             }
-            self.depends(p, &engine)?;
-            for image in &from {
-                self.ensure_in(&engine, image, &p.tag(), &pl.architecture)?;
+            return Ok(arches);
+        }
+        // `depends.docker-images` go into the package directory, once for every platform.
+        self.depends(p, &engines[0])?;
+        let descriptors = self.build_each(p, cache, missing, &engines, &args, &from)?;
+        self.write_index(cache, &p.full_tag(), descriptors)?;
+        Ok(arches)
+    }
+
+    /// Each platform's build on its engine: one after another when two share an engine
+    /// (its one name per `FROM` image holds one platform at a time), else all at once.
+    fn build_each(
+        &self,
+        p: &Package,
+        cache: &lk_cache::Cache,
+        missing: &[Platform],
+        engines: &[Engine],
+        args: &BTreeMap<String, String>,
+        from: &[String],
+    ) -> Result<Vec<Descriptor>, PkgBuildError> {
+        let several = missing.len() > 1;
+        let one = |pl: &Platform, engine: &Engine| -> Result<Descriptor, PkgBuildError> {
+            for image in from {
+                self.ensure_in(engine, image, &p.tag(), &pl.architecture)?;
             }
-            descriptors.push(self.build_one(p, cache, pl, &args, &engine)?);
-            built.push(pl.architecture.clone());
+            self.build_one(p, cache, pl, args, engine, several)
+        };
+        let mut keys: Vec<String> = engines.iter().map(engine_key).collect();
+        keys.sort();
+        keys.dedup();
+        if !several || keys.len() < engines.len() {
+            return missing
+                .iter()
+                .zip(engines)
+                .map(|(pl, e)| one(pl, e))
+                .collect();
         }
-        if self.s.dry_run {
-            return Ok(built);
-        }
-        let old = match cache.find(&full).map_err(|e| self.cache_err(e))? {
+        let one = &one;
+        std::thread::scope(|scope| {
+            let builds: Vec<_> = missing
+                .iter()
+                .zip(engines)
+                .map(|(pl, e)| scope.spawn(move || one(pl, e)))
+                .collect();
+            builds
+                .into_iter()
+                .map(|b| {
+                    b.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
+    /// The package's index under `full`: `built` joined with the platforms already cached.
+    fn write_index(
+        &self,
+        cache: &lk_cache::Cache,
+        full: &str,
+        built: Vec<Descriptor>,
+    ) -> Result<(), PkgBuildError> {
+        let old = match cache.find(full).map_err(|e| self.cache_err(e))? {
             Some(old) => match cache.document(&old) {
                 Ok(Document::Index(old)) => Some(old),
                 _ => None,
             },
             None => None,
         };
-        let index = lk_pkg::image::package_index(old, descriptors);
+        let index = lk_pkg::image::package_index(old, built);
         let bytes = serde_json::to_vec(&index).map_err(|e| PkgBuildError::Encode {
-            what: full.clone(),
+            what: full.to_owned(),
             reason: e.to_string(),
         })?;
         let digest = cache.put_bytes(&bytes).map_err(|e| self.cache_err(e))?;
         cache
             .set_name(
-                &full,
+                full,
                 &Descriptor::new(MEDIA_OCI_INDEX, digest, bytes.len() as u64),
             )
-            .map_err(|e| self.cache_err(e))?;
-        Ok(built)
+            .map_err(|e| self.cache_err(e).into())
     }
 
     /// One platform: the back end's build as `<tag>-<arch>`, then into the cache. Returns
@@ -328,6 +380,7 @@ impl Run<'_> {
         pl: &Platform,
         args: &BTreeMap<String, String>,
         engine: &Engine,
+        several: bool,
     ) -> Result<Descriptor, PkgBuildError> {
         let tag = p.tag();
         let arch_tag = format!("{tag}-{}", pl.architecture);
@@ -342,14 +395,10 @@ impl Run<'_> {
             at.unwrap_or_default()
         ));
         let req = self.request(p, pl, args);
-        let reporter = self.reporter;
-        let mut line = |l: &str| reporter.info(&format!("  {l}"));
-        let log = if self.s.build_on_terminal {
-            BuildLog::Terminal
-        } else {
-            BuildLog::Lines(&mut line)
-        };
-        engine.build(&req, log).map_err(builder_err(engine, &tag))?;
+        self.run_build(engine, req, &tag, pl, several)?;
+        // One import into the cache at a time: builds that share a layer would otherwise
+        // race on it (one compresses and drops the plain blob the other still reads).
+        let _one_at_a_time = self.importing.lock().unwrap_or_else(|e| e.into_inner());
         let pulled = cache::pull_from_engine(
             &self.s.images,
             engine,
@@ -370,6 +419,54 @@ impl Run<'_> {
             let _ = engine.tag(&arch_tag, &tag);
         }
         Ok(d)
+    }
+
+    /// Runs the engine's build of `req` (for `pl`), its output shown as `--progress` says
+    /// (`several`: its lines marked with the arch, never on the terminal). An image of
+    /// another platform (Docker's classic builder takes cached steps of any platform) is
+    /// built again without the layer cache.
+    fn run_build(
+        &self,
+        engine: &Engine,
+        mut req: lk_pkg::docker::BuildRequest,
+        tag: &str,
+        pl: &Platform,
+        several: bool,
+    ) -> Result<(), PkgBuildError> {
+        let err = builder_err(engine, tag);
+        let prefix = if several {
+            format!("  [{}] ", pl.architecture)
+        } else {
+            "  ".to_owned()
+        };
+        loop {
+            let reporter = self.reporter;
+            let mut line = |l: &str| reporter.info(&format!("{prefix}{l}"));
+            let log = if self.s.build_on_terminal && !several {
+                BuildLog::Terminal
+            } else {
+                BuildLog::Lines(&mut line)
+            };
+            engine.build(&req, log).map_err(&err)?;
+            let got = engine.image_arch(&req.tag).map_err(&err)?;
+            match got {
+                Some(a) if a != pl.architecture && !req.no_cache => {
+                    self.reporter.info(&format!(
+                        "{}: the engine's layer cache gave a {a} image; building again without it",
+                        req.tag
+                    ));
+                    req.no_cache = true;
+                }
+                Some(a) if a != pl.architecture => {
+                    return Err(PkgBuildError::WrongPlatform {
+                        tag: req.tag,
+                        wanted: pl.architecture.clone(),
+                        got: a,
+                    });
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// The build of `p` for `pl`, as `<tag>-<arch>`.
@@ -521,6 +618,14 @@ impl Run<'_> {
         args.entry("PKG_IMAGE".into())
             .or_insert_with(|| format!("{}/{}", p.org, p.info.image));
         Ok((args, deps))
+    }
+}
+
+/// Which engine a back end talks to: builds on one engine run one after another.
+fn engine_key(e: &Engine) -> String {
+    match e {
+        Engine::Docker(d) => format!("docker {}", d.target().unwrap_or("")),
+        Engine::Buildah(_) => "buildah".to_owned(),
     }
 }
 
