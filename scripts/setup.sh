@@ -22,6 +22,7 @@ PKGS=(
     docker.io runc                          # the Docker engine for `pkg build` and docker-source tests
     docker-registry                         # the loopback registry of the push/pull tests
     buildah                                 # `pkg build --builder buildah` (no daemon) and its case
+    uidmap                                  # newuidmap/newgidmap: rootless buildah (025_pkg/003)
     mmdebstrap                              # pkg/debian-base's root filesystem
     cpio squashfs-tools xorriso erofs-utils # outputs read back by the tests; kernel+iso/erofs
     busybox-static linux-image-amd64        # the init package's busybox, the kernel package's kernel

@@ -112,9 +112,11 @@ pub struct BuildArgs {
     /// org.mobyproject.linuxkit.kernel.initrd-compression, as our kernel packages do), else gzip.
     #[arg(long, value_name = "auto|gzip|zstd|none", default_value = "auto")]
     pub initrd_compression: String,
-    /// Target architecture (Go names: amd64, arm64, riscv64).
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// Architecture to build for: amd64 (x86_64), arm64 (aarch64) or riscv64; default this
+    /// host's. Every image's entry for it is taken (an image without one fails, naming the
+    /// platforms it has); BIOS formats are amd64 only.
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<lk_ops::build::Arch>,
     /// Image cache directory.
     #[arg(long, env = "LINUXKIT_CACHE", value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -220,9 +222,10 @@ pub struct QemuArgs {
     /// Firmware path for UEFI.
     #[arg(long)]
     pub fw: Option<PathBuf>,
-    /// Target architecture.
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// Architecture of the guest: amd64 (x86_64), arm64 (aarch64) or riscv64; default this
+    /// host's. Only this host's boots yet (another fails before QEMU starts).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<lk_ops::run::Arch>,
     /// QEMU binary.
     #[arg(long)]
     pub qemu: Option<PathBuf>,
@@ -251,8 +254,8 @@ pub struct QemuArgs {
     /// Machine type: q35 (default; PCI, firmware, every boot kind) or microvm (QEMU's
     /// minimal machine: virtio-mmio devices, no PCI or firmware; boots kernel+initrd and the
     /// root images only, faster to boot).
-    #[arg(long)]
-    pub machine: Option<String>,
+    #[arg(long, default_value = "q35", value_name = "q35|microvm")]
+    pub machine: lk_ops::run::Machine,
     /// Give the VM a vsock device (CID 3), served by vhost-device-vsock. Its host side is
     /// <state>/vsock.sock (hybrid vsock: write `CONNECT <port>`, read `OK ...`; guest
     /// connections to host port P arrive on <state>/vsock.sock_P), and the guest's

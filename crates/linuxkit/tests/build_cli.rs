@@ -446,3 +446,81 @@ fn a_format_that_needs_a_kernel_fails_before_anything_is_pulled() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `--arch arm64` (or `aarch64`): a BIOS format fails before anything is pulled, naming the
+/// format and the arch; an image that has no arm64 image fails naming the image and the
+/// platform it has, and leaves no output; an unknown arch is refused by name.
+#[test]
+#[cfg_attr(
+    not(has_docker_registry),
+    ignore = "docker-registry is not installed (apt-get install docker-registry)"
+)]
+fn arch_arm64_checks_the_formats_and_every_image() {
+    let f = fixture();
+    let dir = f.work.path();
+    std::fs::write(dir.join("lk.yml"), yaml(&f)).unwrap();
+    let cache = dir.join("cache");
+    let out = linuxkit(
+        dir,
+        &cache,
+        &[
+            "--arch",
+            "aarch64",
+            "--format",
+            "iso-bios,raw-efi",
+            "lk.yml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "iso-bios cannot be built for arm64 (they boot with a PC BIOS); formats for arm64: "
+        ),
+        "{err}"
+    );
+    assert!(
+        !cache.join("index.json").exists() || !err.contains("pull"),
+        "{err}"
+    );
+    let out = linuxkit(
+        dir,
+        &cache,
+        &["--arch", "arm64", "--format", "tar", "lk.yml"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}/t/kernel:v1 has no manifest for linux/arm64; it has linux/amd64",
+            f.reg.host
+        )),
+        "{err}"
+    );
+    assert!(
+        !dir.join("lk.tar").exists(),
+        "a failed build left its output"
+    );
+    let out = linuxkit(dir, &cache, &["--arch", "s390x", "lk.yml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown architecture \"s390x\""));
+    // The host's arch by name is the default's build.
+    let out = linuxkit(
+        dir,
+        &cache,
+        &["--arch", "x86_64", "--format", "tar", "lk.yml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // run: only this host's arch boots yet, said before QEMU starts.
+    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+        .current_dir(dir)
+        .args(["run", "qemu", "--arch", "arm64", "lk"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--arch arm64: booting arm64 guests needs qemu-system-aarch64"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -71,12 +71,14 @@ pub enum CacheError {
         digest: Digest,
     },
     /// The image has no manifest for the platform.
-    #[error("image {name} has no manifest for {platform}")]
+    #[error("image {name} has no manifest for {platform}; it has {available}")]
     NoPlatform {
         /// The image.
         name: String,
         /// The platform asked for.
         platform: String,
+        /// The platforms it has, comma-separated (`none` for none).
+        available: String,
     },
 }
 
@@ -779,19 +781,24 @@ impl Cache {
         if !self.has_blob(&root.digest, root.size) {
             return Err(missing(&root.digest));
         }
-        let manifest_descriptor = match self.document(&root)? {
-            Document::Index(i) => i
-                .manifests
-                .into_iter()
-                .find(|m| {
+        let (manifest_descriptor, single) = match self.document(&root)? {
+            Document::Index(i) => {
+                let found = i.manifests.iter().find(|m| {
                     !m.is_attestation()
                         && m.platform.as_ref().is_some_and(|p| p.satisfies(platform))
-                })
-                .ok_or_else(|| CacheError::NoPlatform {
-                    name: name.to_owned(),
-                    platform: platform.to_string(),
-                })?,
-            Document::Manifest(_) => root.clone(),
+                });
+                match found {
+                    Some(m) => (m.clone(), false),
+                    None => {
+                        return Err(CacheError::NoPlatform {
+                            name: name.to_owned(),
+                            platform: platform.to_string(),
+                            available: lk_oci::platforms_of(&i),
+                        });
+                    }
+                }
+            }
+            Document::Manifest(_) => (root.clone(), true),
         };
         if !self.has_blob(&manifest_descriptor.digest, manifest_descriptor.size) {
             return Err(missing(&manifest_descriptor.digest));
@@ -814,6 +821,17 @@ impl Cache {
                 path: self.blob_path(&manifest.config.digest),
                 source: Box::new(e),
             })?;
+        // A single-platform image says its architecture in its config only: one for
+        // another architecture is refused as an index without the entry is.
+        let config: lk_oci::ImageConfig = config;
+        if single && !config.architecture.is_empty() && config.architecture != platform.architecture
+        {
+            return Err(CacheError::NoPlatform {
+                name: name.to_owned(),
+                platform: platform.to_string(),
+                available: format!("{}/{}", config.os, config.architecture),
+            });
+        }
         Ok(ResolvedImage {
             name: name.to_owned(),
             root,

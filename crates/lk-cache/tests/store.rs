@@ -122,7 +122,16 @@ fn names_replace_and_resolve_per_platform() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "image docker.io/library/x:1 has no manifest for linux/riscv64"
+        "image docker.io/library/x:1 has no manifest for linux/riscv64; it has linux/amd64, linux/arm64"
+    );
+    // A single-platform image names its architecture in its config only.
+    c.set_name("docker.io/library/one:1", &amd).unwrap();
+    let e = c
+        .resolve("docker.io/library/one:1", &Platform::linux("arm64"))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "image docker.io/library/one:1 has no manifest for linux/arm64; it has linux/amd64"
     );
     assert!(matches!(
         c.resolve("nope", &Platform::linux("amd64")),

@@ -14,6 +14,15 @@ fn names(formats: &[Format]) -> String {
         .join(", ")
 }
 
+/// Why formats cannot be built for an architecture.
+fn arch_reason(formats: &[Format]) -> &'static str {
+    if formats == [Format::Rpi3] {
+        "a Raspberry Pi is arm64"
+    } else {
+        "they boot with a PC BIOS"
+    }
+}
+
 fn streamable() -> String {
     names(
         &Format::ALL
@@ -44,6 +53,19 @@ pub enum FormatError {
     /// A streamable format among others.
     #[error("a streamable format ({}) must be the only format", streamable())]
     StreamNotAlone(Vec<Format>),
+    /// Formats that cannot be built for the build's architecture (`--arch`).
+    #[error(
+        "{} cannot be built for {arch} ({}); formats for {arch}: {}",
+        names(formats),
+        arch_reason(formats),
+        names(&Format::ALL.into_iter().filter(|f| f.builds_for(*arch)).collect::<Vec<_>>())
+    )]
+    Arch {
+        /// The formats.
+        formats: Vec<Format>,
+        /// The architecture.
+        arch: lk_util::Arch,
+    },
     /// The formats need a kernel and the configuration has none.
     #[error("{} needs a `kernel` section with an image", names(.0))]
     NeedsKernel(Vec<Format>),

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use lk_util::Arch;
+
 use crate::error::FormatError;
 
 /// An output format of `linuxkit build --format`.
@@ -174,6 +176,41 @@ impl Format {
     pub fn implemented(self) -> bool {
         self.source() != Source::Later
     }
+
+    /// Whether it can be built for `arch`: the BIOS formats (and the cloud disks LinuxKit
+    /// makes as BIOS disks: `aws`, `gcp`, `vhd`, `dynamic-vhd`, `vmdk`) boot only on x86,
+    /// `rpi3` only on arm64; the rest (EFI, kernel and root file system, tar) on any.
+    pub fn builds_for(self, arch: Arch) -> bool {
+        match self {
+            F::IsoBios
+            | F::RawBios
+            | F::Qcow2Bios
+            | F::Aws
+            | F::Gcp
+            | F::Vhd
+            | F::DynamicVhd
+            | F::Vmdk => arch == Arch::Amd64,
+            F::Rpi3 => arch == Arch::Arm64,
+            _ => true,
+        }
+    }
+}
+
+/// Fails naming the formats of `formats` that cannot be built for `arch`.
+pub fn check_arch(formats: &[Format], arch: Arch) -> Result<(), FormatError> {
+    let wrong: Vec<Format> = formats
+        .iter()
+        .copied()
+        .filter(|f| !f.builds_for(arch))
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(FormatError::Arch {
+            formats: wrong,
+            arch,
+        })
+    }
 }
 
 impl fmt::Display for Format {
@@ -212,6 +249,18 @@ mod tests {
         for (i, r) in ROWS.iter().enumerate() {
             assert_eq!(r.format as usize, i, "{}", r.name);
         }
+    }
+
+    #[test]
+    fn bios_formats_are_for_x86_only() {
+        assert!(Format::RawEfi.builds_for(Arch::Arm64) && Format::Tar.builds_for(Arch::Riscv64));
+        assert!(!Format::IsoBios.builds_for(Arch::Arm64) && !Format::Rpi3.builds_for(Arch::Amd64));
+        let e = check_arch(&[Format::Tar, Format::IsoBios, Format::Vhd], Arch::Arm64).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "iso-bios, vhd cannot be built for arm64 (they boot with a PC BIOS); formats for arm64: docker, iso-efi, iso-efi-initrd, kernel+erofs, kernel+initrd, kernel+iso, kernel+squashfs, qcow2-efi, raw-efi, rpi3, tar, tar-kernel-initrd"
+        );
+        assert!(check_arch(&Format::ALL[..1], Arch::Amd64).is_ok());
     }
 
     #[test]

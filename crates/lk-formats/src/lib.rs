@@ -47,6 +47,6 @@ pub mod tree;
 pub use compress::Compression as InitrdCompression;
 pub use entry::{Entry, Kind, Sink, Tee};
 pub use error::FormatError;
-pub use format::{Format, Source};
+pub use format::{Format, Source, check_arch};
 pub use plan::{Artifact, Artifacts, Destination, OutputOptions, OutputPlan, Outputs, Role, Tools};
 pub use segment::{SegmentId, SegmentStore};

@@ -45,6 +45,22 @@ pub fn is_manifest(media_type: &str) -> bool {
     media_type == MEDIA_OCI_MANIFEST || media_type == MEDIA_DOCKER_MANIFEST
 }
 
+/// The platforms an index has images for (attestations left out), comma-separated, or
+/// `none`: for errors that say what an image offers.
+pub fn platforms_of(index: &Index) -> String {
+    let list: Vec<String> = index
+        .manifests
+        .iter()
+        .filter(|m| !m.is_attestation())
+        .filter_map(|m| m.platform.as_ref().map(ToString::to_string))
+        .collect();
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
 /// A `sha256:<64 hex>` digest.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -12,6 +12,8 @@ use lk_image::Resolved;
 use lk_rootfs::{AssembleError, Assembler, DEFAULT_MTIME, InputTar, RootfsOptions};
 use lk_spec::Config;
 
+pub use lk_util::Arch;
+
 use crate::cache::{ImageError, ImageSettings, pull_from_docker};
 use crate::validate::{Input, ValidateError, validate};
 use crate::{Env, Reporter};
@@ -19,8 +21,11 @@ use crate::{Env, Reporter};
 /// Settings of a build.
 #[derive(Clone, Debug, Default)]
 pub struct BuildSettings {
-    /// Registry and cache.
+    /// Registry and cache (their platforms are the build's: [`BuildSettings::arch`]).
     pub images: ImageSettings,
+    /// `--arch`: the architecture built for (default: this host's). Every image's entry for
+    /// it is taken; formats that cannot boot on it fail before any work.
+    pub arch: Option<Arch>,
     /// YAML inputs, merged in order.
     pub inputs: Vec<Input>,
     /// `--name`.
@@ -144,11 +149,26 @@ fn plan<'w>(
             size: s.size,
         },
     };
-    Ok(OutputPlan::new(
-        parse_formats(&s.formats)?,
-        destination,
-        options,
-    )?)
+    let formats = parse_formats(&s.formats)?;
+    let plan = OutputPlan::new(formats.clone(), destination, options)?;
+    // After the plan's own checks: a format not written yet says so first.
+    lk_formats::check_arch(&formats, s.arch())?;
+    Ok(plan)
+}
+
+impl BuildSettings {
+    /// The architecture built for: `--arch`, else this host's.
+    pub fn arch(&self) -> Arch {
+        self.arch.or_else(Arch::host).unwrap_or(Arch::Amd64)
+    }
+
+    /// The registry and cache settings, for this build's architecture only.
+    fn images_for_arch(&self) -> ImageSettings {
+        ImageSettings {
+            platforms: vec![lk_oci::Platform::linux(self.arch().name())],
+            ..self.images.clone()
+        }
+    }
 }
 
 fn base_name(s: &BuildSettings) -> String {
@@ -181,11 +201,16 @@ fn rootfs_options(
 
 /// `--docker`: images the local engine has (for the target architecture) are copied from
 /// it first; the rest come from the cache or registry.
-fn from_docker(s: &BuildSettings, config: &Config, reporter: &dyn Reporter) {
+fn from_docker(
+    s: &BuildSettings,
+    images: &ImageSettings,
+    config: &Config,
+    reporter: &dyn Reporter,
+) {
     if s.docker {
-        let arch = s.images.target_arch();
+        let arch = images.target_arch();
         for r in config.images() {
-            if let Ok(pulled) = pull_from_docker(&s.images, &[r.original().to_owned()], &arch) {
+            if let Ok(pulled) = pull_from_docker(images, &[r.original().to_owned()], &arch) {
                 for p in pulled {
                     reporter.info(&format!("using {} from the local Docker engine", p.name));
                 }
@@ -281,6 +306,7 @@ pub fn build(
     reporter: &dyn Reporter,
 ) -> Result<Artifacts, BuildError> {
     let mut plan = plan(s, env, stdout)?;
+    let images = s.images_for_arch();
     let config = validate(&s.inputs, &lk_pkg::PkgResolver::default(), reporter)?;
     plan.check_kernel(config.kernel.image.is_some())?;
     let bootable = plan.bootable();
@@ -298,16 +324,16 @@ pub fn build(
         };
         let image =
             crate::bootloaders::image_arg(arg, Path::new(".")).map_err(|e| err(arg, e.into()))?;
-        let loaders = crate::bootloaders::load(&s.images, &image, progress)
+        let loaders = crate::bootloaders::load(&images, &image, progress)
             .map_err(|e| err(&image, e.into()))?;
         plan.set_boot_loaders(loaders);
     }
     let announced = plan.stream_path();
     let options = rootfs_options(s, env, &config)?;
-    from_docker(s, &config, reporter);
+    from_docker(s, &images, &config, reporter);
     // Pulling and assembling overlap: the build starts once every image is pinned.
     let (artifacts, report) = crate::cache::resolve_with(
-        &s.images,
+        &images,
         config,
         s.pull,
         progress,

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-pub use lk_run::{Boot, Disk, Firmware, Networking, QemuConfig, RunError, RunOutcome};
+pub use lk_run::{
+    Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome, UnknownMachine,
+};
+pub use lk_util::Arch;
 
 /// Settings from the command line.
 #[derive(Clone, Debug, Default)]
@@ -47,7 +50,9 @@ pub struct RunSettings {
     /// `--tpm`.
     pub tpm: bool,
     /// `--machine`: `q35` (default) or `microvm`.
-    pub machine: Option<String>,
+    pub machine: lk_run::Machine,
+    /// `--arch`: the guest's architecture (default: this host's, the only one booted yet).
+    pub arch: Option<lk_util::Arch>,
     /// `--vsock`: a vsock device (implied by `vsock_ports`).
     pub vsock: bool,
     /// `--vsock-ports`: guest ports offered as `<state>/guest.<port hex>`.
@@ -88,9 +93,17 @@ pub enum RunSetupError {
     /// A `--networking` value is not one we know.
     #[error("--networking {0}: use user[,key=value...], none, tap,<if> or bridge,<br>")]
     Networking(String),
-    /// An unknown `--machine`.
-    #[error("--machine {0}: use q35 or microvm")]
-    Machine(String),
+    /// `--arch` names another architecture than this host's.
+    #[error(
+        "--arch {guest}: booting {guest} guests needs qemu-system-{} with `-M virt`, which run does not drive yet; this host boots {host} guests",
+        guest.kernel_name()
+    )]
+    Arch {
+        /// The guest's architecture.
+        guest: lk_util::Arch,
+        /// This host's.
+        host: lk_util::Arch,
+    },
     /// `--publish` without user networking.
     #[error("--publish needs user networking")]
     PublishNeedsUser,
@@ -282,6 +295,12 @@ impl RunSetupError {
 
 /// Resolves the settings into a QEMU configuration (probing the accelerator if needed).
 pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
+    let host = lk_util::Arch::host().unwrap_or(lk_util::Arch::Amd64);
+    if let Some(guest) = s.arch
+        && guest != host
+    {
+        return Err(RunSetupError::Arch { guest, host });
+    }
     let qemu = s
         .qemu
         .clone()
@@ -339,10 +358,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
             })?;
         cdroms.push(iso);
     }
-    let machine = match s.machine.as_deref() {
-        None => lk_run::Machine::Q35,
-        Some(m) => lk_run::Machine::parse(m).ok_or_else(|| RunSetupError::Machine(m.to_owned()))?,
-    };
+    let machine = s.machine;
     let mut boot = boot;
     if machine == lk_run::Machine::Microvm && accel == "tcg" {
         let khz = std::fs::read_to_string("/proc/cpuinfo")

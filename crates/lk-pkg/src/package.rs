@@ -81,6 +81,16 @@ pub enum PkgError {
     /// The directory is not tracked by git.
     #[error("package {0} is not in git (commit it, or pass --hash)")]
     NotInGit(String),
+    /// An `extra-sources` directory is not tracked in the package's git repository.
+    #[error(
+        "package {package}: extra source {path} is not in the package's git repository (commit it, or fix build.yml's extra-sources)"
+    )]
+    ExtraSource {
+        /// The package.
+        package: String,
+        /// The extra source's directory.
+        path: String,
+    },
     /// `--hash-path` is not a prefix of the package path.
     #[error("--hash-path {hash_path} must contain the package directory {package}")]
     HashPath {
@@ -195,11 +205,18 @@ impl Package {
                     for (src, _) in &info.extra_sources {
                         let src_dir =
                             std::path::absolute(dir.join(src)).unwrap_or_else(|_| dir.join(src));
+                        // LinuxKit's rule: an extra source is a tracked directory of the
+                        // same repository (a missing one changed the tag without a word).
+                        let not_in_git = || PkgError::ExtraSource {
+                            package: dir.display().to_string(),
+                            path: src_dir.display().to_string(),
+                        };
                         let srel = src_dir
                             .strip_prefix(&top)
                             .map(|p| p.display().to_string())
-                            .unwrap_or_default();
-                        h.push_str(&Git::new(&top).tree_hash(&c, &srel)?.unwrap_or_default());
+                            .map_err(|_| not_in_git())?;
+                        let tree = Git::new(&top).tree_hash(&c, &srel)?;
+                        h.push_str(&tree.ok_or_else(not_in_git)?);
                     }
                     hash = sha1_hex(h.as_bytes());
                 }

@@ -95,3 +95,35 @@ fn errors_name_the_file() {
     assert!(e.to_string().contains("does not exist"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An extra source joins the tag; one that is not tracked in the repository is an error
+/// naming it, not a tag quietly made without it.
+#[test]
+fn extra_sources_must_be_tracked() {
+    let repo = std::env::temp_dir().join(format!("lk-pkg-extra-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&repo);
+    let pkg = repo.join("pkg/hello");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/main.c"), "int main;\n").unwrap();
+    let yml = "image: hello\norg: example\nextra-sources:\n  - ../../src:/src\n";
+    std::fs::write(pkg.join("build.yml"), yml).unwrap();
+    std::fs::write(pkg.join("Dockerfile"), "FROM scratch\n").unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "one"]);
+    let opts = PkgOptions::default();
+    let with = Package::load(&pkg, &opts).unwrap();
+    assert_eq!(with.hash.len(), 40);
+    let yml = "image: hello\norg: example\nextra-sources:\n  - ../../missing:/src\n";
+    std::fs::write(pkg.join("build.yml"), yml).unwrap();
+    git(&repo, &["commit", "-qam", "two"]);
+    let e = Package::load(&pkg, &opts).unwrap_err().to_string();
+    assert!(
+        e.contains("extra source")
+            && e.contains("missing")
+            && e.contains("not in the package's git repository"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}

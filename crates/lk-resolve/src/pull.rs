@@ -86,12 +86,14 @@ pub enum PullError {
         source: CacheError,
     },
     /// An index lacks a wanted platform.
-    #[error("index {image} does not contain target platforms {missing}")]
+    #[error("index {image} does not contain target platforms {missing}; it has {available}")]
     MissingPlatform {
         /// Canonical reference.
         image: String,
         /// Comma-separated platforms.
         missing: String,
+        /// The platforms it has, comma-separated (`none` for none).
+        available: String,
     },
     /// The registry returned something that is not an image.
     #[error("{image} is neither an image nor an index ({media_type})")]
@@ -416,6 +418,7 @@ impl<'a> Puller<'a> {
                     return Err(PullError::MissingPlatform {
                         image,
                         missing: missing.join(","),
+                        available: lk_oci::platforms_of(&index),
                     });
                 }
                 let wanted: Vec<&Descriptor> = index

@@ -110,8 +110,9 @@ fn pulls_only_the_wanted_platform_of_an_index() {
         .unwrap_err();
     assert!(matches!(e, PullError::MissingPlatform { .. }), "{e}");
     assert!(
-        e.to_string()
-            .ends_with("does not contain target platforms linux/riscv64"),
+        e.to_string().ends_with(
+            "does not contain target platforms linux/riscv64; it has linux/amd64, linux/arm64"
+        ),
         "{e}"
     );
 }

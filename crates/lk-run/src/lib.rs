@@ -16,5 +16,6 @@ pub mod tsc;
 pub mod vsock;
 
 pub use qemu::{
-    Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome, disk_format, run,
+    Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome, UnknownMachine,
+    disk_format, run,
 };

@@ -106,13 +106,22 @@ impl Machine {
             Machine::Microvm => format!("{base}-device"),
         }
     }
+}
 
-    /// Parses `q35` or `microvm`.
-    pub fn parse(s: &str) -> Option<Machine> {
+/// `--machine` was not q35 or microvm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown machine {0:?}: use q35 or microvm")]
+pub struct UnknownMachine(pub String);
+
+impl std::str::FromStr for Machine {
+    type Err = UnknownMachine;
+
+    /// `q35` (also `pc`) or `microvm`.
+    fn from_str(s: &str) -> Result<Machine, UnknownMachine> {
         match s {
-            "q35" | "pc" => Some(Machine::Q35),
-            "microvm" => Some(Machine::Microvm),
-            _ => None,
+            "q35" | "pc" => Ok(Machine::Q35),
+            "microvm" => Ok(Machine::Microvm),
+            other => Err(UnknownMachine(other.to_owned())),
         }
     }
 }

@@ -1,8 +1,29 @@
 //! memlogd, logwrite and logread as processes, on sockets in a temporary directory.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Stops what the test started, also when an assertion fails: a follower or memlogd left
+/// running would keep the test runner's output pipe open (and `scripts/test.sh`, which tees
+/// it, waiting).
+struct Cleanup {
+    follower: Option<Child>,
+    query: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(f) = &mut self.follower {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
+        // The background memlogd is the process holding the query socket.
+        let _ = Command::new("pkill").args(["-f", &self.query]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 #[test]
 fn logwrite_lines_come_back_through_logread() {
@@ -23,14 +44,22 @@ fn logwrite_lines_come_back_through_logread() {
         ])
         .status()
         .unwrap();
+    let mut cleanup = Cleanup {
+        follower: None,
+        query: query.clone(),
+        dir: dir.clone(),
+    };
     assert!(st.success(), "daemonize returns once the sockets accept");
 
     // A follower (-F: buffer, then new entries, so no race with its registration).
-    let mut follower = Command::new(env!("CARGO_BIN_EXE_logread"))
-        .args(["-socket", &query, "-F"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let follower = cleanup.follower.insert(
+        Command::new(env!("CARGO_BIN_EXE_logread"))
+            .args(["-socket", &query, "-F"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let follower_out = follower.stdout.take().unwrap();
 
     let out = Command::new(env!("CARGO_BIN_EXE_logwrite"))
         .args([
@@ -55,7 +84,9 @@ fn logwrite_lines_come_back_through_logread() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&d.stdout).into_owned();
-        if text.contains(";e2e;err-line") || Instant::now() > deadline {
+        // stdout and stderr reach memlogd on connections of their own: either may be last.
+        let both = text.contains(";e2e;err-line") && text.contains(";e2e.out;out-line");
+        if both || Instant::now() > deadline {
             break text;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -64,15 +95,10 @@ fn logwrite_lines_come_back_through_logread() {
     assert!(dump.contains(";e2e.out;out-line"), "{dump}");
     assert!(dump.contains(";e2e;err-line"), "{dump}");
 
-    let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(follower_out).lines();
     let mut seen = Vec::new();
     while seen.iter().filter(|l: &&String| l.contains(";e2e")).count() < 2 {
         seen.push(lines.next().unwrap().unwrap());
     }
     assert!(seen[0].contains(";memlogd;memlogd started"), "{seen:?}");
-    let _ = follower.kill();
-    let _ = follower.wait();
-    // Stop the background memlogd: it is the process holding the query socket.
-    let _ = Command::new("pkill").args(["-f", &query]).status();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,8 @@
 //! `linuxkit build`.
 
+use lk_ops::Env;
 use lk_ops::build::{BuildError, BuildSettings, FormatError, build, dry_run};
 use lk_ops::validate::{Input, ValidateError};
-use lk_ops::{Env, Platform};
 
 use crate::Exit;
 use crate::cli::{BuildArgs, Global};
@@ -19,12 +19,9 @@ fn human(n: u64) -> String {
 }
 
 pub fn run(global: &Global, env: &Env, args: &BuildArgs) -> anyhow::Result<Exit> {
-    let mut images = super::image_settings(global, env, args.cache.as_ref());
-    if let Some(a) = &args.arch {
-        images.platforms.push(Platform::linux(a));
-    }
     let settings = BuildSettings {
-        images,
+        images: super::image_settings(global, env, args.cache.as_ref()),
+        arch: args.arch,
         inputs: args.files.iter().map(|f| Input::from_arg(f)).collect(),
         name: args.name.clone(),
         dir: args.dir.clone(),
