@@ -81,12 +81,19 @@ e2e_pid=$!
 # The cargo half. Its build runs at a lower priority than the guests beside it (their
 # cases wait on timers); the tests themselves at the normal one.
 # cargo's output is also kept in target/cargo-test.log: its failures are named again at the
-# very end, where a log cut to its tail still shows them.
+# very end, where a log cut to its tail still shows them. The copy runs beside (not in a
+# pipe the suite waits on): a test that fails and leaves a process holding its output open
+# once kept `tee` (so the whole run) waiting until CI's limit. It gets 10 s to drain.
 {
     timed "cargo build (tests)" nice -n 10 cargo test --workspace --lib --bins --tests --locked --no-run &&
         timed "cargo tests" cargo test --workspace --lib --bins --tests --locked
-} 2>&1 | tee target/cargo-test.log
-cargo_st=${PIPESTATUS[0]}
+} > >(tee target/cargo-test.log) 2>&1
+cargo_st=$?
+tee_pid=$!
+for _ in $(seq 100); do
+    kill -0 "$tee_pid" 2>/dev/null || break
+    sleep 0.1
+done
 # The cargo half is done (.ci/run's lints start on this: they share the build directory).
 echo "$cargo_st" > target/cargo-test.status
 

@@ -295,20 +295,6 @@ impl RemoteBuilders {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    /// The Docker engine for `platform`: its `--builders` target, else a Docker context
-    /// named `linuxkit-<os>-<arch>` when one exists (LinuxKit's convention), else `local`.
-    pub fn engine_for(&self, platform: &str, local: &Docker) -> Docker {
-        if let Some(t) = self.target(platform) {
-            return local.at(t);
-        }
-        let context = format!("linuxkit-{}", platform.replace('/', "-"));
-        if local.has_context(&context) {
-            local.at(&context)
-        } else {
-            local.clone()
-        }
-    }
 }
 
 #[cfg(test)]
