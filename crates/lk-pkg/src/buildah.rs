@@ -162,6 +162,12 @@ impl ImageBuilder for Buildah {
     fn tag(&self, src: &str, dst: &str) -> Result<(), ToolError> {
         self.output(&["tag", src, &qualified(dst)]).map(|_| ())
     }
+    fn native_arch(&self) -> Result<String, ToolError> {
+        self.output(&["info", "--format", "{{.host.arch}}"])
+    }
+    fn cross_stages(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

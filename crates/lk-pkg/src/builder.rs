@@ -46,6 +46,12 @@ pub trait ImageBuilder {
     fn save_to(&self, file: &Path, images: &[String]) -> Result<(), ToolError>;
     /// Names `src` also `dst`.
     fn tag(&self, src: &str, dst: &str) -> Result<(), ToolError>;
+    /// The engine's own architecture (`amd64`): what `FROM --platform=$BUILDPLATFORM`
+    /// stages run on.
+    fn native_arch(&self) -> Result<String, ToolError>;
+    /// Whether one build may copy between stages of different platforms (BuildKit and
+    /// buildah can; Docker's classic builder refuses a stage of another platform).
+    fn cross_stages(&self) -> bool;
 }
 
 /// The back ends.
@@ -241,6 +247,12 @@ impl ImageBuilder for Engine {
     }
     fn tag(&self, src: &str, dst: &str) -> Result<(), ToolError> {
         delegate!(self, b => b.tag(src, dst))
+    }
+    fn native_arch(&self) -> Result<String, ToolError> {
+        delegate!(self, b => b.native_arch())
+    }
+    fn cross_stages(&self) -> bool {
+        delegate!(self, b => b.cross_stages())
     }
 }
 

@@ -32,6 +32,8 @@ impl Default for Docker {
 pub struct BuildRequest {
     /// `--platform` (`linux/amd64`).
     pub platform: String,
+    /// The engine's own platform (`linux/amd64`; empty when not known): `BUILDPLATFORM`.
+    pub build_platform: String,
     /// `-t`.
     pub tag: String,
     /// `-f`.
@@ -56,6 +58,29 @@ impl BuildRequest {
         self.flags(&self.tag, if self.network { "default" } else { "none" })
     }
 
+    /// The build arguments with BuildKit's platform arguments (`TARGETPLATFORM`,
+    /// `TARGETOS`, `TARGETARCH`, `BUILDPLATFORM`, `BUILDOS`, `BUILDARCH`) added, so a
+    /// Dockerfile sees them with every engine (Docker's classic builder and older buildah
+    /// set none); the package's own arguments of those names win.
+    pub fn platform_args(&self) -> BTreeMap<String, String> {
+        let mut args = self.build_args.clone();
+        let mut add = |prefix: &str, platform: &str| {
+            if platform.is_empty() {
+                return;
+            }
+            let mut parts = platform.splitn(3, '/');
+            let os = parts.next().unwrap_or_default();
+            let arch = parts.next().unwrap_or_default();
+            for (k, v) in [("PLATFORM", platform), ("OS", os), ("ARCH", arch)] {
+                args.entry(format!("{prefix}{k}"))
+                    .or_insert_with(|| v.to_owned());
+            }
+        };
+        add("TARGET", &self.platform);
+        add("BUILD", &self.build_platform);
+        args
+    }
+
     /// The flags both back ends take, in this order: platform, tag, Dockerfile, network
     /// (`network` is the back end's name for build.yml's `network: true`, or `none`),
     /// `--no-cache`, `--ssh`, build arguments, labels, then the context.
@@ -74,7 +99,7 @@ impl BuildRequest {
         }
         a.extend(self.ssh.iter().map(|s| format!("--ssh={s}")));
         a.extend(
-            self.build_args
+            self.platform_args()
                 .iter()
                 .map(|(k, v)| format!("--build-arg={k}={v}")),
         );
@@ -199,9 +224,13 @@ impl Docker {
         }
     }
 
-    /// Whether the CLI has the buildx plugin (BuildKit builds).
+    /// Whether `docker build` can use BuildKit: the CLI has the buildx plugin, or is one
+    /// from before Docker 23 (18.09 to 22.x carry BuildKit's client themselves).
     pub fn has_buildkit(&self) -> bool {
         self.output(&["buildx", "version"]).is_ok()
+            || self
+                .output(&["version", "--format", "{{.Client.Version}}"])
+                .is_ok_and(|v| builtin_buildkit(&v))
     }
 
     /// `docker build`, with BuildKit where the buildx plugin exists and the classic builder
@@ -300,11 +329,35 @@ impl crate::builder::ImageBuilder for Docker {
     fn tag(&self, src: &str, dst: &str) -> Result<(), ToolError> {
         Docker::tag(self, src, dst)
     }
+    fn native_arch(&self) -> Result<String, ToolError> {
+        self.output(&["version", "--format", "{{.Server.Arch}}"])
+    }
+    fn cross_stages(&self) -> bool {
+        self.has_buildkit()
+    }
+}
+
+/// Whether a Docker CLI of `version` (`20.10.24+dfsg1`) has BuildKit's client built in.
+fn builtin_buildkit(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    matches!(
+        (parts.next().flatten(), parts.next().flatten()),
+        (Some(18), Some(9..)) | (Some(19..=22), _)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buildkit_is_built_into_clis_before_23() {
+        assert!(builtin_buildkit("20.10.24+dfsg1"));
+        assert!(builtin_buildkit("18.09.1"));
+        assert!(!builtin_buildkit("18.06.0-ce"));
+        assert!(!builtin_buildkit("28.2.2"));
+        assert!(!builtin_buildkit("dev"));
+    }
 
     #[test]
     fn build_request_argv_is_docker_builds() {

@@ -9,8 +9,19 @@ use lk_oci::{Descriptor, Index, MEDIA_OCI_INDEX, Platform};
 use crate::docker::BuildRequest;
 use crate::package::Package;
 
+/// An image a Dockerfile's `FROM` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FromImage {
+    /// The reference, with `ARG` defaults and build args substituted.
+    pub image: String,
+    /// `FROM --platform=$BUILDPLATFORM`: the stage runs on the engine's own platform (a
+    /// cross build's tools), so the engine needs this image's entry for that platform, not
+    /// the target's.
+    pub on_build_platform: bool,
+}
+
 /// `FROM` images of a Dockerfile, with `ARG` defaults and build args substituted.
-pub fn from_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<String> {
+pub fn from_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<FromImage> {
     let mut vars = args.clone();
     let mut stages = HashSet::new();
     let mut out = Vec::new();
@@ -45,7 +56,16 @@ pub fn from_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<Str
                     && !stages.contains(&image.to_ascii_lowercase())
                     && !image.is_empty()
                 {
-                    out.push(image);
+                    let on_build_platform = words.iter().any(|w| {
+                        matches!(
+                            w.strip_prefix("--platform="),
+                            Some("$BUILDPLATFORM" | "${BUILDPLATFORM}")
+                        )
+                    });
+                    out.push(FromImage {
+                        image,
+                        on_build_platform,
+                    });
                 }
             }
             _ => {}
@@ -63,10 +83,11 @@ pub struct RunFlags {
     pub ssh: Vec<String>,
 }
 
-/// The `docker build` of `p` for `platform`, tagged `tag`.
+/// The `docker build` of `p` for `platform` on an engine of `build_platform`, tagged `tag`.
 pub fn build_request(
     p: &Package,
     platform: &Platform,
+    build_platform: &Platform,
     tag: &str,
     build_args: BTreeMap<String, String>,
     flags: &RunFlags,
@@ -86,6 +107,7 @@ pub fn build_request(
     }
     BuildRequest {
         platform: platform.to_string(),
+        build_platform: build_platform.to_string(),
         tag: tag.to_owned(),
         dockerfile: p.dockerfile(),
         network: p.info.network.unwrap_or(false),
@@ -156,10 +178,18 @@ mod tests {
     fn finds_from_images_with_args() {
         let mut args = BTreeMap::new();
         args.insert("BASE".to_owned(), "linuxkit/debian-base:abc".to_owned());
-        let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM scratch\n";
+        let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM --platform=$BUILDPLATFORM ${BASE} AS b\nFROM scratch\n";
+        let got: Vec<(&str, bool)> = from_images(df, &args)
+            .iter()
+            .map(|f| (f.image.as_str(), f.on_build_platform))
+            .collect();
         assert_eq!(
-            from_images(df, &args),
-            ["linuxkit/tools:1", "linuxkit/debian-base:abc"]
+            got,
+            [
+                ("linuxkit/tools:1", false),
+                ("linuxkit/debian-base:abc", false),
+                ("linuxkit/debian-base:abc", true)
+            ]
         );
     }
 }

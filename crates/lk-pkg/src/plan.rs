@@ -107,6 +107,36 @@ pub fn select_platforms(
     Ok(if skipped { Vec::new() } else { vec![host] })
 }
 
+/// The platforms of a package built because another's build args name it (`@lkt:pkg:`):
+/// those asked for that its `arches` list (a cross build's base image, used by stages on the
+/// build host, lists only that host's), else what [`select_platforms`] gives without
+/// `--platforms`.
+pub fn select_dependency_platforms(
+    tag: &str,
+    arches: Option<&[String]>,
+    host: &str,
+    flags: &PlatformFlags,
+) -> Result<Vec<Platform>, PlatformError> {
+    let listed: Vec<&str> = match arches {
+        Some(a) => a.iter().map(String::as_str).collect(),
+        None => DEFAULT_ARCHES.to_vec(),
+    };
+    let asked: Vec<Platform> = flags
+        .platforms
+        .iter()
+        .filter(|p| listed.contains(&p.architecture.as_str()))
+        .cloned()
+        .collect();
+    if !asked.is_empty() {
+        return Ok(asked);
+    }
+    let defaults = PlatformFlags {
+        platforms: Vec::new(),
+        skip: flags.skip.clone(),
+    };
+    select_platforms(tag, arches, host, &defaults)
+}
+
 /// What to do about a package's platforms.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -286,6 +316,18 @@ mod tests {
             select_platforms("o/p:t", None, "amd64", &other),
             Ok(vec![Platform::linux("amd64")])
         );
+    }
+
+    #[test]
+    fn dependencies_build_the_asked_platforms_they_list() {
+        let f = PlatformFlags::parse(&s(&["linux/amd64,linux/arm64"]), &[]).unwrap();
+        let only_host = select_dependency_platforms("o/b:t", Some(&s(&["amd64"])), "amd64", &f);
+        assert_eq!(only_host, Ok(vec![Platform::linux("amd64")]));
+        let both = select_dependency_platforms("o/b:t", None, "amd64", &f).unwrap();
+        assert_eq!(both.len(), 2);
+        let arm = PlatformFlags::parse(&s(&["linux/arm64"]), &[]).unwrap();
+        let fallback = select_dependency_platforms("o/b:t", Some(&s(&["amd64"])), "amd64", &arm);
+        assert_eq!(fallback, Ok(vec![Platform::linux("amd64")]));
     }
 
     #[test]

@@ -40,12 +40,20 @@ build_packages() {
     }
 }
 
+# docker_from_cache REF: makes sure Docker's image store has REF (a package image the cache
+# holds), loading it from the cache when it does not: the packages may have come from an
+# earlier run's cache, or from buildah, and never passed through this dockerd.
+docker_from_cache() {
+    docker image inspect "$1" > /dev/null 2>&1 && return 0
+    linuxkit cache export --format docker --outfile - "$1" | docker load > /dev/null
+}
+
 # guest_binaries: the static guest binaries in their package directories
 # (scripts/build-guest.sh, under scripts/packages.sh's lock; packages.sh itself compiles
 # them only when a package that carries them is not cached yet). Fails the test with the
 # log's end.
 guest_binaries() {
-    [ -x "$REPO_ROOT/pkg/kmsg/usr/bin/kmsg" ] && return 0
+    [ -x "$REPO_ROOT/pkg/kmsg/guest-amd64/usr/bin/kmsg" ] && return 0
     mkdir -p "$REPO_ROOT/target"
     flock -o "$REPO_ROOT/target/.pkg-guest-binaries.lock" "$REPO_ROOT/scripts/build-guest.sh" \
         > "$RT_RESULTS/guest-binaries.log" 2>&1 || {

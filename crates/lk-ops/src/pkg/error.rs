@@ -46,6 +46,19 @@ pub enum PkgBuildError {
         /// The architecture of the image the engine made.
         got: String,
     },
+    /// The Dockerfile has a `FROM --platform=$BUILDPLATFORM` stage (a cross build) and the
+    /// engine cannot copy between stages of two platforms.
+    #[error(
+        "{tag}: building for {wanted} copies from a stage on the engine's own {native} (FROM --platform=$BUILDPLATFORM), which Docker's classic builder cannot do; hint: use a Docker CLI with BuildKit (the buildx plugin, or a CLI before 23.0), `--builder buildah`, or an engine of {wanted} with --builders"
+    )]
+    CrossStages {
+        /// The package's tag.
+        tag: String,
+        /// The platform's architecture asked for.
+        wanted: String,
+        /// The engine's own architecture.
+        native: String,
+    },
     /// A `--builders` target does not answer.
     #[error(
         "the builder {target} for {platform} does not answer (building {tag}); check it with `docker --host/--context {target} info`"

@@ -10,6 +10,7 @@ use lk_pkg::buildah::Buildah;
 use lk_pkg::builder::{BuilderChoice, BuilderKind, Engine, ImageBuilder, ToolError};
 use lk_pkg::docker::BuildLog;
 use lk_pkg::docker::Docker;
+use lk_pkg::image::FromImage;
 use lk_pkg::plan::{self, ArgValue, BuildMode, Decision};
 use lk_pkg::{Package, PkgError};
 
@@ -155,7 +156,12 @@ impl Run<'_> {
             return Err(PkgBuildError::Cycle(p.dir.display().to_string()));
         }
         let (tag, full) = (p.tag(), p.full_tag());
-        let wanted = plan::select_platforms(
+        let select = if self.in_progress.is_empty() {
+            plan::select_platforms
+        } else {
+            plan::select_dependency_platforms
+        };
+        let wanted = select(
             &tag,
             p.info.arches.as_deref(),
             crate::host_arch(),
@@ -274,16 +280,22 @@ impl Run<'_> {
         })?;
         let mut from = lk_pkg::image::from_images(&dockerfile, &args);
         if self.s.ignore_cached {
-            from.retain(|image| deps.contains(image));
+            from.retain(|f| deps.contains(&f.image));
         }
-        from.extend(deps);
+        from.extend(deps.into_iter().map(|image| FromImage {
+            image,
+            on_build_platform: false,
+        }));
         let engines = missing
             .iter()
             .map(|pl| self.engine_for(&p.tag(), pl))
             .collect::<Result<Vec<_>, _>>()?;
         if self.s.dry_run {
             for (pl, engine) in missing.iter().zip(&engines) {
-                let line = engine.build_command(&self.request(p, pl, &args));
+                let native = engine
+                    .native_arch()
+                    .unwrap_or_else(|_| crate::host_arch().to_owned());
+                let line = engine.build_command(&self.request(p, pl, &native, &args));
                 self.commands.push(
                     shlex::try_join(line.iter().map(String::as_str))
                         .unwrap_or_else(|_| line.join(" ")),
@@ -307,14 +319,37 @@ impl Run<'_> {
         missing: &[Platform],
         engines: &[Engine],
         args: &BTreeMap<String, String>,
-        from: &[String],
+        from: &[FromImage],
     ) -> Result<Vec<Descriptor>, PkgBuildError> {
         let several = missing.len() > 1;
-        let one = |pl: &Platform, engine: &Engine| -> Result<Descriptor, PkgBuildError> {
-            for image in from {
-                self.ensure_in(engine, image, &p.tag(), &pl.architecture)?;
+        // Every platform's engine can do the build before any starts.
+        let mut natives = Vec::new();
+        for (pl, engine) in missing.iter().zip(engines) {
+            let native = engine
+                .native_arch()
+                .map_err(builder_err(engine, &p.tag()))?;
+            let cross = native != pl.architecture;
+            if cross && from.iter().any(|f| f.on_build_platform) && !engine.cross_stages() {
+                return Err(PkgBuildError::CrossStages {
+                    tag: p.tag(),
+                    wanted: pl.architecture.clone(),
+                    native,
+                });
             }
-            self.build_one(p, cache, pl, args, engine, several)
+            natives.push(native);
+        }
+        let one = |pl: &Platform, engine: &Engine| -> Result<Descriptor, PkgBuildError> {
+            let i = missing.iter().position(|m| m == pl).unwrap_or_default();
+            let native = &natives[i];
+            for f in from {
+                let arch = if f.on_build_platform {
+                    native
+                } else {
+                    &pl.architecture
+                };
+                self.ensure_in(engine, &f.image, &p.tag(), arch)?;
+            }
+            self.build_one(p, cache, pl, native, args, engine, several)
         };
         let mut keys: Vec<String> = engines.iter().map(engine_key).collect();
         keys.sort();
@@ -378,6 +413,7 @@ impl Run<'_> {
         p: &Package,
         cache: &lk_cache::Cache,
         pl: &Platform,
+        native: &str,
         args: &BTreeMap<String, String>,
         engine: &Engine,
         several: bool,
@@ -394,7 +430,7 @@ impl Run<'_> {
             engine.kind(),
             at.unwrap_or_default()
         ));
-        let req = self.request(p, pl, args);
+        let req = self.request(p, pl, native, args);
         self.run_build(engine, req, &tag, pl, several)?;
         // One import into the cache at a time: builds that share a layer would otherwise
         // race on it (one compresses and drops the plain blob the other still reads).
@@ -469,11 +505,12 @@ impl Run<'_> {
         }
     }
 
-    /// The build of `p` for `pl`, as `<tag>-<arch>`.
+    /// The build of `p` for `pl` on an engine of arch `native`, as `<tag>-<arch>`.
     fn request(
         &self,
         p: &Package,
         pl: &Platform,
+        native: &str,
         args: &BTreeMap<String, String>,
     ) -> lk_pkg::docker::BuildRequest {
         let flags = lk_pkg::image::RunFlags {
@@ -481,7 +518,8 @@ impl Run<'_> {
             ssh: self.s.ssh.clone(),
         };
         let arch_tag = format!("{}-{}", p.tag(), pl.architecture);
-        lk_pkg::image::build_request(p, pl, &arch_tag, args.clone(), &flags)
+        let build = Platform::linux(native);
+        lk_pkg::image::build_request(p, pl, &build, &arch_tag, args.clone(), &flags)
     }
 
     /// `--push`: the package's tag, then its releases (`--release`, else the git tags on

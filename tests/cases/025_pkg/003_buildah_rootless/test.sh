@@ -26,8 +26,7 @@ rm -rf "$work"
 # binary (built, not committed) copied beside.
 mkdir -p "$work/repo" "$work/bin"
 git -C "$REPO_ROOT" archive HEAD pkg/debian-base pkg/kmsg pkg/chronyd guest | tar -x -C "$work/repo"
-mkdir -p "$work/repo/pkg/kmsg/usr/bin"
-cp "$REPO_ROOT/pkg/kmsg/usr/bin/kmsg" "$work/repo/pkg/kmsg/usr/bin/"
+cp -r "$REPO_ROOT/pkg/kmsg/guest-amd64" "$work/repo/pkg/kmsg/"
 cp "$LINUXKIT" "$work/bin/linuxkit"
 # With uncommitted changes to them here, this repository's tags are -dirty ones: the
 # user's build is then held to the tags its own checkout gives.

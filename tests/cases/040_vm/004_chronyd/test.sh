@@ -20,6 +20,7 @@ cmdport 0
 pidfile /tmp/lk-e2e-chronyd-server.pid
 CONF
 tag=$(linuxkit pkg show-tag "$REPO_ROOT/pkg/chronyd")
+docker_from_cache "$tag-amd64"
 docker rm -f lk-e2e-ntp > /dev/null 2>&1 || true
 docker run -d --rm --name lk-e2e-ntp --network host -v "$SCRATCH/server.conf:/server.conf:ro" \
     --entrypoint /usr/sbin/chronyd "$tag-amd64" -x -d -u root -f /server.conf > /dev/null

@@ -12,7 +12,7 @@ make_scratch
 # The images, made on the host (there is no Docker Hub): the httpd package's image and four
 # one-file images to delete, in one `docker save` tarball.
 httpd="linuxkit/httpd:$(linuxkit pkg show-tag "$REPO_ROOT/pkg/httpd" | sed 's/.*://')"
-docker image inspect "$httpd" > /dev/null 2>&1 || linuxkit cache export --format docker "$httpd" | docker load
+docker_from_cache "$httpd"
 mkdir -p "$SCRATCH/ctx"
 for i in 1 2 3 4; do
     echo "layer $i $$" > "$SCRATCH/ctx/f"
