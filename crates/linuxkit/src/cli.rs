@@ -222,8 +222,9 @@ pub struct QemuArgs {
     /// Firmware path for UEFI.
     #[arg(long)]
     pub fw: Option<PathBuf>,
-    /// Architecture of the guest: amd64 (x86_64), arm64 (aarch64) or riscv64; default this
-    /// host's. Only this host's boots yet (another fails before QEMU starts).
+    /// Architecture of the guest: amd64 (x86_64) or arm64 (aarch64; qemu-system-aarch64 -M
+    /// virt, EDK2 for --uefi, under TCG on another host); riscv64 is refused. Default: the
+    /// kernel's own arch when the image has a kernel file, else this host's.
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<lk_ops::run::Arch>,
     /// QEMU binary.
@@ -253,8 +254,8 @@ pub struct QemuArgs {
     pub tpm: bool,
     /// Machine type: q35 (default; PCI, firmware, every boot kind) or microvm (QEMU's
     /// minimal machine: virtio-mmio devices, no PCI or firmware; boots kernel+initrd and the
-    /// root images only, faster to boot).
-    #[arg(long, default_value = "q35", value_name = "q35|microvm")]
+    /// root images only, faster to boot); arm64 guests boot on virt (the default there).
+    #[arg(long, default_value = "q35", value_name = "q35|microvm|virt")]
     pub machine: lk_ops::run::Machine,
     /// Give the VM a vsock device (CID 3), served by vhost-device-vsock. Its host side is
     /// <state>/vsock.sock (hybrid vsock: write `CONNECT <port>`, read `OK ...`; guest

@@ -90,12 +90,22 @@ pub enum RunSetupError {
         /// What is wrong.
         problem: String,
     },
+    /// `--machine` is not one of the guest's arch.
+    #[error(
+        "--machine {machine:?} does not run {guest} guests: amd64 boots on q35 or microvm, arm64 on virt"
+    )]
+    MachineArch {
+        /// The guest's architecture.
+        guest: lk_util::Arch,
+        /// The machine asked for.
+        machine: lk_run::Machine,
+    },
     /// A `--networking` value is not one we know.
     #[error("--networking {0}: use user[,key=value...], none, tap,<if> or bridge,<br>")]
     Networking(String),
-    /// `--arch` names another architecture than this host's.
+    /// `--arch` names an architecture run does not boot on this host.
     #[error(
-        "--arch {guest}: booting {guest} guests needs qemu-system-{} with `-M virt`, which run does not drive yet; this host boots {host} guests",
+        "--arch {guest}: run boots amd64 and arm64 guests (qemu-system-{}, not driven yet); this host is {host}",
         guest.kernel_name()
     )]
     Arch {
@@ -245,10 +255,61 @@ fn boot_target(s: &RunSettings) -> Result<Boot, RunSetupError> {
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 const OVMF_COMBINED: &str = "/usr/share/ovmf/OVMF.fd";
+/// Debian's EDK2 for arm64's virt machine (qemu-efi-aarch64), split the same way.
+const AAVMF_CODE: &str = "/usr/share/AAVMF/AAVMF_CODE.fd";
+const AAVMF_VARS: &str = "/usr/share/AAVMF/AAVMF_VARS.fd";
 
-/// `--uefi`: `--fw` as given, else Debian's OVMF with the VM's own copy of the variable
-/// store in its state directory (kept between runs, as a real machine's NVRAM is).
-fn firmware(fw: Option<&Path>, state: &Path) -> Result<Firmware, RunSetupError> {
+/// The QEMU program and machine for a `guest` on `host`: amd64 guests on q35 or microvm
+/// with qemu-system-x86_64, arm64 guests on virt with qemu-system-aarch64 (`--machine`
+/// left at its default means virt there).
+fn guest_machine(
+    guest: lk_util::Arch,
+    host: lk_util::Arch,
+    machine: lk_run::Machine,
+) -> Result<(&'static str, lk_run::Machine), RunSetupError> {
+    use lk_run::Machine;
+    match (guest, machine) {
+        (lk_util::Arch::Amd64, Machine::Q35 | Machine::Microvm) => {
+            Ok(("qemu-system-x86_64", machine))
+        }
+        (lk_util::Arch::Arm64, Machine::Q35 | Machine::Virt) => {
+            Ok(("qemu-system-aarch64", Machine::Virt))
+        }
+        (lk_util::Arch::Amd64 | lk_util::Arch::Arm64, _) => {
+            Err(RunSetupError::MachineArch { guest, machine })
+        }
+        _ => Err(RunSetupError::Arch { guest, host }),
+    }
+}
+
+/// The architecture of the kernel `boot` starts, when the file says: an arm64 `Image`
+/// (`ARM\x64` at byte 56) or an x86 bzImage (`HdrS` at byte 0x202). Disk images and ISOs
+/// say nothing here: `--arch` names theirs.
+fn kernel_arch(boot: &Boot) -> Option<lk_util::Arch> {
+    let kernel = match boot {
+        Boot::Kernel { kernel, .. } | Boot::RootImage { kernel, .. } => kernel,
+        Boot::Iso(_) | Boot::Disk(_) => return None,
+    };
+    let mut head = [0u8; 0x206];
+    let mut f = std::fs::File::open(kernel).ok()?;
+    std::io::Read::read_exact(&mut f, &mut head).ok()?;
+    if &head[56..60] == b"ARM\x64" {
+        Some(lk_util::Arch::Arm64)
+    } else if &head[0x202..0x206] == b"HdrS" {
+        Some(lk_util::Arch::Amd64)
+    } else {
+        None
+    }
+}
+
+/// `--uefi`: `--fw` as given, else Debian's OVMF (amd64) or AAVMF (arm64) with the VM's own
+/// copy of the variable store in its state directory (kept between runs, as a real
+/// machine's NVRAM is).
+fn firmware(
+    fw: Option<&Path>,
+    state: &Path,
+    guest: lk_util::Arch,
+) -> Result<Firmware, RunSetupError> {
     if let Some(fw) = fw {
         if !fw.exists() {
             return Err(RunSetupError::NoFirmware(fw.to_path_buf()));
@@ -258,35 +319,42 @@ fn firmware(fw: Option<&Path>, state: &Path) -> Result<Firmware, RunSetupError> 
             vars: None,
         });
     }
-    if Path::new(OVMF_CODE).exists() && Path::new(OVMF_VARS).exists() {
+    let (code, template) = if guest == lk_util::Arch::Arm64 {
+        (AAVMF_CODE, AAVMF_VARS)
+    } else {
+        (OVMF_CODE, OVMF_VARS)
+    };
+    if Path::new(code).exists() && Path::new(template).exists() {
         let vars = state.join("efivars.fd");
         if !vars.exists() {
             std::fs::create_dir_all(state)
-                .and_then(|()| std::fs::copy(OVMF_VARS, &vars).map(|_| ()))
+                .and_then(|()| std::fs::copy(template, &vars).map(|_| ()))
                 .map_err(|source| RunSetupError::Data {
                     path: vars.clone(),
                     source,
                 })?;
         }
         return Ok(Firmware {
-            code: OVMF_CODE.into(),
+            code: code.into(),
             vars: Some(vars),
         });
     }
-    if Path::new(OVMF_COMBINED).exists() {
+    if guest == lk_util::Arch::Amd64 && Path::new(OVMF_COMBINED).exists() {
         return Ok(Firmware {
             code: OVMF_COMBINED.into(),
             vars: None,
         });
     }
-    Err(RunSetupError::NoFirmware(OVMF_CODE.into()))
+    Err(RunSetupError::NoFirmware(code.into()))
 }
 
 impl RunSetupError {
     /// What the user can do about it, if we know.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            RunSetupError::NoFirmware(_) => Some("apt-get install ovmf, or give --fw"),
+            RunSetupError::NoFirmware(_) => Some(
+                "apt-get install ovmf (amd64 guests) or qemu-efi-aarch64 (arm64 guests), or give --fw",
+            ),
             RunSetupError::PublishNeedsUser => Some("drop --networking or use --networking user"),
             _ => None,
         }
@@ -296,20 +364,14 @@ impl RunSetupError {
 /// Resolves the settings into a QEMU configuration (probing the accelerator if needed).
 pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
     let host = lk_util::Arch::host().unwrap_or(lk_util::Arch::Amd64);
-    if let Some(guest) = s.arch
-        && guest != host
-    {
-        return Err(RunSetupError::Arch { guest, host });
-    }
-    let qemu = s
-        .qemu
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
     let state = s
         .state
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}-state", s.path.trim_end_matches(".iso"))));
     let boot = boot_target(s)?;
+    let guest = s.arch.or_else(|| kernel_arch(&boot)).unwrap_or(host);
+    let (program, machine) = guest_machine(guest, host, s.machine)?;
+    let qemu = s.qemu.clone().unwrap_or_else(|| PathBuf::from(program));
     let disks = s
         .disks
         .iter()
@@ -338,12 +400,14 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         return Err(RunSetupError::PublishNeedsUser);
     }
     let uefi = if s.uefi {
-        Some(firmware(s.fw.as_deref(), &state)?)
+        Some(firmware(s.fw.as_deref(), &state, guest)?)
     } else {
         None
     };
     let accel = match (&s.accel, &s.accel_record) {
         (Some(a), _) => a.clone(),
+        // No hardware acceleration runs another arch's code.
+        (None, _) if guest != host => "tcg".to_owned(),
         (None, Some(record)) => lk_run::accel::detect_remembered(&qemu, record).0.to_owned(),
         (None, None) => lk_run::accel::detect(&qemu).to_owned(),
     };
@@ -358,7 +422,6 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
             })?;
         cdroms.push(iso);
     }
-    let machine = s.machine;
     let mut boot = boot;
     if machine == lk_run::Machine::Microvm && accel == "tcg" {
         let khz = std::fs::read_to_string("/proc/cpuinfo")

@@ -95,6 +95,10 @@ pub enum Machine {
     /// QEMU's `microvm`: virtio-mmio devices, no PCI and no firmware to run; kernel boots
     /// only, disks and CD-ROMs on virtio-scsi (still `/dev/sdX`).
     Microvm,
+    /// ARM's `virt` (`qemu-system-aarch64 -M virt`, the arm64 guests' machine): PCIe with
+    /// virtio-pci devices, EDK2 for the EFI formats, the PL011 console (`ttyAMA0`), disks
+    /// on virtio-blk (`/dev/vdX`).
+    Virt,
 }
 
 impl Machine {
@@ -102,15 +106,20 @@ impl Machine {
     /// `virtio-net-device`).
     pub fn virtio(self, base: &str) -> String {
         match self {
-            Machine::Q35 => format!("{base}-pci"),
+            Machine::Q35 | Machine::Virt => format!("{base}-pci"),
             Machine::Microvm => format!("{base}-device"),
         }
     }
+
+    /// Whether its devices sit on PCI (q35 and virt; not microvm).
+    pub fn has_pci(self) -> bool {
+        self != Machine::Microvm
+    }
 }
 
-/// `--machine` was not q35 or microvm.
+/// `--machine` was not q35, microvm or virt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown machine {0:?}: use q35 or microvm")]
+#[error("unknown machine {0:?}: use q35 or microvm (amd64), virt (arm64)")]
 pub struct UnknownMachine(pub String);
 
 impl std::str::FromStr for Machine {
@@ -121,6 +130,7 @@ impl std::str::FromStr for Machine {
         match s {
             "q35" | "pc" => Ok(Machine::Q35),
             "microvm" => Ok(Machine::Microvm),
+            "virt" => Ok(Machine::Virt),
             other => Err(UnknownMachine(other.to_owned())),
         }
     }
@@ -332,6 +342,7 @@ impl QemuConfig {
                 "-machine",
                 &format!("microvm,accel={},isa-serial=on,rtc=on", self.accel),
             ]),
+            Machine::Virt => push(&["-machine", &format!("virt,accel={}", self.accel)]),
         }
         push(&[
             "-smp",
@@ -346,6 +357,10 @@ impl QemuConfig {
         push(&["-device", &m.virtio("virtio-rng"), "-no-reboot"]);
         if self.accel == "kvm" {
             push(&["-cpu", "host"]);
+        } else if m == Machine::Virt {
+            // Every current arm64 feature; QEMU's own pointer-authentication algorithm
+            // instead of the architected one, which costs much of TCG's speed.
+            push(&["-cpu", "max,pauth-impdef=on"]);
         }
         if let Some(fw) = &self.uefi {
             push(&[
@@ -388,13 +403,25 @@ impl QemuConfig {
                     push(&["-initrd", &i.display().to_string()]);
                 }
                 push(&["-append", cmdline]);
-                if m == Machine::Q35 {
+                if m.has_pci() {
                     push(&[
                         "-drive",
                         &format!("file={},format=raw,index=0,media=disk", image.display()),
                     ]);
                 }
             }
+            // virt has no IDE: the ISO is a SCSI CD the firmware boots first.
+            Boot::Iso(iso) if m == Machine::Virt => push(&[
+                "-drive",
+                &format!(
+                    "file={},if=none,id=bootcd,media=cdrom,readonly=on",
+                    iso.display()
+                ),
+                "-device",
+                "virtio-scsi-pci,id=lkbootscsi",
+                "-device",
+                "scsi-cd,bus=lkbootscsi.0,drive=bootcd,bootindex=0",
+            ]),
             Boot::Iso(iso) => push(&["-cdrom", &iso.display().to_string(), "-boot", "d"]),
             Boot::Disk(d) => push(&[
                 "-drive",
@@ -409,7 +436,7 @@ impl QemuConfig {
             self.microvm_disks(&mut a);
         }
         let first_disk = usize::from(matches!(self.boot, Boot::Disk(_) | Boot::RootImage { .. }));
-        let q35_disks = if m == Machine::Q35 {
+        let q35_disks = if m.has_pci() {
             &self.disks[..]
         } else {
             &[]
@@ -464,10 +491,10 @@ impl QemuConfig {
                 format!("virtio-net-pci,netdev=t0,mac={}", mac(&self.state)),
             ]),
         }
-        if !self.cdroms.is_empty() && m == Machine::Q35 {
+        if !self.cdroms.is_empty() && m.has_pci() {
             a.extend(["-device".to_owned(), "virtio-scsi-pci,id=lkscsi".to_owned()]);
         }
-        let cdroms = if m == Machine::Q35 {
+        let cdroms = if m.has_pci() {
             &self.cdroms[..]
         } else {
             &[]
@@ -493,7 +520,7 @@ impl QemuConfig {
             ]);
         }
         if self.tpm {
-            a.extend(crate::tpm::args(&self.state));
+            a.extend(crate::tpm::args(&self.state, m));
         }
         if self.guest_agent {
             a.extend(crate::qga::args(&self.state, m));
@@ -652,7 +679,14 @@ fn run_attached(
         .spawn()
         .map_err(|e| RunError::Program {
             argv: argv.clone(),
-            reason: format!("{e} (install qemu-system-x86)"),
+            reason: format!(
+                "{e} (install {})",
+                if cfg.machine == Machine::Virt {
+                    "qemu-system-arm"
+                } else {
+                    "qemu-system-x86"
+                }
+            ),
         })?;
     let mut out = child.stdout.take().ok_or_else(|| RunError::Program {
         argv: argv.clone(),

@@ -14,15 +14,21 @@ pub fn socket(state: &Path) -> PathBuf {
     state.join("swtpm.sock")
 }
 
-/// QEMU's arguments for the TPM.
-pub fn args(state: &Path) -> Vec<String> {
+/// QEMU's arguments for the TPM (`tpm-tis` on the PC's ISA bus; arm64's virt takes the
+/// same TIS interface as a system-bus device, `tpm-tis-device`).
+pub fn args(state: &Path, machine: crate::qemu::Machine) -> Vec<String> {
+    let device = if machine == crate::qemu::Machine::Virt {
+        "tpm-tis-device"
+    } else {
+        "tpm-tis"
+    };
     vec![
         "-chardev".to_owned(),
         format!("socket,id=chrtpm,path={}", socket(state).display()),
         "-tpmdev".to_owned(),
         "emulator,id=tpm0,chardev=chrtpm".to_owned(),
         "-device".to_owned(),
-        "tpm-tis,tpmdev=tpm0".to_owned(),
+        format!("{device},tpmdev=tpm0"),
     ]
 }
 
@@ -88,7 +94,7 @@ mod tests {
 
     #[test]
     fn qemu_gets_a_tis_device_on_the_state_dir_socket() {
-        let a = args(Path::new("/s")).join(" ");
+        let a = args(Path::new("/s"), crate::qemu::Machine::Q35).join(" ");
         assert_eq!(
             a,
             "-chardev socket,id=chrtpm,path=/s/swtpm.sock -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0"

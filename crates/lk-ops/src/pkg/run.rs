@@ -282,10 +282,16 @@ impl Run<'_> {
         if self.s.ignore_cached {
             from.retain(|f| deps.contains(&f.image));
         }
-        from.extend(deps.into_iter().map(|image| FromImage {
-            image,
-            on_build_platform: false,
-        }));
+        // A package named only by a build arg (not in a `FROM`) is handed over for the
+        // target platform; one a `FROM` names keeps that line's platform.
+        for image in deps {
+            if !from.iter().any(|f| f.image == image) {
+                from.push(FromImage {
+                    image,
+                    on_build_platform: false,
+                });
+            }
+        }
         let engines = missing
             .iter()
             .map(|pl| self.engine_for(&p.tag(), pl))
