@@ -63,9 +63,16 @@ pub fn load(
         .filter(|(_, (e, _))| matches!(e.kind, Kind::File(_)))
         .map(|(p, (_, d))| (p, d))
         .collect();
+    let arch = s
+        .platforms
+        .first()
+        .and_then(|p| p.architecture.parse().ok())
+        .or_else(lk_util::Arch::host)
+        .unwrap_or(lk_util::Arch::Amd64);
     Ok(BootLoaders {
         image: image.to_owned(),
         files,
+        arch,
     })
 }
 

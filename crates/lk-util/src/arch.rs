@@ -4,10 +4,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A CPU architecture LinuxKit builds for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A CPU architecture LinuxKit builds for (default: amd64, LinuxKit's first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Arch {
     /// x86-64 (`amd64`, `x86_64`).
+    #[default]
     Amd64,
     /// 64-bit ARM (`arm64`, `aarch64`).
     Arm64,

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `raw-bios` | MBR | FAT32 (0x0c, active) | GRUB: `boot.img` in the MBR, `core.img` in the gap before 1 MiB, `boot/grub/grub.cfg` |
 //! | `raw-efi` | GPT | ESP, FAT32 | systemd-boot + a UKI (`EFI/Linux/linuxkit.efi`, `loader/loader.conf`) |
-//! | `qcow2-efi` (before conversion) | GPT | ESP, FAT32 | GRUB (`EFI/BOOT/BOOTX64.EFI`, `EFI/BOOT/grub.cfg`) |
+//! | `qcow2-efi` (before conversion) | GPT | ESP, FAT32 | GRUB (`EFI/BOOT/BOOTX64.EFI` or `BOOTAA64.EFI`, `EFI/BOOT/grub.cfg`) |
 //!
 //! The GRUB-booted disks hold `/kernel`, `/initrd.img` and `/cmdline`.
 
@@ -168,8 +168,8 @@ pub(crate) fn grub_efi(
 ) -> io::Result<()> {
     let mut files = grub_files(src, "EFI/BOOT/grub.cfg");
     // Before grub.cfg, the order it always had on the volume.
-    let efi = loaders.get("grub/x86_64-efi/BOOTX64.EFI")?;
-    files.insert(3, ("EFI/BOOT/BOOTX64.EFI", Data::Bytes(efi)));
+    let efi = loaders.grub_efi()?;
+    files.insert(3, (loaders.efi_boot_path(), Data::Bytes(efi)));
     fat_disk(out, files, true, None, id)
 }
 
@@ -185,7 +185,7 @@ pub(crate) fn raw_efi(
 ) -> io::Result<()> {
     let initrd = std::fs::read(src.initrd)?;
     let uki = super::uki::build(
-        loaders.get("systemd-boot/linuxx64.efi.stub")?,
+        loaders.uki_stub()?,
         &[
             (".osrel", OS_RELEASE.as_bytes()),
             (".cmdline", src.cmdline.as_bytes()),
@@ -195,10 +195,7 @@ pub(crate) fn raw_efi(
     )?;
     drop(initrd);
     let files = vec![
-        (
-            "EFI/BOOT/BOOTX64.EFI",
-            Data::Bytes(loaders.get("systemd-boot/systemd-bootx64.efi")?),
-        ),
+        (loaders.efi_boot_path(), Data::Bytes(loaders.systemd_boot()?)),
         ("loader/loader.conf", Data::Bytes(b"timeout 0\n")),
         ("EFI/Linux/linuxkit.efi", Data::Owned(uki)),
     ];

@@ -17,11 +17,9 @@ use super::fat::{self, FatFile, Kind, Volume};
 use super::{BootLoaders, BootSource, Ids, Work, grub_cfg, isolinux_cfg};
 use crate::format::Format;
 
-const EFI_BOOT: &str = "EFI/BOOT/BOOTX64.EFI";
-
 /// A FAT image holding GRUB's EFI binary, the El Torito EFI boot image.
 fn efi_image(loaders: &BootLoaders, volume_id: u32, mtime: u64) -> io::Result<Vec<u8>> {
-    let efi = loaders.get("grub/x86_64-efi/BOOTX64.EFI")?;
+    let efi = loaders.grub_efi()?;
     // The file, FAT metadata and slack, rounded up to 1 MiB.
     let len = (efi.len() as u64 + (512 << 10)).div_ceil(1 << 20) << 20;
     let mut img = io::Cursor::new(vec![0u8; len as usize]);
@@ -34,7 +32,7 @@ fn efi_image(loaders: &BootLoaders, volume_id: u32, mtime: u64) -> io::Result<Ve
         mtime,
     };
     let mut files = [FatFile {
-        path: EFI_BOOT,
+        path: loaders.efi_boot_path(),
         data: &mut &efi[..],
     }];
     fat::write(&mut img, &vol, &mut files)?;

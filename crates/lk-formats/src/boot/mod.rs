@@ -36,9 +36,44 @@ pub struct BootLoaders {
     pub image: String,
     /// Path -> contents.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The arch of the image's files (the build's: its entry of the bootloaders index).
+    pub arch: lk_util::Arch,
 }
 
 impl BootLoaders {
+    /// The removable-media boot path UEFI looks for on this arch (`BOOTX64.EFI`,
+    /// `BOOTAA64.EFI`).
+    pub fn efi_boot_path(&self) -> &'static str {
+        match self.arch {
+            lk_util::Arch::Arm64 => "EFI/BOOT/BOOTAA64.EFI",
+            _ => "EFI/BOOT/BOOTX64.EFI",
+        }
+    }
+
+    /// GRUB's EFI image for this arch.
+    pub fn grub_efi(&self) -> io::Result<&[u8]> {
+        self.get(match self.arch {
+            lk_util::Arch::Arm64 => "grub/arm64-efi/BOOTAA64.EFI",
+            _ => "grub/x86_64-efi/BOOTX64.EFI",
+        })
+    }
+
+    /// systemd-boot for this arch.
+    pub fn systemd_boot(&self) -> io::Result<&[u8]> {
+        self.get(match self.arch {
+            lk_util::Arch::Arm64 => "systemd-boot/systemd-bootaa64.efi",
+            _ => "systemd-boot/systemd-bootx64.efi",
+        })
+    }
+
+    /// systemd's EFI stub for this arch (the front of a unified kernel image).
+    pub fn uki_stub(&self) -> io::Result<&[u8]> {
+        self.get(match self.arch {
+            lk_util::Arch::Arm64 => "systemd-boot/linuxaa64.efi.stub",
+            _ => "systemd-boot/linuxx64.efi.stub",
+        })
+    }
+
     /// A file of the package; the error names the image and path.
     pub fn get(&self, path: &str) -> io::Result<&[u8]> {
         self.files.get(path).map(Vec::as_slice).ok_or_else(|| {
@@ -385,7 +420,10 @@ mod tests {
         let b = BootLoaders {
             image: "linuxkit/bootloaders:abc".into(),
             files: BTreeMap::new(),
+            arch: lk_util::Arch::Arm64,
         };
+        let e = b.systemd_boot().unwrap_err().to_string();
+        assert!(e.contains("/systemd-boot/systemd-bootaa64.efi"), "{e}");
         let e = b.get("grub/i386-pc/core.img").unwrap_err().to_string();
         assert!(
             e.contains("linuxkit/bootloaders:abc") && e.contains("/grub/i386-pc/core.img"),
