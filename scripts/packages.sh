@@ -8,6 +8,10 @@
 #   LK_PACKAGES_ONLY="kernel ..." scripts/packages.sh ...   only the named packages
 #   LK_BUILDER=buildah scripts/packages.sh ...   with buildah: no Docker engine is started
 #                                                 (default: docker, started when needed)
+#   LK_PACKAGES_ARM64=1 scripts/packages.sh ...  the arm64 entries of the packages whose
+#       build.yml lists arm64 (cross-built, docs/arm64.md): the arm64 guest binaries first,
+#       then `pkg build --platforms linux/arm64` with LK_ARM64_BUILDER (default buildah: a
+#       cross build needs BuildKit or buildah, and Debian's Docker CLI has no BuildKit)
 #
 # Several calls may run at once (.ci/run's build in the background, the test suite's, a test
 # case's): each package is built under its own lock (target/.pkg-<name>.lock), so a call
@@ -39,6 +43,25 @@ locked() {
     fi
     return "$st"
 }
+
+# arm64: each package that lists it, its arm64 entry added to the package's index in the
+# cache (the amd64 one, built by a call without LK_PACKAGES_ARM64, is kept).
+if [ "${LK_PACKAGES_ARM64:-}" = 1 ]; then
+    arm_builder=${LK_ARM64_BUILDER:-buildah}
+    [ "$arm_builder" = buildah ] || ./scripts/dockerd.sh
+    t0=$SECONDS
+    locked guest-binaries-arm64 ./scripts/build-guest.sh --arch arm64
+    echo "packages: arm64 guest binaries: $((SECONDS - t0)) s"
+    for d in pkg/*/; do
+        d=${d%/}
+        [ -f "$d/build.yml" ] && wanted "${d#pkg/}" || continue
+        grep -Eq '^arches:.*\barm64\b' "$d/build.yml" || continue
+        t0=$SECONDS
+        locked "${d#pkg/}" "$lk" pkg build --builder "$arm_builder" --platforms linux/arm64 "$d"
+        echo "packages: $d (arm64): $((SECONDS - t0)) s"
+    done
+    exit 0
+fi
 
 builder=${LK_BUILDER:-docker}
 [ "$builder" = buildah ] || ./scripts/dockerd.sh

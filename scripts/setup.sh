@@ -16,7 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tools for building and booting images, and for the tests that read outputs back.
+# Tools for building and booting images, and for the tests that read outputs back. Libraries
+# installed for two arches are named with theirs (dpkg-query needs it then).
+NATIVE=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 PKGS=(
     git ca-certificates curl                # build.rs records the commit; downloads
     docker.io runc                          # the Docker engine for `pkg build` and docker-source tests
@@ -34,10 +36,16 @@ PKGS=(
     e2fsprogs                               # mkfs.ext4 + debugfs make the ext4 disks; e2fsck checks them
     ovmf                                    # run qemu --uefi (the EFI formats' boot tests)
     skopeo umoci                            # package images read by the independent OCI tools (020_cache/002)
-    libseccomp-dev libelf-dev libzstd-dev zlib1g-dev # the static service binary: seccomp and cgroup v2 device rules (libbpf)
+    "libseccomp-dev:$NATIVE" "libelf-dev:$NATIVE" "libzstd-dev:$NATIVE" "zlib1g-dev:$NATIVE" # the static service binary: seccomp and cgroup v2 device rules (libbpf)
+    # arm64 (docs/arm64.md): the guest binaries cross-compiled with Debian's rustc (rustup
+    # cannot fetch the aarch64 std here) and its aarch64 std, linked by the cross gcc against
+    # the arm64 C libraries; EDK2 for virt (the EFI formats' boot tests)
+    rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+    libseccomp-dev:arm64 libelf-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64
+    qemu-efi-aarch64
 )
 # QEMU, installed from bookworm-backports (see above).
-QEMU_PKGS=(qemu-system-x86 qemu-utils)
+QEMU_PKGS=(qemu-system-x86 qemu-system-arm qemu-utils)
 BACKPORTS=bookworm-backports
 
 check_only=false
@@ -59,7 +67,7 @@ version_of() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
 # qemu_ok: qemu-system-x86 and qemu-utils are installed, from the same QEMU build, and that
 # build is backports' (whatever the candidate of the default suites is).
 qemu_ok() {
-    installed qemu-system-x86 && installed qemu-utils || return 1
+    installed qemu-system-x86 && installed qemu-system-arm && installed qemu-utils || return 1
     local sys utils
     sys=$(version_of qemu-system-x86)
     utils=$(version_of qemu-utils)
@@ -166,6 +174,11 @@ Package: src:qemu src:seabios src:ipxe src:edk2
 Pin: release n=$BACKPORTS
 Pin-Priority: 600
 EOF
+    # The arm64 packages (the ":arm64" ones above) need their arch in dpkg's list.
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        log "adding arm64 to dpkg's architectures (the cross toolchain's libraries)"
+        dpkg --add-architecture arm64
+    fi
     log "installing: ${missing[*]}"
     apt update
     apt install --no-install-recommends "${missing[@]}"
@@ -179,6 +192,8 @@ cargo_installs_wait
 
 first_line() { "$@" 2>&1 | head -1; }
 log "qemu-system-x86_64: $(first_line qemu-system-x86_64 --version)"
+log "qemu-system-aarch64: $(first_line qemu-system-aarch64 --version)"
+log "rustc (Debian's, for arm64): $(first_line /usr/bin/rustc --version)"
 log "qemu-img: $(first_line qemu-img --version)"
 log "dockerd: $(first_line dockerd --version)"
 log "docker-registry: $(first_line docker-registry --version)"

@@ -177,26 +177,35 @@ mod tests {
     #[test]
     fn build_request_argv_is_buildah_build() {
         let mut req = BuildRequest {
-            platform: "linux/amd64".into(),
-            tag: "o/p:h-amd64".into(),
+            platform: "linux/arm64".into(),
+            build_platform: "linux/amd64".into(),
+            tag: "o/p:h-arm64".into(),
             dockerfile: "pkg/p/Dockerfile".into(),
             context: "pkg/p".into(),
             ..BuildRequest::default()
         };
         req.build_args.insert("BASE".into(), "o/base:1".into());
+        // The package's own TARGETOS wins over the one derived from the platform.
+        req.build_args.insert("TARGETOS".into(), "mine".into());
         assert_eq!(
             Buildah::build_args(&req),
             [
                 "build",
                 "--format=docker",
                 "--platform",
-                "linux/amd64",
+                "linux/arm64",
                 "-t",
-                "docker.io/o/p:h-amd64",
+                "docker.io/o/p:h-arm64",
                 "-f",
                 "pkg/p/Dockerfile",
                 "--network=none",
                 "--build-arg=BASE=o/base:1",
+                "--build-arg=BUILDARCH=amd64",
+                "--build-arg=BUILDOS=linux",
+                "--build-arg=BUILDPLATFORM=linux/amd64",
+                "--build-arg=TARGETARCH=arm64",
+                "--build-arg=TARGETOS=mine",
+                "--build-arg=TARGETPLATFORM=linux/arm64",
                 "pkg/p"
             ]
         );

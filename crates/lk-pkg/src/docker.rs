@@ -382,6 +382,9 @@ mod tests {
                 "pkg/p/Dockerfile",
                 "--network=none",
                 "--build-arg=PKG_IMAGE=o/p",
+                "--build-arg=TARGETARCH=amd64",
+                "--build-arg=TARGETOS=linux",
+                "--build-arg=TARGETPLATFORM=linux/amd64",
                 "--label=org.mobyproject.config={}",
                 "pkg/p"
             ]

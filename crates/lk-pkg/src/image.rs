@@ -179,7 +179,8 @@ mod tests {
         let mut args = BTreeMap::new();
         args.insert("BASE".to_owned(), "linuxkit/debian-base:abc".to_owned());
         let df = "ARG BASE=ignored\nARG TOOLS=linuxkit/tools:1\nFROM ${TOOLS} AS tools\nFROM --platform=linux/amd64 $BASE\nCOPY --from=tools /x /x\nFROM tools\nFROM --platform=$BUILDPLATFORM ${BASE} AS b\nFROM scratch\n";
-        let got: Vec<(&str, bool)> = from_images(df, &args)
+        let from = from_images(df, &args);
+        let got: Vec<(&str, bool)> = from
             .iter()
             .map(|f| (f.image.as_str(), f.on_build_platform))
             .collect();

@@ -19,22 +19,32 @@ linuxkit() {
     "$LINUXKIT" "$@"
 }
 
-# build_packages [--all | --only "NAME..." | --skip "NAME..."]: this repository's packages
+# build_packages [--all | --only "NAME..." | --skip "NAME..." | --arm64 "NAME..."]: this repository's packages
 # into the cache (scripts/packages.sh; a package already built is skipped and one another
 # build is making is waited for, so the cases share them), all but the kernel package the
 # case does not boot (--all: every one; --only: just those, and what they need; --skip: all
-# but those). A case that needs no kernel says so, so it does not wait for the source
+# but those; --arm64 "NAME...": those for amd64 and then their arm64 entries, cross-built). A
+# case that needs no kernel says so, so it does not wait for the source
 # kernel's build. Fails the test with the log's end.
 build_packages() {
     _skip=kernel-debian
     _only=
     [ "$KERNEL_PKG" = kernel ] || _skip=kernel
+    _arm64=
     case "${1:-}" in
     --all) _skip= ;;
     --only) _skip= _only=$2 ;;
     --skip) _skip=$2 ;;
+    --arm64) _skip= _only=$2 _arm64=1 ;;
     esac
-    LK_PACKAGES_ONLY="$_only" LK_PACKAGES_SKIP="$_skip" "$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
+    if [ -n "$_arm64" ]; then
+        # The amd64 packages first (the base image the arm64 builds' stages run on).
+        LK_PACKAGES_ONLY="$_only" "$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" > "$RT_RESULTS/packages.log" 2>&1 || {
+            tail -30 "$RT_RESULTS/packages.log"
+            exit 1
+        }
+    fi
+    LK_PACKAGES_ARM64=$_arm64 LK_PACKAGES_ONLY="$_only" LK_PACKAGES_SKIP="$_skip" "$REPO_ROOT/scripts/packages.sh" "$LINUXKIT" >> "$RT_RESULTS/packages.log" 2>&1 || {
         tail -30 "$RT_RESULTS/packages.log"
         exit 1
     }

@@ -355,7 +355,8 @@ impl Run<'_> {
                 };
                 self.ensure_in(engine, &f.image, &p.tag(), arch)?;
             }
-            self.build_one(p, cache, pl, native, args, engine, several)
+            let req = self.request(p, pl, native, args);
+            self.build_one(p, cache, pl, req, engine, several)
         };
         let mut keys: Vec<String> = engines.iter().map(engine_key).collect();
         keys.sort();
@@ -412,15 +413,14 @@ impl Run<'_> {
             .map_err(|e| self.cache_err(e).into())
     }
 
-    /// One platform: the back end's build as `<tag>-<arch>`, then into the cache. Returns
-    /// the platform's descriptor for the package's index.
+    /// One platform: the back end's build `req` as `<tag>-<arch>`, then into the cache.
+    /// Returns the platform's descriptor for the package's index.
     fn build_one(
         &self,
         p: &Package,
         cache: &lk_cache::Cache,
         pl: &Platform,
-        native: &str,
-        args: &BTreeMap<String, String>,
+        req: lk_pkg::docker::BuildRequest,
         engine: &Engine,
         several: bool,
     ) -> Result<Descriptor, PkgBuildError> {
@@ -436,7 +436,6 @@ impl Run<'_> {
             engine.kind(),
             at.unwrap_or_default()
         ));
-        let req = self.request(p, pl, native, args);
         self.run_build(engine, req, &tag, pl, several)?;
         // One import into the cache at a time: builds that share a layer would otherwise
         // race on it (one compresses and drops the plain blob the other still reads).
