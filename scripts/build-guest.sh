@@ -48,16 +48,33 @@ arm64)
     ;;
 esac
 export LIBSECCOMP_LIB_PATH=/usr/lib/${triple/-unknown/}
+# What each package carries: PACKAGE CRATE BINARY:PATH... (PATH inside its image).
+CARRIES="
+init lk-init init:init
+init lk-service service:usr/bin/service
+memlogd lk-memlogd memlogd:usr/bin/memlogd logread:usr/bin/logread logwrite:usr/bin/logwrite
+metadata lk-metadata metadata:usr/bin/metadata
+logwrite lk-memlogd logwrite-files:usr/bin/logwrite
+kmsg lk-tools kmsg:usr/bin/kmsg
+fdd lk-tools fdd:usr/bin/fdd
+trim-after-delete lk-tools trim-after-delete:usr/bin/trim-after-delete
+host-timesync-daemon lk-virtsock host-timesync-daemon:usr/bin/host-timesync-daemon
+port-forwarder lk-virtsock port-forwarder:usr/bin/port-forwarder
+vsudd lk-virtsock vsudd:vsudd
+sock-stress lk-virtsock sock_stress:usr/bin/sock_stress
+"
+# The packages built for this arch: those whose build.yml lists it (only their crates are
+# compiled: a cross build of all of them would cost CI minutes for images nobody boots).
+lists_arch() { grep -Eq "^arches:.*\b$arch\b" "pkg/$1/build.yml"; }
+crates=()
+while read -r pkg crate _; do
+    [ -n "$pkg" ] && lists_arch "$pkg" || continue
+    [[ " ${crates[*]} " == *" -p $crate "* ]] || crates+=(-p "$crate")
+done <<< "$CARRIES"
+[ ${#crates[@]} -gt 0 ] || { echo "build-guest: no package lists $arch"; exit 0; }
 RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --profile guest --locked \
-    --target "$triple" --target-dir "$dir" -p lk-init -p lk-service -p lk-memlogd -p lk-metadata -p lk-tools -p lk-virtsock
+    --target "$triple" --target-dir "$dir" "${crates[@]}"
 out=$dir/$triple/guest
-for b in init service memlogd logread logwrite logwrite-files metadata fdd trim-after-delete kmsg vsudd \
-    host-timesync-daemon port-forwarder sock_stress; do
-    if file -b "$out/$b" | grep -q 'dynamically linked'; then
-        echo "error: $out/$b is not static" >&2
-        exit 1
-    fi
-done
 # put BINARY PKG PATH: installs (0755) as pkg/PKG/guest-ARCH/PATH unless it already has
 # those bytes: a package build reading it while another call of this script runs never sees
 # it rewritten.
@@ -68,12 +85,13 @@ put() {
     install -m 0755 "$out/$1" "$dest.lk-tmp"
     mv -f "$dest.lk-tmp" "$dest"
 }
-put init init init
-put service init usr/bin/service
-for b in memlogd logread logwrite; do put "$b" memlogd "usr/bin/$b"; done
-put metadata metadata usr/bin/metadata
-put logwrite-files logwrite usr/bin/logwrite
-put kmsg kmsg usr/bin/kmsg
-for b in fdd trim-after-delete host-timesync-daemon port-forwarder; do put "$b" "$b" "usr/bin/$b"; done
-put vsudd vsudd vsudd
-put sock_stress sock-stress usr/bin/sock_stress
+while read -r pkg _ bins; do
+    [ -n "$pkg" ] && lists_arch "$pkg" || continue
+    for b in $bins; do
+        if file -b "$out/${b%%:*}" | grep -q 'dynamically linked'; then
+            echo "error: $out/${b%%:*} is not static" >&2
+            exit 1
+        fi
+        put "${b%%:*}" "$pkg" "${b#*:}"
+    done
+done <<< "$CARRIES"

@@ -95,6 +95,20 @@ pub enum PullError {
         /// The platforms it has, comma-separated (`none` for none).
         available: String,
     },
+    /// The cache holds the image but not the platform, and the registry could not give it.
+    #[error(
+        "the cache's {image} has no entry for {platform}; it has {available} (and from the registry: {registry})"
+    )]
+    CachedWithoutPlatform {
+        /// Canonical reference.
+        image: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platforms the cached image has, comma-separated.
+        available: String,
+        /// Why the registry could not give it (the pull's error, flattened).
+        registry: String,
+    },
     /// The registry returned something that is not an image.
     #[error("{image} is neither an image nor an index ({media_type})")]
     NotAnImage {
@@ -299,7 +313,9 @@ impl<'a> Puller<'a> {
         let (mut configs, mut layers) = (Vec::new(), Vec::new());
         let mut roots = Vec::new();
         for r in &todo {
-            let (root, blobs) = self.fetch_manifests(r, &opts.platforms)?;
+            let (root, blobs) = self
+                .fetch_manifests(r, &opts.platforms)
+                .map_err(|e| self.cached_without(&cache_name(r), &platform, e))?;
             for j in blobs {
                 if j.config {
                     configs.push(j);
@@ -362,6 +378,24 @@ impl<'a> Puller<'a> {
             out.insert(name.clone(), resolved);
         }
         Ok(out)
+    }
+
+    /// A failed pull of an image the cache holds for other platforms only: the error says
+    /// so, with the platforms it has (offline, the registry's error alone hides that).
+    fn cached_without(&self, name: &str, platform: &Platform, pull: PullError) -> PullError {
+        match self.cache.resolve(name, platform) {
+            Err(CacheError::NoPlatform {
+                platform,
+                available,
+                ..
+            }) => PullError::CachedWithoutPlatform {
+                image: name.to_owned(),
+                platform,
+                available,
+                registry: lk_util::error_chain(&pull),
+            },
+            _ => pull,
+        }
     }
 
     fn warm(&self, name: &str, platforms: &[Platform], first: &Platform) -> Option<ResolvedImage> {

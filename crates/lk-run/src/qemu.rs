@@ -436,11 +436,7 @@ impl QemuConfig {
             self.microvm_disks(&mut a);
         }
         let first_disk = usize::from(matches!(self.boot, Boot::Disk(_) | Boot::RootImage { .. }));
-        let q35_disks = if m.has_pci() {
-            &self.disks[..]
-        } else {
-            &[]
-        };
+        let q35_disks = if m.has_pci() { &self.disks[..] } else { &[] };
         for (i, d) in q35_disks.iter().enumerate() {
             let mut index = first_disk + i;
             if matches!(self.boot, Boot::Iso(_)) && index >= 2 {
@@ -494,11 +490,7 @@ impl QemuConfig {
         if !self.cdroms.is_empty() && m.has_pci() {
             a.extend(["-device".to_owned(), "virtio-scsi-pci,id=lkscsi".to_owned()]);
         }
-        let cdroms = if m.has_pci() {
-            &self.cdroms[..]
-        } else {
-            &[]
-        };
+        let cdroms = if m.has_pci() { &self.cdroms[..] } else { &[] };
         for (i, cd) in cdroms.iter().enumerate() {
             a.extend([
                 "-drive".to_owned(),

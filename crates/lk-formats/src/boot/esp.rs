@@ -195,7 +195,10 @@ pub(crate) fn raw_efi(
     )?;
     drop(initrd);
     let files = vec![
-        (loaders.efi_boot_path(), Data::Bytes(loaders.systemd_boot()?)),
+        (
+            loaders.efi_boot_path(),
+            Data::Bytes(loaders.systemd_boot()?),
+        ),
         ("loader/loader.conf", Data::Bytes(b"timeout 0\n")),
         ("EFI/Linux/linuxkit.efi", Data::Owned(uki)),
     ];
