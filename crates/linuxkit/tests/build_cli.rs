@@ -511,15 +511,28 @@ fn arch_arm64_checks_the_formats_and_every_image() {
         &["--arch", "x86_64", "--format", "tar", "lk.yml"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // run: only this host's arch boots yet, said before QEMU starts.
-    let out = Command::new(env!("CARGO_BIN_EXE_linuxkit"))
-        .current_dir(dir)
-        .args(["run", "qemu", "--arch", "arm64", "lk"])
-        .output()
-        .unwrap();
+    // run: riscv64 guests are refused before QEMU starts; arm64 ones on a PC machine too.
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_linuxkit"))
+            .current_dir(dir)
+            .args(["run", "qemu"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(dir.join("lk-kernel"), b"").unwrap();
+    std::fs::write(dir.join("lk-initrd.img"), b"").unwrap();
+    let out = run(&["--arch", "riscv64", "lk"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("--arch arm64: booting arm64 guests needs qemu-system-aarch64"),
+        text(&out.stderr).contains("--arch riscv64: run boots amd64 and arm64 guests"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["--arch", "arm64", "--machine", "microvm", "lk"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--machine microvm does not run arm64 guests: amd64 boots on q35 or microvm, arm64 on virt"),
         "{}",
         text(&out.stderr)
     );

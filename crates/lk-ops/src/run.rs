@@ -92,7 +92,7 @@ pub enum RunSetupError {
     },
     /// `--machine` is not one of the guest's arch.
     #[error(
-        "--machine {machine:?} does not run {guest} guests: amd64 boots on q35 or microvm, arm64 on virt"
+        "--machine {machine} does not run {guest} guests: amd64 boots on q35 or microvm, arm64 on virt"
     )]
     MachineArch {
         /// The guest's architecture.

@@ -380,9 +380,13 @@ impl<'a> Puller<'a> {
         Ok(out)
     }
 
-    /// A failed pull of an image the cache holds for other platforms only: the error says
-    /// so, with the platforms it has (offline, the registry's error alone hides that).
+    /// A pull the registry failed, of an image the cache holds for other platforms only: the
+    /// error says so, with the platforms it has (offline, the registry's error alone hides
+    /// that). The registry's own answers (an index without the platform) stay as they are.
     fn cached_without(&self, name: &str, platform: &Platform, pull: PullError) -> PullError {
+        if !matches!(pull, PullError::Registry { .. }) {
+            return pull;
+        }
         match self.cache.resolve(name, platform) {
             Err(CacheError::NoPlatform {
                 platform,

@@ -117,6 +117,16 @@ impl Machine {
     }
 }
 
+impl std::fmt::Display for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Machine::Q35 => "q35",
+            Machine::Microvm => "microvm",
+            Machine::Virt => "virt",
+        })
+    }
+}
+
 /// `--machine` was not q35, microvm or virt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown machine {0:?}: use q35 or microvm (amd64), virt (arm64)")]
