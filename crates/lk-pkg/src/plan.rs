@@ -78,6 +78,14 @@ impl PlatformFlags {
 /// build.yml's default `arches` when it lists none (LinuxKit's).
 pub const DEFAULT_ARCHES: [&str; 3] = ["amd64", "arm64", "riscv64"];
 
+/// build.yml's `arches`, or LinuxKit's default list when it has none.
+fn listed_arches(arches: Option<&[String]>) -> Vec<&str> {
+    match arches {
+        Some(a) => a.iter().map(String::as_str).collect(),
+        None => DEFAULT_ARCHES.to_vec(),
+    }
+}
+
 /// The platforms to build `tag` for: `--platforms` as given; else this host's architecture
 /// if build.yml's `arches` list it (LinuxKit builds every listed arch, under emulation for
 /// foreign ones; we build natively only), minus `--skip-platforms`. An empty result means
@@ -91,10 +99,7 @@ pub fn select_platforms(
     if !flags.platforms.is_empty() {
         return Ok(flags.platforms.clone());
     }
-    let listed: Vec<&str> = match arches {
-        Some(a) => a.iter().map(String::as_str).collect(),
-        None => DEFAULT_ARCHES.to_vec(),
-    };
+    let listed = listed_arches(arches);
     if !listed.contains(&host) {
         return Err(PlatformError::NotForHost {
             tag: tag.to_owned(),
@@ -117,10 +122,7 @@ pub fn select_dependency_platforms(
     host: &str,
     flags: &PlatformFlags,
 ) -> Result<Vec<Platform>, PlatformError> {
-    let listed: Vec<&str> = match arches {
-        Some(a) => a.iter().map(String::as_str).collect(),
-        None => DEFAULT_ARCHES.to_vec(),
-    };
+    let listed = listed_arches(arches);
     let asked: Vec<Platform> = flags
         .platforms
         .iter()
