@@ -191,8 +191,8 @@ pub struct QemuArgs {
     /// Accelerator (default: kvm when a probe guest really runs under it, else tcg; the
     /// probe's result is kept in ~/.linuxkit/accel for this host boot and QEMU binary).
     /// Also LINUXKIT_QEMU_ACCEL.
-    #[arg(long, env = "LINUXKIT_QEMU_ACCEL")]
-    pub accel: Option<String>,
+    #[arg(long, env = "LINUXKIT_QEMU_ACCEL", value_name = "kvm|tcg|hvf|...")]
+    pub accel: Option<lk_ops::run::Accel>,
     /// Boot an ISO image.
     #[arg(long)]
     pub iso: bool,

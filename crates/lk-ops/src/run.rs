@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 pub use lk_run::{
-    Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome, UnknownMachine,
+    Accel, Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome,
+    UnknownAccel, UnknownMachine,
 };
 pub use lk_util::Arch;
 
@@ -14,7 +15,7 @@ pub struct RunSettings {
     /// Image path or prefix.
     pub path: String,
     /// `--accel` (else probed).
-    pub accel: Option<String>,
+    pub accel: Option<Accel>,
     /// Where the probe's result is remembered for this host boot and QEMU binary
     /// (`~/.linuxkit/accel`); None probes every time.
     pub accel_record: Option<PathBuf>,
@@ -405,11 +406,11 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         None
     };
     let accel = match (&s.accel, &s.accel_record) {
-        (Some(a), _) => a.clone(),
+        (Some(a), _) => *a,
         // No hardware acceleration runs another arch's code.
-        (None, _) if guest != host => "tcg".to_owned(),
-        (None, Some(record)) => lk_run::accel::detect_remembered(&qemu, record).0.to_owned(),
-        (None, None) => lk_run::accel::detect(&qemu).to_owned(),
+        (None, _) if guest != host => Accel::Tcg,
+        (None, Some(record)) => lk_run::accel::detect_remembered(&qemu, record).0,
+        (None, None) => lk_run::accel::detect(&qemu),
     };
     let mut cdroms = Vec::new();
     if let Some(data) = &s.data {
@@ -423,7 +424,7 @@ pub fn configure(s: &RunSettings) -> Result<QemuConfig, RunSetupError> {
         cdroms.push(iso);
     }
     let mut boot = boot;
-    if machine == lk_run::Machine::Microvm && accel == "tcg" {
+    if machine == lk_run::Machine::Microvm && accel == Accel::Tcg {
         let khz = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|c| lk_run::tsc::host_khz(&c));

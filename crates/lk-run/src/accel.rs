@@ -9,6 +9,66 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A QEMU accelerator (`-machine ...,accel=`), parsed once from `--accel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// Linux's KVM.
+    Kvm,
+    /// QEMU's own binary translation (any host, any guest arch).
+    Tcg,
+    /// macOS's Hypervisor.framework.
+    Hvf,
+    /// Windows' hypervisor platform.
+    Whpx,
+    /// Xen.
+    Xen,
+    /// NetBSD's NVMM.
+    Nvmm,
+}
+
+impl Accel {
+    /// QEMU's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+            Accel::Hvf => "hvf",
+            Accel::Whpx => "whpx",
+            Accel::Xen => "xen",
+            Accel::Nvmm => "nvmm",
+        }
+    }
+}
+
+impl std::fmt::Display for Accel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `--accel` named no accelerator QEMU has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown accelerator {0:?}: use kvm, tcg, hvf, whpx, xen or nvmm")]
+pub struct UnknownAccel(pub String);
+
+impl std::str::FromStr for Accel {
+    type Err = UnknownAccel;
+
+    fn from_str(s: &str) -> Result<Accel, UnknownAccel> {
+        [
+            Accel::Kvm,
+            Accel::Tcg,
+            Accel::Hvf,
+            Accel::Whpx,
+            Accel::Xen,
+            Accel::Nvmm,
+        ]
+        .into_iter()
+        .find(|a| a.name() == s)
+        .ok_or_else(|| UnknownAccel(s.to_owned()))
+    }
+}
+
 /// `mov al, 1; out 0xf4, al; hlt; jmp $-1`, padded to a boot sector.
 fn probe_image() -> Vec<u8> {
     let mut d = vec![0xb0, 0x01, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd];
@@ -18,7 +78,7 @@ fn probe_image() -> Vec<u8> {
 }
 
 /// Whether `accel` runs a guest to completion within `timeout` with `qemu`.
-pub fn works(qemu: &Path, accel: &str, timeout: Duration) -> bool {
+pub fn works(qemu: &Path, accel: Accel, timeout: Duration) -> bool {
     let img = std::env::temp_dir().join(format!("lk-accel-probe-{}.img", std::process::id()));
     if std::fs::write(&img, probe_image()).is_err() {
         return false;
@@ -26,7 +86,7 @@ pub fn works(qemu: &Path, accel: &str, timeout: Duration) -> bool {
     let child = Command::new(qemu)
         .args([
             "-accel",
-            accel,
+            accel.name(),
             "-machine",
             "pc",
             "-display",
@@ -73,16 +133,16 @@ fn kvm_opens() -> bool {
 }
 
 /// `kvm` if `/dev/kvm` opened and KVM really runs the probe guest, else `tcg`.
-fn probe(qemu: &Path, kvm_opens: bool) -> &'static str {
-    if kvm_opens && works(qemu, "kvm", Duration::from_millis(1500)) {
-        "kvm"
+fn probe(qemu: &Path, kvm_opens: bool) -> Accel {
+    if kvm_opens && works(qemu, Accel::Kvm, Duration::from_millis(1500)) {
+        Accel::Kvm
     } else {
-        "tcg"
+        Accel::Tcg
     }
 }
 
 /// The accelerator to use: `kvm` if `/dev/kvm` opens and KVM really runs a guest, else `tcg`.
-pub fn detect(qemu: &Path) -> &'static str {
+pub fn detect(qemu: &Path) -> Accel {
     probe(qemu, kvm_opens())
 }
 
@@ -120,7 +180,7 @@ fn which(qemu: &Path) -> Option<std::path::PathBuf> {
 /// where KVM hangs, so its result is reused while the host boot, the QEMU binary and
 /// `/dev/kvm`'s accessibility stay the same. Returns the accelerator and whether it came
 /// from the record. A record that cannot be read or written only means probing again.
-pub fn detect_remembered(qemu: &Path, record: &Path) -> (&'static str, bool) {
+pub fn detect_remembered(qemu: &Path, record: &Path) -> (Accel, bool) {
     let opens = kvm_opens();
     let Some(key) = probe_key(qemu, opens) else {
         return (probe(qemu, opens), false);
@@ -128,12 +188,9 @@ pub fn detect_remembered(qemu: &Path, record: &Path) -> (&'static str, bool) {
     if let Ok(text) = std::fs::read_to_string(record)
         && let Some((k, accel)) = text.trim_end().rsplit_once(" accel=")
         && k == key
+        && let Ok(a @ (Accel::Kvm | Accel::Tcg)) = accel.parse()
     {
-        match accel {
-            "kvm" => return ("kvm", true),
-            "tcg" => return ("tcg", true),
-            _ => {}
-        }
+        return (a, true);
     }
     let accel = probe(qemu, opens);
     let tmp = record.with_extension(format!("tmp{}", std::process::id()));
@@ -159,13 +216,23 @@ mod tests {
     }
 
     #[test]
+    fn accelerators_parse_by_qemu_name() {
+        assert_eq!("kvm".parse(), Ok(Accel::Kvm));
+        assert_eq!("hvf".parse::<Accel>().map(Accel::name), Ok("hvf"));
+        assert_eq!(
+            "fast".parse::<Accel>().unwrap_err().to_string(),
+            "unknown accelerator \"fast\": use kvm, tcg, hvf, whpx, xen or nvmm"
+        );
+    }
+
+    #[test]
     fn the_probe_result_is_remembered_until_qemu_changes() {
         let dir = tempfile::tempdir().unwrap();
         let qemu = dir.path().join("qemu-system-x86_64");
         let record = dir.path().join("state/accel");
         // Exit status 3 is the probe guest's debug exit: KVM works wherever /dev/kvm opens.
         fake_qemu(&qemu, 3);
-        let want = if kvm_opens() { "kvm" } else { "tcg" };
+        let want = if kvm_opens() { Accel::Kvm } else { Accel::Tcg };
         assert_eq!(detect_remembered(&qemu, &record), (want, false));
         assert!(
             std::fs::read_to_string(&record)
@@ -175,10 +242,10 @@ mod tests {
         assert_eq!(detect_remembered(&qemu, &record), (want, true));
         // A different QEMU binary (here: other size) is probed again; this one fails.
         fake_qemu(&qemu, 1);
-        assert_eq!(detect_remembered(&qemu, &record), ("tcg", false));
-        assert_eq!(detect_remembered(&qemu, &record), ("tcg", true));
+        assert_eq!(detect_remembered(&qemu, &record), (Accel::Tcg, false));
+        assert_eq!(detect_remembered(&qemu, &record), (Accel::Tcg, true));
         // A damaged record is ignored and replaced.
         std::fs::write(&record, "garbage").unwrap();
-        assert_eq!(detect_remembered(&qemu, &record), ("tcg", false));
+        assert_eq!(detect_remembered(&qemu, &record), (Accel::Tcg, false));
     }
 }

@@ -15,6 +15,7 @@ pub mod tpm;
 pub mod tsc;
 pub mod vsock;
 
+pub use accel::{Accel, UnknownAccel};
 pub use qemu::{
     Boot, Disk, Firmware, Machine, Networking, QemuConfig, RunError, RunOutcome, UnknownMachine,
     disk_format, run,

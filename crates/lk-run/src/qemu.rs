@@ -153,8 +153,8 @@ pub struct QemuConfig {
     pub qemu: PathBuf,
     /// The machine type.
     pub machine: Machine,
-    /// `kvm`, `tcg`, ...
-    pub accel: String,
+    /// The accelerator.
+    pub accel: crate::accel::Accel,
     /// Memory in MiB.
     pub mem_mb: u32,
     /// vCPUs.
@@ -365,7 +365,7 @@ impl QemuConfig {
             &self.state.join("qemu.pid").display().to_string(),
         ]);
         push(&["-device", &m.virtio("virtio-rng"), "-no-reboot"]);
-        if self.accel == "kvm" {
+        if self.accel == crate::accel::Accel::Kvm {
             push(&["-cpu", "host"]);
         } else if m == Machine::Virt {
             // Every current arm64 feature; QEMU's own pointer-authentication algorithm

@@ -6,7 +6,7 @@ fn cfg() -> QemuConfig {
     QemuConfig {
         qemu: "qemu-system-x86_64".into(),
         machine: Machine::Q35,
-        accel: "tcg".into(),
+        accel: crate::accel::Accel::Tcg,
         mem_mb: 1024,
         cpus: 1,
         boot: Boot::Kernel {

@@ -17,7 +17,7 @@ pub fn qemu(global: &Global, env: &lk_ops::Env, a: &QemuArgs) -> anyhow::Result<
     };
     let s = RunSettings {
         path: a.path.clone(),
-        accel: a.accel.clone(),
+        accel: a.accel,
         accel_record: env.home.as_ref().map(|h| h.join(".linuxkit/accel")),
         mem_mb: a.mem,
         cpus: a.cpus,
